@@ -1,0 +1,6 @@
+//! The `buhbot` command line.
+use std::process::ExitCode;
+
+pub fn main() -> ExitCode {
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,183 @@
+//! Working-time calendar.
+//!
+//! A [`Calendar`] answers two questions: how much working time lies between
+//! two instants ([`Calendar::working_seconds`]), and when a given amount of
+//! working time has elapsed ([`Calendar::deadline_seconds`]).
+//!
+//! The calendar is built from a validated [`CalendarSpec`]; parsing of the
+//! configuration's strings lives in `crate::config`, parsing of xmlcalendar
+//! documents in [`production`].
+
+pub mod production;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+pub use production::{ProductionCalendar, ProductionDay, XmlCalendarError};
+
+/// A working interval of one local day, `[start, end)` in seconds after the
+/// local midnight of the day it belongs to. `end` may exceed 86 400 when the
+/// interval crosses midnight (it still belongs to the day it starts on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Interval {
+    pub start: u32,
+    pub end: u32,
+}
+
+/// Why an interval string such as `09:00-18:00` was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntervalError {
+    #[error("expected HH:MM-HH:MM, got {0:?}")]
+    Syntax(String),
+    #[error("{0:?} is not a valid time of day (00:00-23:59, or 24:00 as an end)")]
+    Time(String),
+    #[error("interval {0:?} is empty")]
+    Empty(String),
+}
+
+impl Interval {
+    /// Parses `HH:MM-HH:MM`. `24:00` is allowed as an end; an end at or
+    /// before the start means the interval crosses midnight.
+    pub fn parse(s: &str) -> Result<Interval, IntervalError> {
+        let (a, b) = s
+            .trim()
+            .split_once('-')
+            .ok_or_else(|| IntervalError::Syntax(s.to_string()))?;
+        let start = parse_hhmm(a.trim(), false)?;
+        let end = parse_hhmm(b.trim(), true)?;
+        if start == end {
+            return Err(IntervalError::Empty(s.to_string()));
+        }
+        let end = if end < start { end + 86_400 } else { end };
+        Ok(Interval { start, end })
+    }
+
+    pub fn len(&self) -> u32 {
+        self.end - self.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+}
+
+impl std::fmt::Display for Interval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hm = |s: u32| {
+            let s = if s > 86_400 { s - 86_400 } else { s };
+            format!("{:02}:{:02}", s / 3600, s % 3600 / 60)
+        };
+        write!(f, "{}-{}", hm(self.start), hm(self.end))
+    }
+}
+
+fn parse_hhmm(s: &str, is_end: bool) -> Result<u32, IntervalError> {
+    let bad = || IntervalError::Time(s.to_string());
+    let (h, m) = s.split_once(':').ok_or_else(bad)?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    let h: u32 = h.parse().map_err(|_| bad())?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    if m > 59 || h > 24 || (h == 24 && (m != 0 || !is_end)) {
+        return Err(bad());
+    }
+    Ok(h * 3600 + m * 60)
+}
+
+/// The validated description of a calendar. Precedence for a date, highest
+/// first: `holidays`, `workdays`, the production calendar, the weekly hours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarSpec {
+    pub timezone: Tz,
+    /// 24/7: every day is worked from 00:00 to 24:00 (holidays, workdays and
+    /// the production calendar still apply when configured).
+    pub always_open: bool,
+    /// Monday first. Intervals sorted, non-overlapping within a day.
+    pub week: [Vec<Interval>; 7],
+    pub holidays: BTreeSet<NaiveDate>,
+    /// Worked days the week says are off; `None` hours means Monday's hours.
+    pub workdays: BTreeMap<NaiveDate, Option<Vec<Interval>>>,
+    pub production: ProductionCalendar,
+    /// How much earlier a shortened (pre-holiday) day ends.
+    pub shortened_day_minutes: u32,
+}
+
+impl Default for CalendarSpec {
+    /// Europe/Moscow, Monday–Friday 09:00–18:00.
+    fn default() -> Self {
+        let day = vec![Interval {
+            start: 9 * 3600,
+            end: 18 * 3600,
+        }];
+        CalendarSpec {
+            timezone: chrono_tz::Europe::Moscow,
+            always_open: false,
+            week: [
+                day.clone(),
+                day.clone(),
+                day.clone(),
+                day.clone(),
+                day,
+                Vec::new(),
+                Vec::new(),
+            ],
+            holidays: BTreeSet::new(),
+            workdays: BTreeMap::new(),
+            production: ProductionCalendar::default(),
+            shortened_day_minutes: 60,
+        }
+    }
+}
+
+/// A compiled calendar, cheap to query.
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    spec: CalendarSpec,
+}
+
+impl Calendar {
+    pub fn new(spec: CalendarSpec) -> Calendar {
+        Calendar { spec }
+    }
+
+    pub fn spec(&self) -> &CalendarSpec {
+        &self.spec
+    }
+
+    pub fn timezone(&self) -> Tz {
+        self.spec.timezone
+    }
+
+    /// Working seconds in `[from, to)`; 0 when `to <= from`.
+    pub fn working_seconds(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+        let _ = (from, to);
+        todo!("calendar arithmetic")
+    }
+
+    /// Whole working minutes (rounded down) in `[from, to)`.
+    pub fn working_minutes(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+        self.working_seconds(from, to) / 60
+    }
+
+    /// The earliest instant `T >= from` such that the working time in
+    /// `[from, T]` equals `seconds`. `None` when the calendar has no working
+    /// time left within its horizon.
+    pub fn deadline_seconds(&self, from: DateTime<Utc>, seconds: i64) -> Option<DateTime<Utc>> {
+        let _ = (from, seconds);
+        todo!("calendar arithmetic")
+    }
+
+    /// [`Calendar::deadline_seconds`] for whole minutes.
+    pub fn deadline(&self, from: DateTime<Utc>, minutes: u32) -> Option<DateTime<Utc>> {
+        self.deadline_seconds(from, i64::from(minutes) * 60)
+    }
+
+    /// The working intervals of a local date, as UTC instants, in order.
+    pub fn day_intervals(&self, date: NaiveDate) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let _ = date;
+        todo!("calendar arithmetic")
+    }
+}

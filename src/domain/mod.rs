@@ -1,0 +1,6 @@
+//! The pure domain: calendar arithmetic, classification and SLA decisions.
+//! Everything here takes time as a parameter and performs no I/O.
+
+pub mod calendar;
+pub mod classify;
+pub mod sla;

@@ -1,0 +1,1 @@
+//! Request tracking and alert planning (pure).
