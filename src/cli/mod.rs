@@ -1,6 +1,106 @@
-//! The `buhbot` command line.
+//! The `buhbot` command line: argument parsing, dispatch, exit codes.
+//! Each command lives in its own file and stays thin over the library.
+
+mod calendar;
+mod replay;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+
+/// Exit code for configuration errors (sysexits' EX_CONFIG); systemd is told
+/// not to restart on it.
+pub const EXIT_CONFIG: u8 = 78;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "buhbot",
+    version,
+    about = "SLA watchdog for an accounting firm's Telegram client chats",
+    long_about = "buhbot watches the Telegram group chats in which an accounting firm talks to its \
+                  clients and makes sure every client request gets an answer within the agreed \
+                  working time."
+)]
+pub struct Cli {
+    /// Configuration file [default: /etc/buhbot/buhbot.toml, if it exists]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and report every problem
+    CheckConfig,
+    /// Working-time arithmetic with the configured calendars
+    #[command(subcommand)]
+    Calendar(calendar::CalendarCmd),
+    /// Classify a message as REQUEST, CLARIFICATION, GRATITUDE or SPAM
+    Classify {
+        /// The message text
+        text: String,
+    },
+    /// Run the SLA engine over a Telegram Desktop chat export and report
+    Replay(replay::ReplayArgs),
+}
+
+/// Parses the arguments, runs the command and maps its outcome to an exit
+/// code: 0 success, 78 configuration error, 1 anything else.
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("buhbot: {e:#}");
+            if e.downcast_ref::<ConfigError>().is_some() {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BUHBOT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
+    Config::load(cli.config.as_deref())
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::CheckConfig => {
+            let config = load_config(&cli)?;
+            let file = config
+                .file
+                .as_ref()
+                .map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
+            println!(
+                "configuration OK ({file}): {} chat(s) configured, calendar {}",
+                config.chats.len(),
+                config.calendar.timezone
+            );
+            Ok(())
+        }
+        Command::Calendar(cmd) => calendar::run(&load_config(&cli)?, cmd),
+        Command::Classify { text } => {
+            let c = load_config(&cli)?.classifier.classify(text);
+            println!("{} {:.2}", c.category, c.confidence);
+            Ok(())
+        }
+        Command::Replay(args) => replay::run(&load_config(&cli)?, args),
+    }
 }

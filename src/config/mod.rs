@@ -1,1 +1,220 @@
-//! TODO
+//! Configuration: figment layering (built-in defaults → TOML file →
+//! `BUHBOT_*` environment variables), then validation into typed settings.
+//!
+//! Validation walks the merged tree key by key ([`reader`]) so that a
+//! sysadmin sees every problem at once, each with its key and its file.
+
+mod calendar;
+mod reader;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use figment::value::Value;
+
+pub use reader::Problem;
+use reader::{Problems, Table, join};
+
+use crate::domain::calendar::CalendarSpec;
+use crate::domain::classify::Classifier;
+use crate::domain::sla::{Policy, UserId};
+
+/// Where the configuration is read from unless `--config` says otherwise.
+pub const DEFAULT_PATH: &str = "/etc/buhbot/buhbot.toml";
+/// Prefix of environment overrides: `BUHBOT_SLA__THRESHOLD_MINUTES=30`.
+pub const ENV_PREFIX: &str = "BUHBOT_";
+
+const TOP_KEYS: &[&str] = &["calendar", "sla", "chats", "classifier"];
+const POLICY_KEYS: &[&str] = &[
+    "threshold_minutes",
+    "warning_percent",
+    "escalation_interval_minutes",
+    "max_escalations",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {} does not exist", .0.display())]
+    NotFound(PathBuf),
+    #[error("{0}")]
+    Syntax(String),
+    #[error("{} problem(s) in the configuration:\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+/// One monitored chat's settings (the global ones where it sets none).
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    pub id: i64,
+    pub title: Option<String>,
+    pub accountants: BTreeSet<UserId>,
+    pub managers: BTreeSet<UserId>,
+    pub calendar: CalendarSpec,
+    pub policy: Policy,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The TOML file read, if any.
+    pub file: Option<PathBuf>,
+    pub calendar: CalendarSpec,
+    pub sla: Policy,
+    pub chats: BTreeMap<i64, ChatConfig>,
+    pub classifier: Classifier,
+}
+
+impl Config {
+    /// The calendar of `chat` (its own, or the global one).
+    pub fn chat_calendar(&self, chat: Option<i64>) -> &CalendarSpec {
+        chat.and_then(|id| self.chats.get(&id))
+            .map_or(&self.calendar, |c| &c.calendar)
+    }
+
+    pub fn chat_policy(&self, chat: i64) -> Policy {
+        self.chats.get(&chat).map_or(self.sla, |c| c.policy)
+    }
+
+    /// Every staff member named anywhere in the configuration.
+    pub fn staff(&self) -> BTreeSet<UserId> {
+        self.chats
+            .values()
+            .flat_map(|c| c.accountants.iter().chain(&c.managers))
+            .copied()
+            .collect()
+    }
+
+    /// Loads `explicit` (must exist) or the default file (may be absent),
+    /// with environment overrides from `env` (pass `std::env::vars()`).
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let file = match explicit {
+            Some(p) if !p.is_file() => return Err(ConfigError::NotFound(p.to_path_buf())),
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_PATH)).filter(|p| p.is_file()),
+        };
+        let mut figment = Figment::new();
+        if let Some(path) = &file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["log"]));
+        Config::from_figment(&figment, file)
+    }
+
+    /// Validates an assembled figment (tests build their own).
+    pub fn from_figment(figment: &Figment, file: Option<PathBuf>) -> Result<Config, ConfigError> {
+        let root: Value = figment
+            .extract()
+            .map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let base_dir = file
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut problems = Problems::new(figment);
+        let top = Table::new(&mut problems, "", Some(&root), TOP_KEYS);
+        let mut xml = calendar::XmlCache::default();
+
+        let cal_table = Table::new(&mut problems, "calendar", top.raw("calendar"), calendar::KEYS);
+        let global_cal = calendar::read(&mut problems, &[cal_table], &base_dir, &mut xml);
+
+        let sla_table = Table::new(&mut problems, "sla", top.raw("sla"), POLICY_KEYS);
+        let sla = read_policy(&mut problems, &[sla_table]);
+
+        let mut chats = BTreeMap::new();
+        match top.raw("chats") {
+            None => {}
+            Some(Value::Array(_, list)) => {
+                for (i, v) in list.iter().enumerate() {
+                    let path = format!("chats[{i}]");
+                    let chat = read_chat(&mut problems, &path, v, cal_table, sla_table, &base_dir, &mut xml);
+                    if let Some(chat) = chat
+                        && let Some(old) = chats.insert(chat.id, chat)
+                    {
+                        problems.push(&join(&path, "id"), Some(v), format!("chat {} is configured twice", old.id));
+                    }
+                }
+            }
+            Some(other) => problems.push("chats", Some(other), "expected an array of tables ([[chats]])"),
+        }
+
+        let cls = Table::new(&mut problems, "classifier", top.raw("classifier"), &["rules"]);
+        let classifier = match cls.get::<String>(&mut problems, "rules") {
+            None => Classifier::builtin(),
+            Some(rules) => {
+                let path = base_dir.join(rules);
+                let loaded = std::fs::read_to_string(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|text| Classifier::from_toml(&text).map_err(|e| e.to_string()));
+                loaded.unwrap_or_else(|e| {
+                    problems.push("classifier.rules", cls.raw("rules"), format!("{}: {e}", path.display()));
+                    Classifier::builtin()
+                })
+            }
+        };
+
+        if !problems.list.is_empty() {
+            return Err(ConfigError::Invalid(problems.list));
+        }
+        Ok(Config {
+            file,
+            calendar: global_cal,
+            sla,
+            chats,
+            classifier,
+        })
+    }
+}
+
+fn read_policy(problems: &mut Problems<'_>, layers: &[Table<'_>]) -> Policy {
+    let mut p = Policy::default();
+    let pick = |key: &str| layers.iter().rev().find(|t| t.has(key)).copied();
+    let fields: [(&str, std::ops::RangeInclusive<u32>, &mut u32); 4] = [
+        ("threshold_minutes", 1..=480, &mut p.threshold_minutes),
+        ("warning_percent", 0..=99, &mut p.warning_percent),
+        ("escalation_interval_minutes", 5..=120, &mut p.escalation_interval_minutes),
+        ("max_escalations", 1..=10, &mut p.max_escalations),
+    ];
+    for (key, range, slot) in fields {
+        if let Some(t) = pick(key)
+            && let Some(v) = t.int_in(problems, key, range)
+        {
+            *slot = v;
+        }
+    }
+    p
+}
+
+fn read_chat(
+    problems: &mut Problems<'_>,
+    path: &str,
+    value: &Value,
+    global_cal: Table<'_>,
+    global_sla: Table<'_>,
+    base_dir: &Path,
+    xml: &mut calendar::XmlCache,
+) -> Option<ChatConfig> {
+    let mut keys = vec!["id", "title", "accountants", "managers", "calendar"];
+    keys.extend_from_slice(POLICY_KEYS);
+    let t = Table::new(problems, path, Some(value), &keys);
+    let id = t.get::<i64>(problems, "id");
+    if id.is_none() && !t.has("id") {
+        problems.push(&join(path, "id"), Some(value), "missing: every [[chats]] entry needs the chat's id");
+    }
+    let title = t.get::<String>(problems, "title");
+    let accountants = t.get::<BTreeSet<UserId>>(problems, "accountants").unwrap_or_default();
+    let managers = t.get::<BTreeSet<UserId>>(problems, "managers").unwrap_or_default();
+    let cal_path = join(path, "calendar");
+    let own_cal = Table::new(problems, &cal_path, t.raw("calendar"), calendar::KEYS);
+    let calendar = calendar::read(problems, &[global_cal, own_cal], base_dir, xml);
+    let policy = read_policy(problems, &[global_sla, t]);
+    Some(ChatConfig {
+        id: id?,
+        title,
+        accountants,
+        managers,
+        calendar,
+        policy,
+    })
+}

@@ -3,4 +3,5 @@
 
 pub mod calendar;
 pub mod classify;
+pub mod render;
 pub mod sla;

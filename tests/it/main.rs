@@ -1,1 +1,6 @@
-mod placeholder {}
+//! One integration-test binary (one link step) with a module per concept.
+
+mod cli;
+mod config;
+mod replay;
+mod sla;
