@@ -18,9 +18,9 @@ use std::sync::Arc;
 
 use chrono_tz::Tz;
 
+use super::CalendarSpec;
 use super::rules::{local_day, week_hours};
 use super::tz::{Offsets, date_of_day, day_of_date, local_to_utc};
-use super::CalendarSpec;
 
 /// Weekday of a day number, Monday = 0 (1970-01-01 was a Thursday).
 #[inline]
@@ -42,8 +42,10 @@ pub(crate) fn exact_day(spec: &CalendarSpec, d: i64) -> Vec<(i64, i64)> {
         .unwrap_or(i64::MIN);
     let mut out = Vec::new();
     for i in local_day(spec, date) {
-        let (Some(s), Some(e)) = (local_to_utc(tz, date, i.start), local_to_utc(tz, date, i.end))
-        else {
+        let (Some(s), Some(e)) = (
+            local_to_utc(tz, date, i.start),
+            local_to_utc(tz, date, i.end),
+        ) else {
             continue;
         };
         let s = s.max(spill_end);

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, NaiveDate, Weekday};
-use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
 
 /// What the production calendar says of one date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,11 @@ pub enum XmlCalendarError {
 /// 1-based line of a byte offset; quick-xml only reports byte positions.
 fn line_of(xml: &str, pos: u64) -> usize {
     let pos = usize::try_from(pos).unwrap_or(usize::MAX).min(xml.len());
-    xml.as_bytes()[..pos].iter().filter(|&&b| b == b'\n').count() + 1
+    xml.as_bytes()[..pos]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Parses `MM.DD` in `year`.
@@ -70,10 +74,12 @@ impl ProductionCalendar {
         let mut seen_in_file: BTreeSet<NaiveDate> = BTreeSet::new();
         loop {
             let pos = reader.buffer_position();
-            let ev = reader.read_event().map_err(|err| XmlCalendarError::Invalid {
-                line: line_of(xml, reader.error_position()),
-                message: err.to_string(),
-            })?;
+            let ev = reader
+                .read_event()
+                .map_err(|err| XmlCalendarError::Invalid {
+                    line: line_of(xml, reader.error_position()),
+                    message: err.to_string(),
+                })?;
             let line = line_of(xml, pos);
             let bad = |message: String| XmlCalendarError::Invalid { line, message };
             match ev {
@@ -92,7 +98,8 @@ impl ProductionCalendar {
                         year = Some(y);
                     }
                     b"day" => {
-                        let y = year.ok_or_else(|| bad("<day> outside <calendar year=..>".into()))?;
+                        let y =
+                            year.ok_or_else(|| bad("<day> outside <calendar year=..>".into()))?;
                         let a = attrs(&e).map_err(bad)?;
                         let d = a.get("d").ok_or_else(|| bad("<day> without d".into()))?;
                         let date = parse_md(y, d)

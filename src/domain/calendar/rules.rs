@@ -40,7 +40,11 @@ pub(crate) fn week_hours(spec: &CalendarSpec, w: usize) -> Vec<Interval> {
 /// weekday has none (a worked Saturday is a normal office day).
 fn worked_hours(spec: &CalendarSpec, w: usize) -> Vec<Interval> {
     let own = week_hours(spec, w);
-    if own.is_empty() { week_hours(spec, 0) } else { own }
+    if own.is_empty() {
+        week_hours(spec, 0)
+    } else {
+        own
+    }
 }
 
 /// Clips a day so that it ends `minutes` earlier than its last interval.

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use chrono::{Datelike, DateTime, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
 
 /// The table covers UTC instants 1900-01-01 ..= 2200-01-01.
@@ -31,7 +31,10 @@ pub(crate) struct Offsets {
 /// UTC offset in seconds at a UTC instant, straight from chrono-tz.
 pub(crate) fn offset_slow(tz: Tz, t: i64) -> i32 {
     match DateTime::from_timestamp(t, 0) {
-        Some(dt) => tz.offset_from_utc_datetime(&dt.naive_utc()).fix().local_minus_utc(),
+        Some(dt) => tz
+            .offset_from_utc_datetime(&dt.naive_utc())
+            .fix()
+            .local_minus_utc(),
         None => 0,
     }
 }
@@ -85,7 +88,10 @@ impl Offsets {
     /// Local day numbers (days since 1970-01-01) fully covered by the table
     /// with a margin, so the fast index may trust it for D-1 ..= D+2.
     pub(crate) fn day_range() -> (i64, i64) {
-        (TABLE_LO.div_euclid(86_400) + 4, TABLE_HI.div_euclid(86_400) - 4)
+        (
+            TABLE_LO.div_euclid(86_400) + 4,
+            TABLE_HI.div_euclid(86_400) - 4,
+        )
     }
 
     /// UTC offset at instant `t`.
