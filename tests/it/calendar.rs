@@ -772,3 +772,30 @@ fn calendar_long_spans_match_reference() {
         assert_eq!(cal.working_seconds(dl - Duration::seconds(1), dl), 1);
     }
 }
+
+#[test]
+fn calendar_outside_the_offset_table() {
+    // Before 1900 and after 2200 the exact per-day path is used; spans that
+    // straddle the table's edges mix both paths.
+    let cases = [
+        ("1899-12-20T10:00:00Z", 20),
+        ("2199-12-20T10:00:00Z", 20),
+        ("2250-06-01T10:00:00Z", 9),
+        ("1850-06-01T10:00:00Z", 9),
+    ];
+    for tz in [Berlin, New_York] {
+        let cal = with(|s| {
+            s.timezone = tz;
+            s.week[5] = ivs(&["22:00-02:00"]);
+        });
+        for (from, days) in cases {
+            let a = t(from).timestamp();
+            let b = a + days * 86_400;
+            let (ft, tt) = (t(from), t(from) + Duration::days(days));
+            let ws = cal.working_seconds(ft, tt);
+            assert_eq!(ws, ref_working(&cal, a, b), "{tz} {from}");
+            let dl = cal.deadline_seconds(ft, ws).unwrap();
+            assert_eq!(Some(dl.timestamp()), ref_deadline(&cal, a, ws, days + 1));
+        }
+    }
+}

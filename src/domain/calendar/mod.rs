@@ -11,6 +11,8 @@
 mod index;
 pub mod production;
 mod rules;
+#[cfg(test)]
+mod tests;
 mod tz;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -14,7 +14,15 @@ const FULL_DAY: Interval = Interval {
 /// Sorts, drops empty intervals and merges overlapping or touching ones, so
 /// the rest of the module may assume a clean, ordered list even when a
 /// configuration (or a property test) hands over something sloppier.
+///
+/// The fields of [`Interval`] are public, so it also enforces what
+/// [`Interval::parse`] guarantees and the index relies on: a day starts
+/// before its own midnight and spills at most into the next day.
 pub(crate) fn normalize(mut v: Vec<Interval>) -> Vec<Interval> {
+    v.retain(|i| i.start < 86_400);
+    for i in &mut v {
+        i.end = i.end.min(2 * 86_400);
+    }
     v.retain(|i| !i.is_empty());
     v.sort();
     let mut out: Vec<Interval> = Vec::with_capacity(v.len());
