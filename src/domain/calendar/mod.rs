@@ -8,13 +8,20 @@
 //! configuration's strings lives in `crate::config`, parsing of xmlcalendar
 //! documents in [`production`].
 
+mod index;
 pub mod production;
+mod rules;
+#[cfg(test)]
+mod tests;
+mod tz;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
+use index::Index;
 pub use production::{ProductionCalendar, ProductionDay, XmlCalendarError};
 
 /// A working interval of one local day, `[start, end)` in seconds after the
@@ -132,15 +139,25 @@ impl Default for CalendarSpec {
     }
 }
 
-/// A compiled calendar, cheap to query.
+/// A compiled calendar, cheap to query: building precomputes an index (see
+/// `index.rs`) so that queries cost O(log n) whatever the span.
 #[derive(Debug, Clone)]
 pub struct Calendar {
     spec: CalendarSpec,
+    index: Arc<Index>,
+}
+
+/// How far [`Calendar::deadline_seconds`] looks before giving up (~100 years).
+const HORIZON_DAYS: i64 = 36_525;
+
+fn to_dt(t: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t, 0)
 }
 
 impl Calendar {
     pub fn new(spec: CalendarSpec) -> Calendar {
-        Calendar { spec }
+        let index = Arc::new(Index::build(&spec));
+        Calendar { spec, index }
     }
 
     pub fn spec(&self) -> &CalendarSpec {
@@ -153,8 +170,29 @@ impl Calendar {
 
     /// Working seconds in `[from, to)`; 0 when `to <= from`.
     pub fn working_seconds(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
-        let _ = (from, to);
-        todo!("calendar arithmetic")
+        let (a, b) = (from.timestamp(), to.timestamp());
+        if b <= a {
+            return 0;
+        }
+        let (ix, spec) = (&*self.index, &self.spec);
+        let (da, db) = (ix.day_of(a), ix.day_of(b));
+        // Days that may straddle an end are clipped exactly; the one before
+        // and after the end's local date are included because a spill (or
+        // an ambiguous midnight) can reach across.
+        let clipped = |days: std::ops::RangeInclusive<i64>, lo: i64, hi: i64| {
+            let mut sum = 0;
+            for d in days {
+                ix.for_day(spec, d, |s, e| sum += (e.min(hi) - s.max(lo)).max(0));
+            }
+            sum
+        };
+        if db - da < 4 {
+            return clipped(da - 1..=db + 1, a, b);
+        }
+        // Days da+2 ..= db-2 lie entirely inside [a, b).
+        clipped(da - 1..=da + 1, a, i64::MAX)
+            + ix.range_sum(spec, da + 2, db - 1)
+            + clipped(db - 1..=db + 1, i64::MIN, b)
     }
 
     /// Whole working minutes (rounded down) in `[from, to)`.
@@ -166,8 +204,62 @@ impl Calendar {
     /// `[from, T]` equals `seconds`. `None` when the calendar has no working
     /// time left within its horizon.
     pub fn deadline_seconds(&self, from: DateTime<Utc>, seconds: i64) -> Option<DateTime<Utc>> {
-        let _ = (from, seconds);
-        todo!("calendar arithmetic")
+        if seconds <= 0 {
+            return Some(from);
+        }
+        let (ix, spec) = (&*self.index, &self.spec);
+        let a = from.timestamp();
+        let da = ix.day_of(a);
+        let mut left = seconds;
+        // Walks one day's intervals; `Some(T)` once the count completes.
+        // Contributions are disjoint and ordered across days, so walking day
+        // by day walks time in order.
+        let walk = |d: i64, left: &mut i64| -> Option<i64> {
+            let mut done = None;
+            ix.for_day(spec, d, |s, e| {
+                let s = s.max(a);
+                if done.is_some() || e <= s {
+                    return;
+                }
+                if *left <= e - s {
+                    done = Some(s + *left);
+                } else {
+                    *left -= e - s;
+                }
+            });
+            done
+        };
+        for d in da - 1..=da + 1 {
+            if let Some(t) = walk(d, &mut left) {
+                return to_dt(t);
+            }
+        }
+        // From da+2 on every day is whole: find the day where the count
+        // completes by exponential, then binary search over range sums.
+        let start = da + 2;
+        let sum = |k: i64| ix.range_sum(spec, start, start + k);
+        let (mut lo, mut hi) = (0, 1);
+        loop {
+            if sum(hi) >= left {
+                break;
+            }
+            if hi >= HORIZON_DAYS {
+                return None;
+            }
+            lo = hi;
+            hi = (hi * 2).min(HORIZON_DAYS);
+        }
+        // Invariant: sum(lo) < left <= sum(hi).
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if sum(mid) >= left {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        let mut left = left - sum(lo);
+        walk(start + lo, &mut left).and_then(to_dt)
     }
 
     /// [`Calendar::deadline_seconds`] for whole minutes.
@@ -175,9 +267,25 @@ impl Calendar {
         self.deadline_seconds(from, i64::from(minutes) * 60)
     }
 
+    /// The effective local working intervals of a date after all rules
+    /// (holidays, workdays, production calendar, weekly hours), before any
+    /// time-zone conversion. Ends past 86 400 spill into the next day.
+    pub fn local_intervals(&self, date: NaiveDate) -> Vec<Interval> {
+        rules::local_day(&self.spec, date)
+    }
+
     /// The working intervals of a local date, as UTC instants, in order.
+    /// A spill past midnight is included; intervals wholly inside a DST gap
+    /// are dropped.
     pub fn day_intervals(&self, date: NaiveDate) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-        let _ = date;
-        todo!("calendar arithmetic")
+        let tz = self.spec.timezone;
+        self.local_intervals(date)
+            .into_iter()
+            .filter_map(|i| {
+                let s = to_dt(tz::local_to_utc(tz, date, i.start)?)?;
+                let e = to_dt(tz::local_to_utc(tz, date, i.end)?)?;
+                (e > s).then_some((s, e))
+            })
+            .collect()
     }
 }
