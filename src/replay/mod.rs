@@ -14,7 +14,7 @@ pub use render::{Format, render};
 use crate::config::Config;
 use crate::domain::calendar::Calendar;
 use crate::domain::sla::{
-    self, Change, ChatContext, ChatTracker, Inbound, MessageId, PlannedAlert, Policy, SenderKind,
+    self, Change, ChatContext, ChatTracker, ClientMessages, Inbound, MessageId, PlannedAlert, Policy, SenderKind,
     UserId,
 };
 use crate::export::{self, ExportChat, ExportError, ExportEvent, ExportMessage, Sender};
@@ -69,6 +69,7 @@ struct ChatRun {
     calendar: Calendar,
     policy: Policy,
     tracker: ChatTracker,
+    clients: ClientMessages,
     /// Sorted by message id (requests open in message order).
     requests: Vec<(MessageId, UserId, DateTime<Utc>, Option<(DateTime<Utc>, UserId)>)>,
     last_date: Option<DateTime<Utc>>,
@@ -127,6 +128,7 @@ impl ChatRun {
             policy: config.chat_policy(chat.id),
             chat,
             tracker: ChatTracker::new(),
+            clients: ClientMessages::default(),
             requests: Vec::new(),
             last_date: None,
             messages: 0,
@@ -158,7 +160,17 @@ impl ChatRun {
             reply_to: msg.reply_to,
             service: msg.service,
         };
-        for change in self.tracker.on_message(&self.ctx, &inbound, &config.classifier) {
+        if let SenderKind::User(id) = sender
+            && !msg.service
+            && self.ctx.is_client(id)
+        {
+            self.clients.insert(msg.id, id);
+        }
+        let reply_sender = msg.reply_to.and_then(|r| self.clients.sender(r));
+        let changes = self
+            .tracker
+            .on_message(&self.ctx, &inbound, reply_sender, &config.classifier);
+        for change in changes {
             match change {
                 Change::Opened(r) => {
                     let at = self.requests.partition_point(|x| x.0 < r.message_id);

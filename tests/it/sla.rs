@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use buhbot::domain::calendar::{Calendar, CalendarSpec};
 use buhbot::domain::classify::Classifier;
 use buhbot::domain::sla::{
-    AlertKind, Change, ChatContext, ChatTracker, Inbound, Policy, SenderKind, alert_fires, outcome,
+    AlertKind, Change, ChatContext, ChatTracker, ClientMessages, Inbound, Policy, SenderKind, alert_fires, outcome,
     plan_alerts,
 };
 use chrono::{DateTime, Utc};
@@ -31,6 +31,7 @@ fn ctx() -> ChatContext {
 
 struct Chat {
     tracker: ChatTracker,
+    clients: ClientMessages,
     ctx: ChatContext,
     classifier: Classifier,
     next_id: i64,
@@ -40,6 +41,7 @@ impl Chat {
     fn new() -> Chat {
         Chat {
             tracker: ChatTracker::new(),
+            clients: ClientMessages::default(),
             ctx: ctx(),
             classifier: Classifier::builtin(),
             next_id: 1,
@@ -57,7 +59,11 @@ impl Chat {
             reply_to,
             service: false,
         };
-        (id, self.tracker.on_message(&self.ctx, &msg, &self.classifier))
+        if self.ctx.is_client(from) {
+            self.clients.insert(id, from);
+        }
+        let reply_sender = reply_to.and_then(|r| self.clients.sender(r));
+        (id, self.tracker.on_message(&self.ctx, &msg, reply_sender, &self.classifier))
     }
 
     fn open(&self) -> Vec<(i64, i64)> {
@@ -142,7 +148,7 @@ fn managers_other_accountants_bots_and_service_messages_never_answer() {
         reply_to: None,
         service: true,
     };
-    assert!(chat.tracker.on_message(&chat.ctx, &service, &chat.classifier).is_empty());
+    assert!(chat.tracker.on_message(&chat.ctx, &service, None, &chat.classifier).is_empty());
     assert_eq!(chat.open(), vec![(CLIENT_A, a)]);
 }
 

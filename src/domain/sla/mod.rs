@@ -12,7 +12,9 @@ pub use plan::{
     AlertKind, Outcome, PlannedAlert, Policy, alert_fires, alert_offsets, outcome, plan_alerts,
     plan_alerts_from,
 };
-pub use tracker::{Change, ChatContext, ChatTracker, Inbound, OpenRequest, SenderKind};
+pub use tracker::{
+    Change, ChatContext, ChatTracker, ClientMessages, Inbound, OpenRequest, SenderKind,
+};
 
 /// Telegram user id.
 pub type UserId = i64;

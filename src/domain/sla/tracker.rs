@@ -68,14 +68,20 @@ pub enum Change {
     },
 }
 
-/// The request state of one chat.
+impl ChatContext {
+    /// Clients are every user who is neither staff nor a bot.
+    pub fn is_client(&self, user: UserId) -> bool {
+        !self.accountants.contains(&user) && !self.staff.contains(&user) && !self.bots.contains(&user)
+    }
+}
+
+/// The open requests of one chat. Which message a reply points to is the
+/// caller's to resolve (the replay keeps [`ClientMessages`], the daemon asks
+/// its message log), so the tracker holds nothing per message.
 #[derive(Debug, Clone, Default)]
 pub struct ChatTracker {
     /// At most one open request per client.
     open: BTreeMap<UserId, OpenRequest>,
-    /// Client messages (id → sender), to resolve replies. Message ids grow
-    /// within a chat, so this stays sorted and compact (16 bytes a message).
-    client_messages: Vec<(MessageId, UserId)>,
 }
 
 impl ChatTracker {
@@ -83,12 +89,14 @@ impl ChatTracker {
         ChatTracker::default()
     }
 
-    /// Applies one message; `classifier` is consulted only for client
+    /// Applies one message. `reply_sender` is the author of the message it
+    /// replies to, when known; `classifier` is consulted only for client
     /// messages with text.
     pub fn on_message(
         &mut self,
         ctx: &ChatContext,
         msg: &Inbound<'_>,
+        reply_sender: Option<UserId>,
         classifier: &Classifier,
     ) -> Vec<Change> {
         let SenderKind::User(user) = msg.sender else {
@@ -98,13 +106,13 @@ impl ChatTracker {
             return Vec::new();
         }
         if ctx.accountants.contains(&user) {
-            return self.answer(user, msg);
+            let client = reply_sender.filter(|&u| ctx.is_client(u));
+            return self.answer(user, msg, client);
         }
         if ctx.staff.contains(&user) {
             // Managers and other chats' accountants neither open nor answer.
             return Vec::new();
         }
-        self.remember_client_message(msg.id, user);
         if let Some(open) = self.open.get(&user) {
             return vec![Change::Joined {
                 request: open.message_id,
@@ -129,14 +137,14 @@ impl ChatTracker {
         vec![Change::Opened(request)]
     }
 
-    fn answer(&mut self, accountant: UserId, msg: &Inbound<'_>) -> Vec<Change> {
+    fn answer(&mut self, accountant: UserId, msg: &Inbound<'_>, client: Option<UserId>) -> Vec<Change> {
         let answered = |request: OpenRequest| Change::Answered {
             request,
             answered_at: msg.date,
             answered_by: accountant,
             message_id: msg.id,
         };
-        if let Some(client) = msg.reply_to.and_then(|id| self.client_of(id)) {
+        if let Some(client) = client {
             // A reply to a client's message answers that client only.
             return self.open.remove(&client).map(answered).into_iter().collect();
         }
@@ -162,23 +170,35 @@ impl ChatTracker {
         self.open.insert(request.client_id, request);
     }
 
-    fn remember_client_message(&mut self, id: MessageId, client: UserId) {
-        match self.client_messages.last() {
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+}
+
+/// Client messages of a chat (id → sender), to resolve replies during a
+/// replay. Message ids grow within a chat, so this stays sorted and compact
+/// (16 bytes a client message).
+#[derive(Debug, Clone, Default)]
+pub struct ClientMessages(Vec<(MessageId, UserId)>);
+
+impl ClientMessages {
+    pub fn insert(&mut self, id: MessageId, client: UserId) {
+        match self.0.last() {
             Some(&(last, _)) if last >= id => {
-                let pos = self.client_messages.partition_point(|&(m, _)| m < id);
-                if self.client_messages.get(pos).map(|&(m, _)| m) != Some(id) {
-                    self.client_messages.insert(pos, (id, client));
+                let pos = self.0.partition_point(|&(m, _)| m < id);
+                if self.0.get(pos).map(|&(m, _)| m) != Some(id) {
+                    self.0.insert(pos, (id, client));
                 }
             }
-            _ => self.client_messages.push((id, client)),
+            _ => self.0.push((id, client)),
         }
     }
 
     /// The client who wrote message `id`, if it was a client's.
-    pub fn client_of(&self, id: MessageId) -> Option<UserId> {
-        self.client_messages
+    pub fn sender(&self, id: MessageId) -> Option<UserId> {
+        self.0
             .binary_search_by_key(&id, |&(m, _)| m)
             .ok()
-            .map(|i| self.client_messages[i].1)
+            .map(|i| self.0[i].1)
     }
 }
