@@ -31,8 +31,8 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len() as u64) as usize]
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize]
     }
 }
 
@@ -77,7 +77,10 @@ const CAPTIONS: &[&str] = &["вот скан", "акт подписанный", 
 const FILES: &[(&str, &str)] = &[
     ("akt_sverki.pdf", "application/pdf"),
     ("schet_1457.pdf", "application/pdf"),
-    ("vedomost_noyabr.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    (
+        "vedomost_noyabr.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
     ("trebovanie_ifns.pdf", "application/pdf"),
 ];
 
@@ -86,7 +89,7 @@ fn escape(w: &mut impl Write, s: &str) -> io::Result<()> {
     let mut start = 0;
     for (i, c) in s.char_indices() {
         if c == '"' || c == '\\' || (c as u32) < 0x20 {
-            w.write_all(s[start..i].as_bytes())?;
+            w.write_all(&s.as_bytes()[start..i])?;
             match c {
                 '"' => w.write_all(b"\\\"")?,
                 '\\' => w.write_all(b"\\\\")?,
@@ -95,7 +98,7 @@ fn escape(w: &mut impl Write, s: &str) -> io::Result<()> {
             start = i + c.len_utf8();
         }
     }
-    w.write_all(s[start..].as_bytes())?;
+    w.write_all(&s.as_bytes()[start..])?;
     w.write_all(b"\"")
 }
 
@@ -105,13 +108,10 @@ fn write_local(w: &mut impl Write, t: NaiveDateTime) -> io::Result<()> {
 
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let n: u64 = args
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| {
-            eprintln!("usage: gen_export N [SEED]");
-            std::process::exit(2)
-        });
+    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or_else(|| {
+        eprintln!("usage: gen_export N [SEED]");
+        std::process::exit(2)
+    });
     let seed: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1);
     let mut rng = Rng(seed);
     let out = io::stdout().lock();
@@ -181,7 +181,7 @@ fn main() -> io::Result<()> {
         escape(&mut w, name)?;
         write!(w, ",\n   \"from_id\": \"user{uid}\",\n")?;
         if !from_client && last_client_msg > 0 && rng.below(3) == 0 {
-            write!(w, "   \"reply_to_message_id\": {last_client_msg},\n")?;
+            writeln!(w, "   \"reply_to_message_id\": {last_client_msg},")?;
         }
         if from_client {
             last_client_msg = id;
@@ -194,7 +194,7 @@ fn main() -> io::Result<()> {
                 "   \"file\": \"files/{file}\",\n   \"file_name\": \"{file}\",\n   \"file_size\": {},\n   \"mime_type\": \"{mime}\",\n",
                 10_000 + rng.below(500_000)
             )?;
-            *rng.pick(CAPTIONS)
+            rng.pick(CAPTIONS)
         } else if media == 1 {
             let d = local.format("%d-%m-%Y_%H-%M-%S");
             write!(
@@ -202,11 +202,11 @@ fn main() -> io::Result<()> {
                 "   \"photo\": \"photos/photo_{id}@{d}.jpg\",\n   \"photo_file_size\": {},\n   \"width\": 1280,\n   \"height\": 960,\n",
                 50_000 + rng.below(200_000)
             )?;
-            *rng.pick(CAPTIONS)
+            rng.pick(CAPTIONS)
         } else if from_client {
-            *rng.pick(CLIENT_TEXTS)
+            rng.pick(CLIENT_TEXTS)
         } else {
-            *rng.pick(ACCOUNTANT_TEXTS)
+            rng.pick(ACCOUNTANT_TEXTS)
         };
         if !text.is_empty() && rng.below(8) == 0 {
             // Formatted text: an array of strings and entities.

@@ -160,7 +160,10 @@ mod tests {
         assert_eq!(bot_api_chat_id("public_channel", 5), Some(-1000000000005));
         assert_eq!(bot_api_chat_id("private_group", 42), Some(-42));
         assert_eq!(bot_api_chat_id("personal_chat", 42), Some(42));
-        assert_eq!(bot_api_chat_id("private_supergroup", -100123), Some(-100123));
+        assert_eq!(
+            bot_api_chat_id("private_supergroup", -100123),
+            Some(-100123)
+        );
         assert_eq!(bot_api_chat_id("public_supergroup", i64::MAX), None);
     }
 

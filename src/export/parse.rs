@@ -115,8 +115,13 @@ fn msg_key(k: &str) -> MsgKey {
         "actor_id" => MsgKey::ActorId,
         "text" => MsgKey::Text,
         "reply_to_message_id" => MsgKey::ReplyTo,
-        "file" | "photo" | "media_type" | "sticker_emoji" | "location_information"
-        | "contact_information" | "poll" => MsgKey::Media,
+        "file"
+        | "photo"
+        | "media_type"
+        | "sticker_emoji"
+        | "location_information"
+        | "contact_information"
+        | "poll" => MsgKey::Media,
         _ => MsgKey::Other,
     }
 }
