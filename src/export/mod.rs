@@ -3,7 +3,7 @@
 //! Accepts a single-chat export (an object with `messages`) and a full
 //! export (`chats.list[]`). The reader never holds more than one message in
 //! memory: it hands each chat header and message to a callback as it goes.
-
+//!
 //! Layout: [`parse`] holds the serde `DeserializeSeed`/`Visitor` machinery
 //! (the only place that knows the JSON shape), [`dates`] turns the export's
 //! date strings into instants. Parsing is driven by serde_json's streaming
@@ -40,7 +40,8 @@ pub struct ExportChat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sender {
     User(i64),
-    /// A channel or an anonymous group admin posting as the chat.
+    /// A channel or an anonymous group admin posting as the chat, with its
+    /// Bot-API id: `from_id` `"channel123"` → `-100…123`, `"chat123"` → `-123`.
     Chat(i64),
 }
 
