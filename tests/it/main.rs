@@ -3,5 +3,6 @@
 mod calendar;
 mod cli;
 mod config;
+mod export;
 mod replay;
 mod sla;
