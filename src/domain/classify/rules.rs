@@ -1,0 +1,185 @@
+//! The rules file: its TOML shape and its compilation into regexes.
+//!
+//! Every `[[group]]` block becomes exactly one regex (keywords and patterns
+//! joined into one alternation), so classifying a message costs one DFA scan
+//! per block and no allocation. Blocks carry the weight; a group's score is
+//! the noisy-OR of the weights of its matching blocks, so two independent
+//! pieces of evidence are stronger than either alone, and the score stays
+//! within 0.0..=1.0.
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::RulesError;
+use super::normalize::normalize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RulesFile {
+    #[serde(default)]
+    pub settings: Settings,
+    #[serde(default)]
+    pub request: Vec<Block>,
+    #[serde(default)]
+    pub clarification: Vec<Block>,
+    #[serde(default)]
+    pub gratitude: Vec<Block>,
+    #[serde(default)]
+    pub acknowledgement: Vec<Block>,
+    #[serde(default)]
+    pub spam: Vec<Block>,
+    #[serde(default)]
+    pub topic: Vec<Block>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Settings {
+    #[serde(default = "default_fallback")]
+    pub fallback_confidence: f32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            fallback_confidence: default_fallback(),
+        }
+    }
+}
+
+fn default_fallback() -> f32 {
+    0.55
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Block {
+    pub name: String,
+    pub weight: f32,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub patterns: Vec<String>,
+}
+
+/// Where the keywords of a group may occur. Patterns are free regexes and
+/// anchor themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeywordMode {
+    /// Anywhere in the message, on word boundaries.
+    Anywhere,
+    /// Only as the first word(s) of the message.
+    Start,
+    /// The whole message must consist of these keywords plus punctuation
+    /// and emoji.
+    Whole,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    #[allow(dead_code)] // kept for Debug output when diagnosing a rules file
+    pub name: String,
+    pub weight: f32,
+    pub regex: Regex,
+}
+
+/// The compiled blocks of one group.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Group {
+    pub rules: Vec<Rule>,
+}
+
+impl Group {
+    /// Noisy-OR of the weights of the blocks that match; 0.0 when none does.
+    pub fn score(&self, text: &str) -> f32 {
+        let mut miss = 1.0f32;
+        for rule in &self.rules {
+            if rule.regex.is_match(text) {
+                miss *= 1.0 - rule.weight;
+            }
+        }
+        1.0 - miss
+    }
+
+    pub fn compile(group: &str, blocks: &[Block], mode: KeywordMode) -> Result<Group, RulesError> {
+        let rules = blocks
+            .iter()
+            .enumerate()
+            .map(|(i, b)| compile_block(group, i, b, mode))
+            .collect::<Result<_, _>>()?;
+        Ok(Group { rules })
+    }
+}
+
+fn invalid(message: String) -> RulesError {
+    RulesError::Invalid { message }
+}
+
+fn compile_block(group: &str, index: usize, block: &Block, mode: KeywordMode) -> Result<Rule, RulesError> {
+    let at = format!("{group}[{index}] \"{}\"", block.name);
+    if !(block.weight > 0.0 && block.weight <= 1.0) {
+        return Err(invalid(format!("{at}: weight {} is outside 0.0 < weight <= 1.0", block.weight)));
+    }
+    if block.keywords.is_empty() && block.patterns.is_empty() {
+        return Err(invalid(format!("{at}: has neither keywords nor patterns")));
+    }
+
+    let mut words = Vec::with_capacity(block.keywords.len());
+    for (k, keyword) in block.keywords.iter().enumerate() {
+        words.push(keyword_regex(keyword, mode).map_err(|why| {
+            invalid(format!("{at}: bad keyword {group}.keywords[{k}] {keyword:?}: {why}"))
+        })?);
+    }
+
+    let mut alternatives = Vec::with_capacity(block.patterns.len() + 1);
+    if !words.is_empty() {
+        alternatives.push(match mode {
+            // One token at a time: a keyword, or any single punctuation mark
+            // or emoji (tokens that are not words never carry meaning alone).
+            KeywordMode::Whole => format!(r"^(?:(?:{}|[^\p{{L}}\p{{N}} ])(?: |$))+$", words.join("|")),
+            KeywordMode::Start => format!("^(?:{})", words.join("|")),
+            KeywordMode::Anywhere => format!("(?:^| )(?:{})", words.join("|")),
+        });
+    }
+    for (p, pattern) in block.patterns.iter().enumerate() {
+        // The text the pattern sees never contains `ё`; spare the operator
+        // from remembering that.
+        let pattern = pattern.replace('ё', "е");
+        if let Err(e) = Regex::new(&pattern) {
+            return Err(invalid(format!(
+                "{at}: invalid regex in {group}.patterns[{p}] {pattern:?}: {e}"
+            )));
+        }
+        alternatives.push(format!("(?:{pattern})"));
+    }
+    let regex = Regex::new(&alternatives.join("|"))
+        .map_err(|e| invalid(format!("{at}: the block does not compile as a whole: {e}")))?;
+    Ok(Rule {
+        name: block.name.clone(),
+        weight: block.weight,
+        regex,
+    })
+}
+
+/// One keyword as a regex fragment over normalised text. A trailing `*`
+/// makes it a stem ("подскаж*" matches "подскажите", "подскажешь").
+fn keyword_regex(keyword: &str, mode: KeywordMode) -> Result<String, &'static str> {
+    let (body, stem) = match keyword.trim().strip_suffix('*') {
+        Some(body) => (body, true),
+        None => (keyword, false),
+    };
+    let norm = normalize(body);
+    if norm.is_empty() {
+        return Err("empty after normalisation");
+    }
+    if norm.contains('*') {
+        return Err("`*` is only allowed at the end of a keyword");
+    }
+    let escaped = regex::escape(&norm);
+    Ok(match (mode, stem) {
+        (KeywordMode::Whole, true) => format!("{escaped}[^ ]*"),
+        (KeywordMode::Whole, false) => escaped,
+        (_, true) => escaped,
+        (_, false) => format!("{escaped}(?: |$)"),
+    })
+}
