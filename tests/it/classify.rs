@@ -59,10 +59,20 @@ fn classifier_corpus_meets_recall_and_precision_targets() {
     }
 
     println!("confusion matrix (rows: label, columns: predicted)");
-    println!("{:>14} {:>8} {:>8} {:>8} {:>8}", "", "REQ", "CLAR", "GRAT", "SPAM");
+    println!(
+        "{:>14} {:>8} {:>8} {:>8} {:>8}",
+        "", "REQ", "CLAR", "GRAT", "SPAM"
+    );
     for c in ALL {
         let r = matrix[idx(c)];
-        println!("{:>14} {:>8} {:>8} {:>8} {:>8}", c.as_str(), r[0], r[1], r[2], r[3]);
+        println!(
+            "{:>14} {:>8} {:>8} {:>8} {:>8}",
+            c.as_str(),
+            r[0],
+            r[1],
+            r[2],
+            r[3]
+        );
     }
     println!("misclassified ({}):", wrong.len());
     for (expected, got, text) in &wrong {
@@ -82,7 +92,10 @@ fn classifier_corpus_meets_recall_and_precision_targets() {
     println!("GRATITUDE+SPAM precision {:.1}%", precision * 100.0);
 
     assert!(recall >= 0.95, "REQUEST recall {recall:.3} < 0.95");
-    assert!(precision >= 0.90, "GRATITUDE+SPAM precision {precision:.3} < 0.90");
+    assert!(
+        precision >= 0.90,
+        "GRATITUDE+SPAM precision {precision:.3} < 0.90"
+    );
 }
 
 fn category(text: &str) -> Category {
@@ -93,7 +106,10 @@ fn category(text: &str) -> Category {
 fn classifier_acceptance_scenarios() {
     assert_eq!(category("Где мой счёт?"), Category::Request);
     assert_eq!(category("Спасибо!"), Category::Gratitude);
-    assert_eq!(category("Спасибо! А когда будет акт сверки?"), Category::Request);
+    assert_eq!(
+        category("Спасибо! А когда будет акт сверки?"),
+        Category::Request
+    );
     assert_eq!(category("ок"), Category::Spam);
     assert_eq!(category("понял"), Category::Spam);
     assert_eq!(category("принято"), Category::Spam);
@@ -101,7 +117,10 @@ fn classifier_acceptance_scenarios() {
     assert_eq!(category("🙏"), Category::Gratitude);
     assert_eq!(category("ок, а что с актом?"), Category::Request);
     assert_eq!(category("и ещё за март тоже"), Category::Clarification);
-    assert_eq!(category("дополню: нужно до пятницы"), Category::Clarification);
+    assert_eq!(
+        category("дополню: нужно до пятницы"),
+        Category::Clarification
+    );
     assert_eq!(category("и ещё, когда будет акт?"), Category::Request);
 }
 

@@ -62,15 +62,16 @@ pub enum RulesError {
 /// Groups and how they decide (see `data/classifier/rules.toml`):
 ///
 /// 1. empty text → SPAM, confidence 1.0;
-/// 2. `spam` evidence stronger than `request` evidence → SPAM (adverts
-///    often end in a question mark);
-/// 3. `request` evidence at least as strong as `clarification` → REQUEST
+/// 2. the whole message is acknowledgements/greetings/emoji → GRATITUDE if
+///    it carries thanks (🙏), else SPAM;
+/// 3. `spam` at or above `settings.spam_override` → SPAM (adverts often end
+///    in a question mark and an imperative);
+/// 4. `request` evidence at least as strong as `clarification` → REQUEST
 ///    (thanks or an "ок" in front of a question do not hide it);
-/// 4. `clarification` (markers at the start) stronger than `gratitude` →
+/// 5. `clarification` (markers at the start) stronger than `gratitude` →
 ///    CLARIFICATION ("Ещё раз спасибо!" is thanks);
-/// 5. `gratitude` → GRATITUDE;
-/// 6. `acknowledgement` (the whole message is an ack/greeting/emoji) → SPAM;
-/// 7. weaker `spam` evidence → SPAM;
+/// 6. `gratitude` → GRATITUDE;
+/// 7. weaker `spam` evidence (congratulations) → SPAM;
 /// 8. otherwise REQUEST, with `topic` evidence (accounting nouns) raising
 ///    the confidence above `settings.fallback_confidence`.
 #[derive(Debug, Clone)]
@@ -82,6 +83,19 @@ pub struct Classifier {
     spam: Group,
     topic: Group,
     fallback_confidence: f32,
+    spam_override: f32,
+}
+
+/// A message in the two forms the rules match against.
+struct Text<'a> {
+    padded: &'a str,
+    bare: &'a str,
+}
+
+impl Text<'_> {
+    fn score(&self, group: &Group) -> f32 {
+        group.score(self.padded, self.bare)
+    }
 }
 
 /// The shipped rules, compiled into the binary.
@@ -100,17 +114,24 @@ impl Classifier {
         let file: RulesFile = toml::from_str(text).map_err(|e| RulesError::Invalid {
             message: format!("classifier rules: {}", e.to_string().trim_end()),
         })?;
-        let fallback_confidence = file.settings.fallback_confidence;
-        if !(0.0..=1.0).contains(&fallback_confidence) {
-            return Err(RulesError::Invalid {
-                message: format!(
-                    "settings.fallback_confidence {fallback_confidence} is outside 0.0..=1.0"
-                ),
-            });
+        let settings = &file.settings;
+        for (key, value) in [
+            ("fallback_confidence", settings.fallback_confidence),
+            ("spam_override", settings.spam_override),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(RulesError::Invalid {
+                    message: format!("settings.{key} {value} is outside 0.0..=1.0"),
+                });
+            }
         }
         Ok(Classifier {
             request: Group::compile("request", &file.request, KeywordMode::Anywhere)?,
-            clarification: Group::compile("clarification", &file.clarification, KeywordMode::Start)?,
+            clarification: Group::compile(
+                "clarification",
+                &file.clarification,
+                KeywordMode::Start,
+            )?,
             gratitude: Group::compile("gratitude", &file.gratitude, KeywordMode::Anywhere)?,
             acknowledgement: Group::compile(
                 "acknowledgement",
@@ -119,49 +140,62 @@ impl Classifier {
             )?,
             spam: Group::compile("spam", &file.spam, KeywordMode::Anywhere)?,
             topic: Group::compile("topic", &file.topic, KeywordMode::Anywhere)?,
-            fallback_confidence,
+            fallback_confidence: settings.fallback_confidence,
+            spam_override: settings.spam_override,
         })
     }
 
     pub fn classify(&self, text: &str) -> Classification {
-        let mut norm = String::new();
-        normalize_into(text, &mut norm);
-        self.classify_normalized(&norm)
+        // The one allocation per call: " normalised text ".
+        let mut padded = String::with_capacity(text.len() + 2);
+        padded.push(' ');
+        normalize_into(text, &mut padded);
+        padded.push(' ');
+        let bare = &padded[1..padded.len() - 1];
+        self.decide(&Text {
+            padded: &padded,
+            bare,
+        })
     }
 
-    fn classify_normalized(&self, text: &str) -> Classification {
+    fn decide(&self, text: &Text<'_>) -> Classification {
         let verdict = |category, confidence: f32| Classification {
             category,
             confidence: confidence.clamp(0.0, 1.0),
         };
-        if text.is_empty() {
+        if text.bare.is_empty() {
             return verdict(Category::Spam, 1.0);
         }
-        let spam = self.spam.score(text);
-        let request = self.request.score(text);
-        if spam > request {
+        let ack = text.score(&self.acknowledgement);
+        if ack > 0.0 {
+            let gratitude = text.score(&self.gratitude);
+            return if gratitude > 0.0 {
+                verdict(Category::Gratitude, gratitude)
+            } else {
+                verdict(Category::Spam, ack)
+            };
+        }
+        let spam = text.score(&self.spam);
+        if spam >= self.spam_override && spam > 0.0 {
             return verdict(Category::Spam, spam);
         }
-        let clarification = self.clarification.score(text);
+        let request = text.score(&self.request);
+        let clarification = text.score(&self.clarification);
         if request > 0.0 && request >= clarification {
             return verdict(Category::Request, request);
         }
         // Evaluated lazily: most messages are requests and stop above.
-        let gratitude = self.gratitude.score(text);
+        let gratitude = text.score(&self.gratitude);
         if clarification > gratitude {
             return verdict(Category::Clarification, clarification);
         }
         if gratitude > 0.0 {
             return verdict(Category::Gratitude, gratitude);
         }
-        let ack = self.acknowledgement.score(text);
-        if ack > 0.0 {
-            return verdict(Category::Spam, ack);
-        }
         if spam > 0.0 {
             return verdict(Category::Spam, spam);
         }
-        let topic = self.topic.score(text);
+        let topic = text.score(&self.topic);
         verdict(Category::Request, self.fallback_confidence.max(topic))
     }
 }

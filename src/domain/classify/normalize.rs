@@ -35,33 +35,40 @@ enum Last {
     Symbol,
 }
 
-/// Normalise `text` into `out` (cleared first). One allocation at most: the
-/// caller may reuse `out`.
+/// Append the normalised `text` to `out` (which the caller may have
+/// pre-filled, e.g. with a padding space).
 pub(crate) fn normalize_into(text: &str, out: &mut String) {
-    out.clear();
     out.reserve(text.len());
     let mut last = Last::Nothing;
     let mut gap = false;
     for c in text.chars() {
-        if is_invisible(c) {
-            continue;
-        }
-        if c.is_whitespace() {
-            gap = true;
-            continue;
-        }
-        if c.is_alphanumeric() {
-            if last == Last::Symbol || (last == Last::Word && gap) {
-                out.push(' ');
+        match kind(c) {
+            Kind::Invisible => continue,
+            Kind::Space => {
+                gap = true;
+                continue;
             }
-            push_lower(c, out);
-            last = Last::Word;
-        } else {
-            if last != Last::Nothing {
-                out.push(' ');
+            Kind::Letter(l) => {
+                if last == Last::Symbol || (last == Last::Word && gap) {
+                    out.push(' ');
+                }
+                out.push(l);
+                last = Last::Word;
             }
-            out.push(c);
-            last = Last::Symbol;
+            Kind::OtherLetter => {
+                if last == Last::Symbol || (last == Last::Word && gap) {
+                    out.push(' ');
+                }
+                out.extend(c.to_lowercase().map(|l| if l == 'ё' { 'е' } else { l }));
+                last = Last::Word;
+            }
+            Kind::Symbol => {
+                if last != Last::Nothing {
+                    out.push(' ');
+                }
+                out.push(c);
+                last = Last::Symbol;
+            }
         }
         gap = false;
     }
@@ -73,13 +80,32 @@ pub(crate) fn normalize(text: &str) -> String {
     out
 }
 
-fn push_lower(c: char, out: &mut String) {
-    if c.is_ascii() {
-        out.push(c.to_ascii_lowercase());
-        return;
-    }
-    for l in c.to_lowercase() {
-        out.push(if l == 'ё' { 'е' } else { l });
+enum Kind {
+    Invisible,
+    Space,
+    /// A letter or digit, already lowercased.
+    Letter(char),
+    /// A letter or digit outside ASCII/Russian: lowercase with the tables.
+    OtherLetter,
+    Symbol,
+}
+
+/// Fast paths for ASCII and the Russian alphabet: the generic Unicode
+/// tables (`is_alphanumeric`, `to_lowercase`) made normalisation the
+/// dominant cost of a classification.
+fn kind(c: char) -> Kind {
+    match c {
+        'a'..='z' | '0'..='9' | 'а'..='я' => Kind::Letter(c),
+        'A'..='Z' => Kind::Letter(c.to_ascii_lowercase()),
+        // 'А'..='Я' are 0x20 below 'а'..='я'
+        'А'..='Я' => Kind::Letter(char::from_u32(c as u32 + 0x20).unwrap_or(c)),
+        'ё' | 'Ё' => Kind::Letter('е'),
+        ' ' | '\t' | '\n' | '\r' => Kind::Space,
+        _ if c.is_ascii() => Kind::Symbol,
+        _ if is_invisible(c) => Kind::Invisible,
+        _ if c.is_whitespace() => Kind::Space,
+        _ if c.is_alphanumeric() => Kind::OtherLetter,
+        _ => Kind::Symbol,
     }
 }
 
