@@ -199,3 +199,85 @@ impl Classifier {
         verdict(Category::Request, self.fallback_confidence.max(topic))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(body: &str) -> Classifier {
+        Classifier::from_toml(body).unwrap()
+    }
+
+    #[test]
+    fn exact_keywords_need_whole_words_and_stems_need_a_prefix() {
+        let c = rules(
+            "[[gratitude]]\nname = \"t\"\nweight = 0.9\nkeywords = [\"спс\", \"благодар*\"]\n",
+        );
+        assert_eq!(c.classify("Спс!").category, Category::Gratitude);
+        assert_eq!(c.classify("спсибо").category, Category::Request);
+        assert_eq!(c.classify("Благодарим").category, Category::Gratitude);
+        assert_eq!(c.classify("неблагодарный").category, Category::Request);
+    }
+
+    #[test]
+    fn clarification_keywords_match_only_at_the_start() {
+        let c = rules("[[clarification]]\nname = \"c\"\nweight = 0.8\nkeywords = [\"и еще\"]\n");
+        assert_eq!(
+            c.classify("И ещё за март").category,
+            Category::Clarification
+        );
+        assert_eq!(c.classify("за март и ещё").category, Category::Request);
+    }
+
+    #[test]
+    fn acknowledgement_keywords_must_cover_the_whole_message() {
+        let c = Classifier::builtin();
+        for text in ["Ок 👍", "Понял, принято.", "Здравствуйте!", "😀😀", "+"]
+        {
+            assert_eq!(c.classify(text).category, Category::Spam, "{text}");
+        }
+        for text in ["ок?", "ок, а где акт", "понял, а сколько платить"]
+        {
+            assert_eq!(c.classify(text).category, Category::Request, "{text}");
+        }
+        assert_eq!(c.classify("🙏🏻").category, Category::Gratitude);
+    }
+
+    #[test]
+    fn more_evidence_means_more_confidence() {
+        let c = Classifier::builtin();
+        let one = c.classify("пришлите акт").confidence;
+        let two = c.classify("подскажите, когда будет акт?").confidence;
+        assert!(one < two && two <= 1.0, "{one} {two}");
+        let unknown = c.classify("абвгд").confidence;
+        let topical = c.classify("акт сверки за 2 квартал").confidence;
+        assert!(unknown < topical, "{unknown} {topical}");
+    }
+
+    #[test]
+    fn adverts_override_question_marks_but_congratulations_do_not() {
+        let c = Classifier::builtin();
+        let ad = c.classify("Хотите пассивный доход? Пишите в личку!");
+        assert_eq!(ad.category, Category::Spam);
+        let greet = c.classify("С Новым годом! Когда будет акт?");
+        assert_eq!(greet.category, Category::Request);
+    }
+
+    #[test]
+    fn errors_name_the_block_and_entry() {
+        let err = Classifier::from_toml(
+            "[[request]]\nname = \"asks\"\nweight = 0.9\nkeywords = [\"ok\", \"по*чему\"]\n",
+        )
+        .unwrap_err();
+        let RulesError::Invalid { message } = err;
+        assert!(message.contains("request[0] \"asks\""), "{message}");
+        assert!(message.contains("keywords[1]"), "{message}");
+
+        let err = Classifier::from_toml("[[spam]]\nname = \"e\"\nweight = 0.5\n").unwrap_err();
+        let RulesError::Invalid { message } = err;
+        assert!(
+            message.contains("neither keywords nor patterns"),
+            "{message}"
+        );
+    }
+}

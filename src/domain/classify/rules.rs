@@ -1,8 +1,8 @@
 //! The rules file: its TOML shape and its compilation into regexes.
 //!
-//! Every `[[group]]` block becomes exactly one regex (keywords and patterns
-//! joined into one alternation), so classifying a message costs one DFA scan
-//! per block and no allocation. Blocks carry the weight; a group's score is
+//! Every `[[group]]` block becomes at most two regexes — its keywords as one
+//! literal alternation, its patterns as another — so classifying a message
+//! costs one or two scans per block and no allocation. Blocks carry the weight; a group's score is
 //! the noisy-OR of the weights of its matching blocks, so two independent
 //! pieces of evidence are stronger than either alone, and the score stays
 //! within 0.0..=1.0.
