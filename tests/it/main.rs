@@ -1,6 +1,7 @@
 //! One integration-test binary (one link step) with a module per concept.
 
 mod calendar;
+mod classify;
 mod cli;
 mod config;
 mod export;
