@@ -50,7 +50,9 @@ pub enum CalendarCmd {
 fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{e}: expected RFC 3339 with an offset, e.g. 2025-01-13T09:05:00+03:00"))
+        .map_err(|e| {
+            format!("{e}: expected RFC 3339 with an offset, e.g. 2025-01-13T09:05:00+03:00")
+        })
 }
 
 fn calendar(config: &Config, chat: Option<i64>) -> anyhow::Result<Calendar> {
@@ -67,7 +69,11 @@ pub fn run(config: &Config, cmd: &CalendarCmd) -> anyhow::Result<()> {
         CalendarCmd::Minutes { from, to, chat } => {
             println!("{}", calendar(config, chat)?.working_minutes(from, to));
         }
-        CalendarCmd::Deadline { from, minutes, chat } => {
+        CalendarCmd::Deadline {
+            from,
+            minutes,
+            chat,
+        } => {
             let deadline = calendar(config, chat)?
                 .deadline(from, minutes)
                 .context("the calendar has no working time left after this instant")?;
@@ -91,7 +97,12 @@ pub fn run(config: &Config, cmd: &CalendarCmd) -> anyhow::Result<()> {
                 let hours = if shown.is_empty() {
                     "day off".to_string()
                 } else {
-                    format!("{}  ({}h{:02}m)", shown.join(" "), total / 3600, total % 3600 / 60)
+                    format!(
+                        "{}  ({}h{:02}m)",
+                        shown.join(" "),
+                        total / 3600,
+                        total % 3600 / 60
+                    )
                 };
                 println!("{date} {}  {hours}", date.weekday());
             }

@@ -84,10 +84,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::CheckConfig => {
             let config = load_config(&cli)?;
-            let file = config
-                .file
-                .as_ref()
-                .map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
+            let file = config.file.as_ref().map_or_else(
+                || "built-in defaults".to_string(),
+                |p| p.display().to_string(),
+            );
             println!(
                 "configuration OK ({file}): {} chat(s) configured, calendar {}",
                 config.chats.len(),

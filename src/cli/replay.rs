@@ -74,10 +74,13 @@ pub fn run(config: &Config, args: &ReplayArgs) -> anyhow::Result<()> {
     }
     out.flush().context("cannot write the report")?;
     if chats == 0 {
-        anyhow::bail!("{name}: no chat found in the export{}", match args.chat {
-            Some(id) => format!(" with id {id}"),
-            None => String::new(),
-        });
+        anyhow::bail!(
+            "{name}: no chat found in the export{}",
+            match args.chat {
+                Some(id) => format!(" with id {id}"),
+                None => String::new(),
+            }
+        );
     }
     Ok(())
 }

@@ -74,7 +74,10 @@ pub fn read(
     }
     if let Some(t) = pick("workdays") {
         spec.workdays = workdays(problems, &join(t.path, "workdays"), t.raw("workdays"));
-        for date in spec.holidays.intersection(&spec.workdays.keys().copied().collect()) {
+        for date in spec
+            .holidays
+            .intersection(&spec.workdays.keys().copied().collect())
+        {
             problems.push(
                 &join(t.path, "workdays"),
                 t.raw("workdays"),
@@ -88,10 +91,17 @@ pub fn read(
         let key = join(t.path, "production_calendar");
         for (i, file) in files.iter().enumerate() {
             let path = base_dir.join(file);
-            let loaded = cache.0.entry(path.clone()).or_insert_with(|| load_xml(&path));
+            let loaded = cache
+                .0
+                .entry(path.clone())
+                .or_insert_with(|| load_xml(&path));
             match loaded {
                 Ok(days) => spec.production.days.extend(&days.days),
-                Err(e) => problems.push(&format!("{key}[{i}]"), t.raw("production_calendar"), e.clone()),
+                Err(e) => problems.push(
+                    &format!("{key}[{i}]"),
+                    t.raw("production_calendar"),
+                    e.clone(),
+                ),
             }
         }
     }
@@ -109,7 +119,11 @@ fn load_xml(path: &Path) -> Result<ProductionCalendar, String> {
 /// A list of `HH:MM-HH:MM` strings: sorted, and rejected if they overlap.
 fn intervals(problems: &mut Problems<'_>, key: &str, value: &Value) -> Vec<Interval> {
     let Ok(list) = value.deserialize::<Vec<String>>() else {
-        problems.push(key, Some(value), "expected a list of \"HH:MM-HH:MM\" strings");
+        problems.push(
+            key,
+            Some(value),
+            "expected a list of \"HH:MM-HH:MM\" strings",
+        );
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -122,7 +136,11 @@ fn intervals(problems: &mut Problems<'_>, key: &str, value: &Value) -> Vec<Inter
     out.sort();
     for pair in out.windows(2) {
         if pair[1].start < pair[0].end {
-            problems.push(key, Some(value), format!("intervals {} and {} overlap", pair[0], pair[1]));
+            problems.push(
+                key,
+                Some(value),
+                format!("intervals {} and {} overlap", pair[0], pair[1]),
+            );
         }
     }
     out
@@ -150,7 +168,11 @@ fn dates(problems: &mut Problems<'_>, key: &str, value: Option<&Value>) -> BTree
             Some(d) => {
                 out.insert(d);
             }
-            None => problems.push(&format!("{key}[{i}]"), Some(v), "expected a date \"YYYY-MM-DD\""),
+            None => problems.push(
+                &format!("{key}[{i}]"),
+                Some(v),
+                "expected a date \"YYYY-MM-DD\"",
+            ),
         }
     }
     out
@@ -163,17 +185,27 @@ fn workdays(
 ) -> BTreeMap<NaiveDate, Option<Vec<Interval>>> {
     let mut out = BTreeMap::new();
     let Some(Value::Array(_, list)) = value else {
-        problems.push(key, value, "expected an array of tables ([[calendar.workdays]])");
+        problems.push(
+            key,
+            value,
+            "expected an array of tables ([[calendar.workdays]])",
+        );
         return out;
     };
     for (i, v) in list.iter().enumerate() {
         let path = format!("{key}[{i}]");
         let t = Table::new(problems, &path, Some(v), &["date", "hours"]);
         let Some(d) = t.raw("date").and_then(date) else {
-            problems.push(&join(&path, "date"), t.raw("date").or(Some(v)), "expected a date \"YYYY-MM-DD\"");
+            problems.push(
+                &join(&path, "date"),
+                t.raw("date").or(Some(v)),
+                "expected a date \"YYYY-MM-DD\"",
+            );
             continue;
         };
-        let hours = t.raw("hours").map(|h| intervals(problems, &join(&path, "hours"), h));
+        let hours = t
+            .raw("hours")
+            .map(|h| intervals(problems, &join(&path, "hours"), h));
         if out.insert(d, hours).is_some() {
             problems.push(&path, Some(v), format!("{d} is listed twice"));
         }

@@ -116,7 +116,12 @@ impl Config {
         let top = Table::new(&mut problems, "", Some(&root), TOP_KEYS);
         let mut xml = calendar::XmlCache::default();
 
-        let cal_table = Table::new(&mut problems, "calendar", top.raw("calendar"), calendar::KEYS);
+        let cal_table = Table::new(
+            &mut problems,
+            "calendar",
+            top.raw("calendar"),
+            calendar::KEYS,
+        );
         let global_cal = calendar::read(&mut problems, &[cal_table], &base_dir, &mut xml);
 
         let sla_table = Table::new(&mut problems, "sla", top.raw("sla"), POLICY_KEYS);
@@ -128,18 +133,39 @@ impl Config {
             Some(Value::Array(_, list)) => {
                 for (i, v) in list.iter().enumerate() {
                     let path = format!("chats[{i}]");
-                    let chat = read_chat(&mut problems, &path, v, cal_table, sla_table, &base_dir, &mut xml);
+                    let chat = read_chat(
+                        &mut problems,
+                        &path,
+                        v,
+                        cal_table,
+                        sla_table,
+                        &base_dir,
+                        &mut xml,
+                    );
                     if let Some(chat) = chat
                         && let Some(old) = chats.insert(chat.id, chat)
                     {
-                        problems.push(&join(&path, "id"), Some(v), format!("chat {} is configured twice", old.id));
+                        problems.push(
+                            &join(&path, "id"),
+                            Some(v),
+                            format!("chat {} is configured twice", old.id),
+                        );
                     }
                 }
             }
-            Some(other) => problems.push("chats", Some(other), "expected an array of tables ([[chats]])"),
+            Some(other) => problems.push(
+                "chats",
+                Some(other),
+                "expected an array of tables ([[chats]])",
+            ),
         }
 
-        let cls = Table::new(&mut problems, "classifier", top.raw("classifier"), &["rules"]);
+        let cls = Table::new(
+            &mut problems,
+            "classifier",
+            top.raw("classifier"),
+            &["rules"],
+        );
         let classifier = match cls.get::<String>(&mut problems, "rules") {
             None => Classifier::builtin(),
             Some(rules) => {
@@ -148,7 +174,11 @@ impl Config {
                     .map_err(|e| e.to_string())
                     .and_then(|text| Classifier::from_toml(&text).map_err(|e| e.to_string()));
                 loaded.unwrap_or_else(|e| {
-                    problems.push("classifier.rules", cls.raw("rules"), format!("{}: {e}", path.display()));
+                    problems.push(
+                        "classifier.rules",
+                        cls.raw("rules"),
+                        format!("{}: {e}", path.display()),
+                    );
                     Classifier::builtin()
                 })
             }
@@ -173,7 +203,11 @@ fn read_policy(problems: &mut Problems<'_>, layers: &[Table<'_>]) -> Policy {
     let fields: [(&str, std::ops::RangeInclusive<u32>, &mut u32); 4] = [
         ("threshold_minutes", 1..=480, &mut p.threshold_minutes),
         ("warning_percent", 0..=99, &mut p.warning_percent),
-        ("escalation_interval_minutes", 5..=120, &mut p.escalation_interval_minutes),
+        (
+            "escalation_interval_minutes",
+            5..=120,
+            &mut p.escalation_interval_minutes,
+        ),
         ("max_escalations", 1..=10, &mut p.max_escalations),
     ];
     for (key, range, slot) in fields {
@@ -200,11 +234,19 @@ fn read_chat(
     let t = Table::new(problems, path, Some(value), &keys);
     let id = t.get::<i64>(problems, "id");
     if id.is_none() && !t.has("id") {
-        problems.push(&join(path, "id"), Some(value), "missing: every [[chats]] entry needs the chat's id");
+        problems.push(
+            &join(path, "id"),
+            Some(value),
+            "missing: every [[chats]] entry needs the chat's id",
+        );
     }
     let title = t.get::<String>(problems, "title");
-    let accountants = t.get::<BTreeSet<UserId>>(problems, "accountants").unwrap_or_default();
-    let managers = t.get::<BTreeSet<UserId>>(problems, "managers").unwrap_or_default();
+    let accountants = t
+        .get::<BTreeSet<UserId>>(problems, "accountants")
+        .unwrap_or_default();
+    let managers = t
+        .get::<BTreeSet<UserId>>(problems, "managers")
+        .unwrap_or_default();
     let cal_path = join(path, "calendar");
     let own_cal = Table::new(problems, &cal_path, t.raw("calendar"), calendar::KEYS);
     let calendar = calendar::read(problems, &[global_cal, own_cal], base_dir, xml);

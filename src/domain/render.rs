@@ -60,7 +60,10 @@ pub fn preview(s: &str, max: usize) -> String {
 }
 
 fn minutes(n: i64) -> String {
-    format!("{n} {}", plural(n, "рабочая минута", "рабочие минуты", "рабочих минут"))
+    format!(
+        "{n} {}",
+        plural(n, "рабочая минута", "рабочие минуты", "рабочих минут")
+    )
 }
 
 impl AlertText<'_> {
@@ -135,7 +138,9 @@ mod tests {
             level: 3,
             chat_title: "ООО <Ромашка> & Ко",
             client_name: "Иван",
-            received_at: DateTime::parse_from_rfc3339("2025-01-13T07:00:00Z").unwrap().into(),
+            received_at: DateTime::parse_from_rfc3339("2025-01-13T07:00:00Z")
+                .unwrap()
+                .into(),
             timezone: chrono_tz::Europe::Moscow,
             waiting_minutes: 61,
             threshold_minutes: 60,
@@ -147,8 +152,32 @@ mod tests {
     #[test]
     fn plural_forms() {
         let f = |n| plural(n, "минута", "минуты", "минут");
-        assert_eq!([f(1), f(2), f(5), f(11), f(12), f(21), f(22), f(25), f(111), f(0)],
-            ["минута", "минуты", "минут", "минут", "минут", "минута", "минуты", "минут", "минут", "минут"]);
+        assert_eq!(
+            [
+                f(1),
+                f(2),
+                f(5),
+                f(11),
+                f(12),
+                f(21),
+                f(22),
+                f(25),
+                f(111),
+                f(0)
+            ],
+            [
+                "минута",
+                "минуты",
+                "минут",
+                "минут",
+                "минут",
+                "минута",
+                "минуты",
+                "минут",
+                "минут",
+                "минут"
+            ]
+        );
     }
 
     #[test]
@@ -158,13 +187,28 @@ mod tests {
         assert!(html.contains("ООО &lt;Ромашка&gt; &amp; Ко"), "{html}");
         assert!(html.contains("<i>Где &lt;мой&gt;…</i>"), "{html}");
         assert!(html.contains("13.01.2025 10:00"), "local time: {html}");
-        assert!(html.contains("61 рабочая минута (норматив 60 рабочих минут)"), "{html}");
+        assert!(
+            html.contains("61 рабочая минута (норматив 60 рабочих минут)"),
+            "{html}"
+        );
     }
 
     #[test]
     fn each_kind_has_its_headline() {
-        assert!(text(AlertKind::Warning, "x").subject().contains("Скоро истечёт"));
-        assert!(text(AlertKind::Breach, "x").plain().starts_with("Нарушен срок"));
-        assert!(text(AlertKind::Escalation, "x").html().contains("уровень 3"));
+        assert!(
+            text(AlertKind::Warning, "x")
+                .subject()
+                .contains("Скоро истечёт")
+        );
+        assert!(
+            text(AlertKind::Breach, "x")
+                .plain()
+                .starts_with("Нарушен срок")
+        );
+        assert!(
+            text(AlertKind::Escalation, "x")
+                .html()
+                .contains("уровень 3")
+        );
     }
 }

@@ -19,6 +19,7 @@
 
 mod dates;
 mod parse;
+pub mod synth;
 
 use std::io::{BufReader, Read};
 

@@ -14,8 +14,8 @@ pub use render::{Format, render};
 use crate::config::Config;
 use crate::domain::calendar::Calendar;
 use crate::domain::sla::{
-    self, Change, ChatContext, ChatTracker, ClientMessages, Inbound, MessageId, PlannedAlert, Policy, SenderKind,
-    UserId,
+    self, Change, ChatContext, ChatTracker, ClientMessages, Inbound, MessageId, PlannedAlert,
+    Policy, SenderKind, UserId,
 };
 use crate::export::{self, ExportChat, ExportError, ExportEvent, ExportMessage, Sender};
 
@@ -62,6 +62,15 @@ pub struct ChatReport {
     pub names: HashMap<UserId, String>,
 }
 
+/// A request as tracked during the replay: message id, client, received
+/// at, and the answer (when and by whom) once there is one.
+type Tracked = (
+    MessageId,
+    UserId,
+    DateTime<Utc>,
+    Option<(DateTime<Utc>, UserId)>,
+);
+
 /// The state of the chat being replayed.
 struct ChatRun {
     chat: ExportChat,
@@ -71,7 +80,7 @@ struct ChatRun {
     tracker: ChatTracker,
     clients: ClientMessages,
     /// Sorted by message id (requests open in message order).
-    requests: Vec<(MessageId, UserId, DateTime<Utc>, Option<(DateTime<Utc>, UserId)>)>,
+    requests: Vec<Tracked>,
     last_date: Option<DateTime<Utc>>,
     messages: u64,
     names: HashMap<UserId, String>,
@@ -114,9 +123,15 @@ pub fn replay<R: Read>(
 }
 
 impl ChatRun {
-    fn new(chat: ExportChat, config: &Config, opts: &ReplayOptions, staff: &BTreeSet<UserId>) -> ChatRun {
+    fn new(
+        chat: ExportChat,
+        config: &Config,
+        opts: &ReplayOptions,
+        staff: &BTreeSet<UserId>,
+    ) -> ChatRun {
         let own = config.chats.get(&chat.id);
-        let mut accountants: BTreeSet<UserId> = own.map(|c| c.accountants.clone()).unwrap_or_default();
+        let mut accountants: BTreeSet<UserId> =
+            own.map(|c| c.accountants.clone()).unwrap_or_default();
         accountants.extend(&opts.accountants);
         ChatRun {
             ctx: ChatContext {
@@ -167,14 +182,15 @@ impl ChatRun {
             self.clients.insert(msg.id, id);
         }
         let reply_sender = msg.reply_to.and_then(|r| self.clients.sender(r));
-        let changes = self
-            .tracker
-            .on_message(&self.ctx, &inbound, reply_sender, &config.classifier);
+        let changes =
+            self.tracker
+                .on_message(&self.ctx, &inbound, reply_sender, &config.classifier);
         for change in changes {
             match change {
                 Change::Opened(r) => {
                     let at = self.requests.partition_point(|x| x.0 < r.message_id);
-                    self.requests.insert(at, (r.message_id, r.client_id, r.received_at, None));
+                    self.requests
+                        .insert(at, (r.message_id, r.client_id, r.received_at, None));
                 }
                 Change::Answered {
                     request,
@@ -182,7 +198,10 @@ impl ChatRun {
                     answered_by,
                     ..
                 } => {
-                    if let Ok(i) = self.requests.binary_search_by_key(&request.message_id, |x| x.0) {
+                    if let Ok(i) = self
+                        .requests
+                        .binary_search_by_key(&request.message_id, |x| x.0)
+                    {
                         self.requests[i].3 = Some((answered_at, answered_by));
                     }
                 }

@@ -81,7 +81,12 @@ fn json_request(r: &RequestReport) -> JsonRequest {
 }
 
 /// Writes one chat's report. `first` tells whether a CSV header is due.
-pub fn render(out: &mut dyn Write, report: &ChatReport, format: Format, first: bool) -> io::Result<()> {
+pub fn render(
+    out: &mut dyn Write,
+    report: &ChatReport,
+    format: Format,
+    first: bool,
+) -> io::Result<()> {
     match format {
         Format::Json => {
             let doc = JsonReport {
@@ -101,7 +106,9 @@ pub fn render(out: &mut dyn Write, report: &ChatReport, format: Format, first: b
 }
 
 fn render_csv(out: &mut dyn Write, report: &ChatReport, header: bool) -> io::Result<()> {
-    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(out);
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(out);
     if header {
         w.write_record([
             "chat_id",
@@ -163,8 +170,8 @@ fn render_text(out: &mut dyn Write, report: &ChatReport) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "{:>8}  {:<20}  {:<20}  {:>7}  {:<8}  {}",
-        "message", "received (UTC)", "answered (UTC)", "minutes", "status", "client → answered by"
+        "{:>8}  {:<20}  {:<20}  {:>7}  {:<8}  client → answered by",
+        "message", "received (UTC)", "answered (UTC)", "minutes", "status"
     )?;
     for r in &report.requests {
         let status = match (r.answered_at, r.breached) {
@@ -195,7 +202,11 @@ fn render_text(out: &mut dyn Write, report: &ChatReport) -> io::Result<()> {
         }
     }
     writeln!(out)?;
-    writeln!(out, "{:<40}  {:>8}  {:>14}  {:>5}", "accountant", "answered", "median minutes", "late")?;
+    writeln!(
+        out,
+        "{:<40}  {:>8}  {:>14}  {:>5}",
+        "accountant", "answered", "median minutes", "late"
+    )?;
     for (by, (mut mins, late)) in per {
         mins.sort_unstable();
         writeln!(

@@ -1,5 +1,6 @@
 //! Configuration layering and validation (figment::Jail isolates files and
 //! environment variables).
+#![allow(clippy::result_large_err)] // figment::Jail closures return figment::Error
 
 use buhbot::config::{Config, ConfigError};
 use chrono::NaiveDate;
@@ -75,7 +76,8 @@ fn every_problem_is_reported_with_key_and_file() {
         ];
         for key in expect {
             assert!(
-                list.iter().any(|p| p.contains(key) && p.contains("bad.toml: ")),
+                list.iter()
+                    .any(|p| p.contains(key) && p.contains("bad.toml: ")),
                 "no problem for {key} in {list:#?}"
             );
         }
@@ -134,11 +136,22 @@ fn a_chat_overrides_global_keys_one_by_one() {
         assert_eq!(chat.policy.warning_percent, 50, "inherited from [sla]");
         assert_eq!(chat.calendar.timezone, chrono_tz::Europe::Moscow);
         assert_eq!(chat.calendar.holidays.len(), 2, "inherited holidays");
-        assert!(chat.calendar.holidays.contains(&NaiveDate::from_ymd_opt(2025, 1, 2).unwrap()));
+        assert!(
+            chat.calendar
+                .holidays
+                .contains(&NaiveDate::from_ymd_opt(2025, 1, 2).unwrap())
+        );
         assert_eq!(chat.calendar.week[5].len(), 1);
-        assert!(chat.calendar.week[0].is_empty(), "the chat's week replaces the global week");
+        assert!(
+            chat.calendar.week[0].is_empty(),
+            "the chat's week replaces the global week"
+        );
         assert_eq!(c.chat_policy(-1002).threshold_minutes, 90);
-        assert_eq!(c.chat_policy(-5).threshold_minutes, 90, "unknown chats use [sla]");
+        assert_eq!(
+            c.chat_policy(-5).threshold_minutes,
+            90,
+            "unknown chats use [sla]"
+        );
         assert_eq!(c.staff().len(), 3);
         Ok(())
     });
@@ -156,8 +169,13 @@ fn production_calendar_paths_are_relative_to_the_file() {
         )?;
         let list = problems(load("etc/b.toml").unwrap_err());
         assert_eq!(list.len(), 1, "{list:?}");
-        assert!(list[0].contains("calendar.production_calendar[1]") && list[0].contains("missing.xml"));
-        jail.create_file("etc/b.toml", "[calendar]\nproduction_calendar = [\"cal/2025.xml\"]\n")?;
+        assert!(
+            list[0].contains("calendar.production_calendar[1]") && list[0].contains("missing.xml")
+        );
+        jail.create_file(
+            "etc/b.toml",
+            "[calendar]\nproduction_calendar = [\"cal/2025.xml\"]\n",
+        )?;
         let c = load("etc/b.toml").map_err(|e| e.to_string())?;
         assert!(c.calendar.production.days.len() > 10);
         Ok(())
@@ -178,10 +196,16 @@ fn a_missing_explicit_file_and_a_syntax_error_are_config_errors() {
 
 #[test]
 fn the_shipped_example_configuration_is_valid() {
-    let c = load(concat!(env!("CARGO_MANIFEST_DIR"), "/config/buhbot.example.toml"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let c = load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/buhbot.example.toml"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.sla.threshold_minutes, 60);
-    let c = load(concat!(env!("CARGO_MANIFEST_DIR"), "/data/examples/buhbot.toml"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let c = load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/examples/buhbot.toml"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
     assert!(c.chats.contains_key(&-1001987654321));
 }

@@ -13,9 +13,14 @@ fn t(s: &str) -> DateTime<Utc> {
 /// A message line of a single-chat export.
 fn msg(id: i64, at: &str, from: i64, text: &str, reply_to: Option<i64>) -> String {
     let unix = t(at).timestamp();
-    let reply = reply_to.map(|r| format!(r#""reply_to_message_id": {r},"#)).unwrap_or_default();
+    let local = DateTime::parse_from_rfc3339(at)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S");
+    let reply = reply_to
+        .map(|r| format!(r#""reply_to_message_id": {r},"#))
+        .unwrap_or_default();
     format!(
-        r#"{{"id": {id}, "type": "message", "date": "x", "date_unixtime": "{unix}", "from": "U{from}", "from_id": "user{from}", {reply} "text": {text:?}, "text_entities": []}}"#
+        r#"{{"id": {id}, "type": "message", "date": "{local}", "date_unixtime": "{unix}", "from": "U{from}", "from_id": "user{from}", {reply} "text": {text:?}, "text_entities": []}}"#
     )
 }
 
@@ -29,7 +34,10 @@ fn export(messages: &[String]) -> String {
 fn run(json: &str, opts: &ReplayOptions) -> Vec<ChatReport> {
     let config = Config::from_figment(&Figment::new(), None).unwrap();
     let mut out = Vec::new();
-    replay(json.as_bytes(), "test.json", &config, opts, &mut |r| out.push(r)).unwrap();
+    replay(json.as_bytes(), "test.json", &config, opts, &mut |r| {
+        out.push(r)
+    })
+    .unwrap();
     out
 }
 
@@ -46,13 +54,43 @@ fn replay_reports_answers_breaches_and_alerts() {
     let json = export(&[
         // Monday 10:00: answered in 20 minutes.
         msg(1, "2025-01-13T10:00:00+03:00", 100, "Где мой счёт?", None),
-        msg(2, "2025-01-13T10:20:00+03:00", 7, "Отправила на почту", Some(1)),
+        msg(
+            2,
+            "2025-01-13T10:20:00+03:00",
+            7,
+            "Отправила на почту",
+            Some(1),
+        ),
         // Monday 16:00: the manager writes (does not count), answered next day.
-        msg(3, "2025-01-13T16:00:00+03:00", 200, "Когда будет готова декларация по УСН?", None),
-        msg(4, "2025-01-13T16:30:00+03:00", 9, "Коллеги, посмотрите", None),
-        msg(5, "2025-01-14T09:45:00+03:00", 7, "Декларация готова", Some(3)),
+        msg(
+            3,
+            "2025-01-13T16:00:00+03:00",
+            200,
+            "Когда будет готова декларация по УСН?",
+            None,
+        ),
+        msg(
+            4,
+            "2025-01-13T16:30:00+03:00",
+            9,
+            "Коллеги, посмотрите",
+            None,
+        ),
+        msg(
+            5,
+            "2025-01-14T09:45:00+03:00",
+            7,
+            "Декларация готова",
+            Some(3),
+        ),
         // Tuesday 11:00, never answered.
-        msg(6, "2025-01-14T11:00:00+03:00", 100, "Пришлите акт сверки за 2024 год", None),
+        msg(
+            6,
+            "2025-01-14T11:00:00+03:00",
+            100,
+            "Пришлите акт сверки за 2024 год",
+            None,
+        ),
         msg(7, "2025-01-14T12:30:00+03:00", 100, "Спасибо", None),
     ]);
     let reports = run(&json, &staff());
@@ -62,7 +100,10 @@ fn replay_reports_answers_breaches_and_alerts() {
     assert_eq!(r.requests.len(), 3);
 
     let first = &r.requests[0];
-    assert_eq!((first.message_id, first.answered_by, first.working_minutes), (1, Some(7), 20));
+    assert_eq!(
+        (first.message_id, first.answered_by, first.working_minutes),
+        (1, Some(7), 20)
+    );
     assert!(!first.breached && first.alerts.is_empty());
 
     let late = &r.requests[1];
@@ -109,7 +150,11 @@ fn until_cuts_the_replay_and_hides_later_alerts() {
     assert_eq!(req.answered_at, None, "the answer comes after the end");
     assert_eq!(req.working_minutes, 50);
     assert!(!req.breached);
-    assert_eq!(req.alerts.len(), 1, "only the warning at 10:48 is due by 10:50");
+    assert_eq!(
+        req.alerts.len(),
+        1,
+        "only the warning at 10:48 is due by 10:50"
+    );
     assert_eq!(req.alerts[0].kind, AlertKind::Warning);
 }
 
@@ -117,18 +162,39 @@ fn until_cuts_the_replay_and_hides_later_alerts() {
 fn without_configured_staff_nobody_answers() {
     let json = export(&[
         msg(1, "2025-01-13T10:00:00+03:00", 100, "Где мой счёт?", None),
-        msg(2, "2025-01-13T10:20:00+03:00", 7, "Отправила на почту", Some(1)),
+        msg(
+            2,
+            "2025-01-13T10:20:00+03:00",
+            7,
+            "Отправила на почту",
+            Some(1),
+        ),
     ]);
     let r = &run(&json, &ReplayOptions::default())[0];
-    assert_eq!(r.requests.len(), 1, "7 is a client here and thanks nobody");
-    assert_eq!(r.requests[0].answered_at, None);
+    assert_eq!(r.requests[0].client_id, 100);
+    assert!(
+        r.requests.iter().all(|q| q.answered_at.is_none()),
+        "7 is just another client here: {:?}",
+        r.requests
+    );
 }
 
 #[test]
 fn broken_export_names_the_file_and_position() {
     let config = Config::from_figment(&Figment::new(), None).unwrap();
-    let json = "{\"name\": \"x\", \"type\": \"private_group\", \"id\": 1, \"messages\": [\n{\"id\": 1, ]}";
-    let err = replay(json.as_bytes(), "broken.json", &config, &staff(), &mut |_| {}).unwrap_err();
+    let json =
+        "{\"name\": \"x\", \"type\": \"private_group\", \"id\": 1, \"messages\": [\n{\"id\": 1, ]}";
+    let err = replay(
+        json.as_bytes(),
+        "broken.json",
+        &config,
+        &staff(),
+        &mut |_| {},
+    )
+    .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("broken.json") && text.contains("line 2"), "{text}");
+    assert!(
+        text.contains("broken.json") && text.contains("line 2"),
+        "{text}"
+    );
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use buhbot::domain::calendar::{Calendar, CalendarSpec};
 use buhbot::domain::classify::Classifier;
 use buhbot::domain::sla::{
-    AlertKind, Change, ChatContext, ChatTracker, ClientMessages, Inbound, Policy, SenderKind, alert_fires, outcome,
-    plan_alerts,
+    AlertKind, Change, ChatContext, ChatTracker, ClientMessages, Inbound, Policy, SenderKind,
+    alert_fires, outcome, plan_alerts,
 };
 use chrono::{DateTime, Utc};
 
@@ -48,7 +48,13 @@ impl Chat {
         }
     }
 
-    fn send(&mut self, from: i64, at: &str, text: &str, reply_to: Option<i64>) -> (i64, Vec<Change>) {
+    fn send(
+        &mut self,
+        from: i64,
+        at: &str,
+        text: &str,
+        reply_to: Option<i64>,
+    ) -> (i64, Vec<Change>) {
         let id = self.next_id;
         self.next_id += 1;
         let msg = Inbound {
@@ -63,7 +69,11 @@ impl Chat {
             self.clients.insert(id, from);
         }
         let reply_sender = reply_to.and_then(|r| self.clients.sender(r));
-        (id, self.tracker.on_message(&self.ctx, &msg, reply_sender, &self.classifier))
+        (
+            id,
+            self.tracker
+                .on_message(&self.ctx, &msg, reply_sender, &self.classifier),
+        )
     }
 
     fn open(&self) -> Vec<(i64, i64)> {
@@ -89,12 +99,27 @@ fn a_burst_opens_one_request_timed_from_its_first_message() {
     let mut chat = Chat::new();
     let (first, c) = chat.send(CLIENT_A, "2025-01-13T10:00:00+03:00", "Где мой счёт?", None);
     assert!(matches!(&c[..], [Change::Opened(r)] if r.message_id == first));
-    let (second, c) = chat.send(CLIENT_A, "2025-01-13T10:05:00+03:00", "Пришлите, пожалуйста, акт сверки", None);
-    assert_eq!(c, vec![Change::Joined { request: first, message_id: second }]);
+    let (second, c) = chat.send(
+        CLIENT_A,
+        "2025-01-13T10:05:00+03:00",
+        "Пришлите, пожалуйста, акт сверки",
+        None,
+    );
+    assert_eq!(
+        c,
+        vec![Change::Joined {
+            request: first,
+            message_id: second
+        }]
+    );
     chat.send(CLIENT_A, "2025-01-13T10:06:00+03:00", "Спасибо!", None);
     let open: Vec<_> = chat.tracker.open_requests().collect();
     assert_eq!(open.len(), 1);
-    assert_eq!(open[0].received_at, t("2025-01-13T10:00:00+03:00"), "later messages do not reset the clock");
+    assert_eq!(
+        open[0].received_at,
+        t("2025-01-13T10:00:00+03:00"),
+        "later messages do not reset the clock"
+    );
 }
 
 #[test]
@@ -104,16 +129,34 @@ fn gratitude_acknowledgements_and_captionless_files_open_nothing() {
         let (_, c) = chat.send(CLIENT_A, "2025-01-13T10:00:00+03:00", text, None);
         assert!(c.is_empty(), "{text:?} opened {c:?}");
     }
-    let (_, c) = chat.send(CLIENT_A, "2025-01-13T10:01:00+03:00", "Спасибо! А когда будет акт сверки?", None);
-    assert!(matches!(&c[..], [Change::Opened(_)]), "a question with thanks is a request");
+    let (_, c) = chat.send(
+        CLIENT_A,
+        "2025-01-13T10:01:00+03:00",
+        "Спасибо! А когда будет акт сверки?",
+        None,
+    );
+    assert!(
+        matches!(&c[..], [Change::Opened(_)]),
+        "a question with thanks is a request"
+    );
 }
 
 #[test]
 fn a_reply_answers_only_that_clients_request() {
     let mut chat = Chat::new();
     let (a, _) = chat.send(CLIENT_A, "2025-01-13T10:00:00+03:00", "Где мой счёт?", None);
-    let (b, _) = chat.send(CLIENT_B, "2025-01-13T10:01:00+03:00", "Когда будет готова декларация?", None);
-    let (_, c) = chat.send(ACC, "2025-01-13T10:10:00+03:00", "Счёт отправила на почту", Some(a));
+    let (b, _) = chat.send(
+        CLIENT_B,
+        "2025-01-13T10:01:00+03:00",
+        "Когда будет готова декларация?",
+        None,
+    );
+    let (_, c) = chat.send(
+        ACC,
+        "2025-01-13T10:10:00+03:00",
+        "Счёт отправила на почту",
+        Some(a),
+    );
     assert_eq!(answered(&c), vec![CLIENT_A]);
     assert_eq!(chat.open(), vec![(CLIENT_B, b)]);
 }
@@ -122,8 +165,18 @@ fn a_reply_answers_only_that_clients_request() {
 fn a_plain_accountant_message_answers_every_open_request() {
     let mut chat = Chat::new();
     chat.send(CLIENT_A, "2025-01-13T10:00:00+03:00", "Где мой счёт?", None);
-    chat.send(CLIENT_B, "2025-01-13T10:01:00+03:00", "Когда будет готова декларация?", None);
-    let (_, c) = chat.send(ACC, "2025-01-13T10:10:00+03:00", "Добрый день, всё сделаем сегодня", None);
+    chat.send(
+        CLIENT_B,
+        "2025-01-13T10:01:00+03:00",
+        "Когда будет готова декларация?",
+        None,
+    );
+    let (_, c) = chat.send(
+        ACC,
+        "2025-01-13T10:10:00+03:00",
+        "Добрый день, всё сделаем сегодня",
+        None,
+    );
     let mut got = answered(&c);
     got.sort();
     assert_eq!(got, vec![CLIENT_A, CLIENT_B]);
@@ -137,7 +190,12 @@ fn managers_other_accountants_bots_and_service_messages_never_answer() {
     for who in [MANAGER, OTHER_ACC, BOT] {
         let (_, c) = chat.send(who, "2025-01-13T10:05:00+03:00", "Посмотрим", Some(a));
         assert!(c.is_empty(), "{who} changed {c:?}");
-        let (_, c) = chat.send(who, "2025-01-13T10:06:00+03:00", "Пришлите, пожалуйста, выписку?", None);
+        let (_, c) = chat.send(
+            who,
+            "2025-01-13T10:06:00+03:00",
+            "Пришлите, пожалуйста, выписку?",
+            None,
+        );
         assert!(c.is_empty(), "staff and bots never open requests: {c:?}");
     }
     let service = Inbound {
@@ -148,7 +206,11 @@ fn managers_other_accountants_bots_and_service_messages_never_answer() {
         reply_to: None,
         service: true,
     };
-    assert!(chat.tracker.on_message(&chat.ctx, &service, None, &chat.classifier).is_empty());
+    assert!(
+        chat.tracker
+            .on_message(&chat.ctx, &service, None, &chat.classifier)
+            .is_empty()
+    );
     assert_eq!(chat.open(), vec![(CLIENT_A, a)]);
 }
 
@@ -157,7 +219,12 @@ fn a_reply_to_a_client_without_an_open_request_answers_nobody() {
     let mut chat = Chat::new();
     let (thanks, _) = chat.send(CLIENT_A, "2025-01-13T09:00:00+03:00", "Спасибо!", None);
     chat.send(CLIENT_B, "2025-01-13T10:00:00+03:00", "Где мой счёт?", None);
-    let (_, c) = chat.send(ACC, "2025-01-13T10:10:00+03:00", "Пожалуйста!", Some(thanks));
+    let (_, c) = chat.send(
+        ACC,
+        "2025-01-13T10:10:00+03:00",
+        "Пожалуйста!",
+        Some(thanks),
+    );
     assert!(c.is_empty());
     assert_eq!(chat.open().len(), 1);
 }
@@ -167,7 +234,11 @@ fn resolve_closes_a_request_without_an_answer() {
     let mut chat = Chat::new();
     let (a, _) = chat.send(CLIENT_A, "2025-01-13T10:00:00+03:00", "Где мой счёт?", None);
     assert_eq!(chat.tracker.resolve(a).map(|r| r.client_id), Some(CLIENT_A));
-    assert_eq!(chat.tracker.resolve(a), None, "a second resolve changes nothing");
+    assert_eq!(
+        chat.tracker.resolve(a),
+        None,
+        "a second resolve changes nothing"
+    );
     assert!(chat.open().is_empty());
 }
 
@@ -177,8 +248,13 @@ fn moscow() -> Calendar {
 
 #[test]
 fn alerts_follow_working_time_and_escalations_pause_overnight() {
-    let plan = plan_alerts(&moscow(), &Policy::default(), t("2025-01-13T16:00:00+03:00"));
-    let got: Vec<(AlertKind, u32, DateTime<Utc>)> = plan.iter().map(|a| (a.kind, a.level, a.due)).collect();
+    let plan = plan_alerts(
+        &moscow(),
+        &Policy::default(),
+        t("2025-01-13T16:00:00+03:00"),
+    );
+    let got: Vec<(AlertKind, u32, DateTime<Utc>)> =
+        plan.iter().map(|a| (a.kind, a.level, a.due)).collect();
     assert_eq!(
         got,
         vec![
@@ -190,7 +266,11 @@ fn alerts_follow_working_time_and_escalations_pause_overnight() {
             (AlertKind::Escalation, 5, t("2025-01-14T10:00:00+03:00")),
         ]
     );
-    let no_warning = Policy { warning_percent: 0, max_escalations: 1, ..Policy::default() };
+    let no_warning = Policy {
+        warning_percent: 0,
+        max_escalations: 1,
+        ..Policy::default()
+    };
     let plan = plan_alerts(&moscow(), &no_warning, t("2025-01-13T16:00:00+03:00"));
     assert_eq!(plan.len(), 1);
     assert_eq!(plan[0].kind, AlertKind::Breach);
@@ -231,10 +311,17 @@ fn friday_evening_request_answered_monday_morning_took_ten_minutes() {
 
 #[test]
 fn a_thirty_minute_chat_breaches_after_thirty_working_minutes() {
-    let p = Policy { threshold_minutes: 30, ..Policy::default() };
+    let p = Policy {
+        threshold_minutes: 30,
+        ..Policy::default()
+    };
     let plan = plan_alerts(&moscow(), &p, t("2025-01-10T17:45:00+03:00"));
     let breach = plan.iter().find(|a| a.kind == AlertKind::Breach).unwrap();
     assert_eq!(breach.due, t("2025-01-13T09:15:00+03:00"));
     let warning = plan.iter().find(|a| a.kind == AlertKind::Warning).unwrap();
-    assert_eq!(warning.due, t("2025-01-13T09:09:00+03:00"), "80 % of 30 min = 24 min");
+    assert_eq!(
+        warning.due,
+        t("2025-01-13T09:09:00+03:00"),
+        "80 % of 30 min = 24 min"
+    );
 }

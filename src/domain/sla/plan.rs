@@ -65,13 +65,21 @@ pub fn alert_offsets(policy: &Policy) -> Vec<(AlertKind, u32, i64)> {
     let interval = i64::from(policy.escalation_interval_minutes) * 60;
     let mut out = Vec::with_capacity(policy.max_escalations as usize + 1);
     if policy.warning_percent > 0 {
-        out.push((AlertKind::Warning, 0, threshold * i64::from(policy.warning_percent) / 100));
+        out.push((
+            AlertKind::Warning,
+            0,
+            threshold * i64::from(policy.warning_percent) / 100,
+        ));
     }
     out.push((AlertKind::Breach, 1, threshold));
     // Escalations are counted in working time from the breach, so they
     // pause overnight and over weekends like the SLA clock itself.
     out.extend((2..=policy.max_escalations).map(|level| {
-        (AlertKind::Escalation, level, threshold + interval * i64::from(level - 1))
+        (
+            AlertKind::Escalation,
+            level,
+            threshold + interval * i64::from(level - 1),
+        )
     }));
     out
 }
@@ -79,7 +87,11 @@ pub fn alert_offsets(policy: &Policy) -> Vec<(AlertKind, u32, i64)> {
 /// The full alert schedule of a request received at `received_at`, in due
 /// order, assuming it stays open. Alerts the calendar can never reach (no
 /// working time left) are omitted.
-pub fn plan_alerts(cal: &Calendar, policy: &Policy, received_at: DateTime<Utc>) -> Vec<PlannedAlert> {
+pub fn plan_alerts(
+    cal: &Calendar,
+    policy: &Policy,
+    received_at: DateTime<Utc>,
+) -> Vec<PlannedAlert> {
     plan_alerts_from(cal, policy, received_at, 0)
 }
 

@@ -71,7 +71,9 @@ pub enum Change {
 impl ChatContext {
     /// Clients are every user who is neither staff nor a bot.
     pub fn is_client(&self, user: UserId) -> bool {
-        !self.accountants.contains(&user) && !self.staff.contains(&user) && !self.bots.contains(&user)
+        !self.accountants.contains(&user)
+            && !self.staff.contains(&user)
+            && !self.bots.contains(&user)
     }
 }
 
@@ -137,7 +139,12 @@ impl ChatTracker {
         vec![Change::Opened(request)]
     }
 
-    fn answer(&mut self, accountant: UserId, msg: &Inbound<'_>, client: Option<UserId>) -> Vec<Change> {
+    fn answer(
+        &mut self,
+        accountant: UserId,
+        msg: &Inbound<'_>,
+        client: Option<UserId>,
+    ) -> Vec<Change> {
         let answered = |request: OpenRequest| Change::Answered {
             request,
             answered_at: msg.date,
@@ -146,9 +153,17 @@ impl ChatTracker {
         };
         if let Some(client) = client {
             // A reply to a client's message answers that client only.
-            return self.open.remove(&client).map(answered).into_iter().collect();
+            return self
+                .open
+                .remove(&client)
+                .map(answered)
+                .into_iter()
+                .collect();
         }
-        std::mem::take(&mut self.open).into_values().map(answered).collect()
+        std::mem::take(&mut self.open)
+            .into_values()
+            .map(answered)
+            .collect()
     }
 
     /// Closes a request without an answer message ("mark resolved").
