@@ -50,14 +50,18 @@ pub struct RequestReport {
     pub alerts: Vec<PlannedAlert>,
 }
 
-/// The SLA report of one chat.
+/// The SLA report of one chat. Requests are kept compact and their
+/// outcomes computed when iterated, so a chat of a million messages fits in
+/// a few tens of megabytes.
 #[derive(Debug, Clone)]
 pub struct ChatReport {
     pub chat: ExportChat,
     pub policy: Policy,
+    pub calendar: Calendar,
+    /// The end of the replay (the last message's date unless `--until`).
     pub until: Option<DateTime<Utc>>,
     pub messages: u64,
-    pub requests: Vec<RequestReport>,
+    tracked: Vec<Tracked>,
     /// Display names seen in the export, by user id.
     pub names: HashMap<UserId, String>,
 }
@@ -211,38 +215,13 @@ impl ChatRun {
     }
 
     fn finish(self, until: Option<DateTime<Utc>>) -> ChatReport {
-        let end = until.or(self.last_date);
-        let requests = self
-            .requests
-            .iter()
-            .map(|&(message_id, client_id, received_at, answer)| {
-                let answered_at = answer.map(|a| a.0);
-                let now = end.unwrap_or(received_at);
-                let o = sla::outcome(&self.calendar, &self.policy, received_at, answered_at, now);
-                let alerts = sla::plan_alerts(&self.calendar, &self.policy, received_at)
-                    .into_iter()
-                    .filter(|a| sla::alert_fires(a.due, answered_at, now))
-                    .collect();
-                RequestReport {
-                    message_id,
-                    client_id,
-                    received_at,
-                    answered_at,
-                    answered_by: answer.map(|a| a.1),
-                    working_minutes: o.working_minutes(),
-                    breached: o.breached,
-                    breached_at: o.breached_at,
-                    excess_minutes: o.excess_minutes,
-                    alerts,
-                }
-            })
-            .collect();
         ChatReport {
             chat: self.chat,
             policy: self.policy,
-            until: end,
+            calendar: self.calendar,
+            until: until.or(self.last_date),
             messages: self.messages,
-            requests,
+            tracked: self.requests,
             names: self.names,
         }
     }
@@ -271,15 +250,49 @@ pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 }
 
 impl ChatReport {
-    pub fn summary(&self) -> Summary {
-        let requests = self.requests.len();
-        let breached = self.requests.iter().filter(|r| r.breached).count();
-        let mut minutes: Vec<i64> = self
-            .requests
+    pub fn request_count(&self) -> usize {
+        self.tracked.len()
+    }
+
+    /// The requests in message order, with their outcome and the alerts
+    /// that fell due while they were open, up to the end of the replay.
+    pub fn requests(&self) -> impl Iterator<Item = RequestReport> + '_ {
+        self.tracked
             .iter()
-            .filter(|r| r.answered_at.is_some())
-            .map(|r| r.working_minutes)
-            .collect();
+            .map(move |&(message_id, client_id, received_at, answer)| {
+                let answered_at = answer.map(|a| a.0);
+                let now = self.until.unwrap_or(received_at);
+                let (cal, policy) = (&self.calendar, &self.policy);
+                let o = sla::outcome(cal, policy, received_at, answered_at, now);
+                let alerts = sla::plan_alerts(cal, policy, received_at)
+                    .into_iter()
+                    .filter(|a| sla::alert_fires(a.due, answered_at, now))
+                    .collect();
+                RequestReport {
+                    message_id,
+                    client_id,
+                    received_at,
+                    answered_at,
+                    answered_by: answer.map(|a| a.1),
+                    working_minutes: o.working_minutes(),
+                    breached: o.breached,
+                    breached_at: o.breached_at,
+                    excess_minutes: o.excess_minutes,
+                    alerts,
+                }
+            })
+    }
+
+    pub fn summary(&self) -> Summary {
+        let requests = self.tracked.len();
+        let mut breached = 0;
+        let mut minutes = Vec::new();
+        for r in self.requests() {
+            breached += usize::from(r.breached);
+            if r.answered_at.is_some() {
+                minutes.push(r.working_minutes);
+            }
+        }
         minutes.sort_unstable();
         Summary {
             requests,

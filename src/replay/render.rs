@@ -50,13 +50,6 @@ struct JsonRequest {
     alerts: Vec<JsonAlert>,
 }
 
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    chat: JsonChat<'a>,
-    requests: Vec<JsonRequest>,
-    summary: super::Summary,
-}
-
 fn json_request(r: &RequestReport) -> JsonRequest {
     JsonRequest {
         message_id: r.message_id,
@@ -89,16 +82,24 @@ pub fn render(
 ) -> io::Result<()> {
     match format {
         Format::Json => {
-            let doc = JsonReport {
-                chat: JsonChat {
-                    id: report.chat.id,
-                    name: report.chat.name.as_deref(),
-                },
-                requests: report.requests.iter().map(json_request).collect(),
-                summary: report.summary(),
+            // Streamed request by request: the report of a huge chat is
+            // never held in memory as one document.
+            let chat = JsonChat {
+                id: report.chat.id,
+                name: report.chat.name.as_deref(),
             };
-            serde_json::to_writer(&mut *out, &doc)?;
-            writeln!(out)
+            out.write_all(b"{\"chat\":")?;
+            serde_json::to_writer(&mut *out, &chat)?;
+            out.write_all(b",\"requests\":[")?;
+            for (i, r) in report.requests().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *out, &json_request(&r))?;
+            }
+            out.write_all(b"],\"summary\":")?;
+            serde_json::to_writer(&mut *out, &report.summary())?;
+            out.write_all(b"}\n")
         }
         Format::Csv => render_csv(out, report, first),
         Format::Text => render_text(out, report),
@@ -124,7 +125,7 @@ fn render_csv(out: &mut dyn Write, report: &ChatReport, header: bool) -> io::Res
             "alerts",
         ])?;
     }
-    for r in &report.requests {
+    for r in report.requests() {
         let alerts: Vec<String> = r
             .alerts
             .iter()
@@ -157,11 +158,12 @@ fn render_text(out: &mut dyn Write, report: &ChatReport) -> io::Result<()> {
     let s = report.summary();
     writeln!(
         out,
-        "Chat {} ({}): {} messages, threshold {} working minutes{}",
+        "Chat {} ({}): {} messages, threshold {} working minutes, times in {}{}",
         report.chat.name.as_deref().unwrap_or("unnamed"),
         report.chat.id,
         report.messages,
         report.policy.threshold_minutes,
+        report.calendar.timezone(),
         report
             .until
             .map(|u| format!(", until {}", ts(u)))
@@ -171,9 +173,11 @@ fn render_text(out: &mut dyn Write, report: &ChatReport) -> io::Result<()> {
     writeln!(
         out,
         "{:>8}  {:<20}  {:<20}  {:>7}  {:<8}  client → answered by",
-        "message", "received (UTC)", "answered (UTC)", "minutes", "status"
+        "message", "received", "answered", "minutes", "status"
     )?;
-    for r in &report.requests {
+    let tz = report.calendar.timezone();
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    for r in report.requests() {
         let status = match (r.answered_at, r.breached) {
             (Some(_), false) => "in time",
             (Some(_), true) => "LATE",
@@ -184,8 +188,8 @@ fn render_text(out: &mut dyn Write, report: &ChatReport) -> io::Result<()> {
             out,
             "{:>8}  {:<20}  {:<20}  {:>7}  {:<8}  {} → {}",
             r.message_id,
-            ts(r.received_at),
-            opt_ts(r.answered_at).unwrap_or_else(|| "—".into()),
+            local(r.received_at),
+            r.answered_at.map_or_else(|| "—".into(), local),
             r.working_minutes,
             status,
             name(r.client_id),
@@ -194,7 +198,7 @@ fn render_text(out: &mut dyn Write, report: &ChatReport) -> io::Result<()> {
     }
     // Per accountant: answers given, median response, late answers.
     let mut per: BTreeMap<i64, (Vec<i64>, usize)> = BTreeMap::new();
-    for r in &report.requests {
+    for r in report.requests() {
         if let Some(by) = r.answered_by {
             let e = per.entry(by).or_default();
             e.0.push(r.working_minutes);

@@ -97,16 +97,17 @@ fn replay_reports_answers_breaches_and_alerts() {
     assert_eq!(reports.len(), 1);
     let r = &reports[0];
     assert_eq!(r.chat.id, -1_000_000_000_042);
-    assert_eq!(r.requests.len(), 3);
+    let requests: Vec<_> = r.requests().collect();
+    assert_eq!(requests.len(), 3);
 
-    let first = &r.requests[0];
+    let first = &requests[0];
     assert_eq!(
         (first.message_id, first.answered_by, first.working_minutes),
         (1, Some(7), 20)
     );
     assert!(!first.breached && first.alerts.is_empty());
 
-    let late = &r.requests[1];
+    let late = &requests[1];
     assert_eq!(late.answered_at, Some(t("2025-01-14T09:45:00+03:00")));
     assert_eq!(late.working_minutes, 120 + 45);
     assert!(late.breached);
@@ -125,7 +126,7 @@ fn replay_reports_answers_breaches_and_alerts() {
         "level 5 (10:00) is due after the answer at 09:45"
     );
 
-    let open = &r.requests[2];
+    let open = &requests[2];
     assert_eq!(open.answered_at, None);
     assert_eq!(open.working_minutes, 90, "counted to the last message");
     assert!(open.breached);
@@ -146,7 +147,7 @@ fn until_cuts_the_replay_and_hides_later_alerts() {
         ..staff()
     };
     let r = &run(&json, &opts)[0];
-    let req = &r.requests[0];
+    let req = &r.requests().next().unwrap();
     assert_eq!(req.answered_at, None, "the answer comes after the end");
     assert_eq!(req.working_minutes, 50);
     assert!(!req.breached);
@@ -170,12 +171,13 @@ fn without_configured_staff_nobody_answers() {
             Some(1),
         ),
     ]);
-    let r = &run(&json, &ReplayOptions::default())[0];
-    assert_eq!(r.requests[0].client_id, 100);
+    let requests: Vec<_> = run(&json, &ReplayOptions::default())[0]
+        .requests()
+        .collect();
+    assert_eq!(requests[0].client_id, 100);
     assert!(
-        r.requests.iter().all(|q| q.answered_at.is_none()),
-        "7 is just another client here: {:?}",
-        r.requests
+        requests.iter().all(|q| q.answered_at.is_none()),
+        "7 is just another client here: {requests:?}"
     );
 }
 
