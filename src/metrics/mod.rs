@@ -112,3 +112,18 @@ fn prepare(handle: PrometheusHandle) -> Metrics {
         write_errors: ::metrics::counter!(catalogue::METRICS_WRITE_ERRORS_TOTAL),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The only test in this binary that touches the global recorder.
+    #[test]
+    fn install_renders_build_info_and_refuses_a_second_install() {
+        let metrics = install().expect("first install");
+        let version = env!("CARGO_PKG_VERSION");
+        let text = metrics.render();
+        assert!(text.contains(&format!("buhbot_build_info{{version=\"{version}\"}} 1\n")));
+        assert!(matches!(install(), Err(MetricsError::AlreadyInstalled)));
+    }
+}

@@ -58,6 +58,9 @@ pub fn write_atomically(path: &Path, contents: &str) -> Result<(), MetricsError>
             .mode(0o755)
             .create(dir)
             .map_err(io_err("create directory", dir))?;
+        // The mode above is filtered by the umask (often 077 for services).
+        fs::set_permissions(dir, Permissions::from_mode(0o755))
+            .map_err(io_err("chmod directory", dir))?;
     }
 
     // node_exporter only reads `*.prom`, so the temp name must not end in it;
@@ -68,9 +71,8 @@ pub fn write_atomically(path: &Path, contents: &str) -> Result<(), MetricsError>
         file_name.to_string_lossy(),
         std::process::id()
     ));
-    let result = write_temp(&temp, contents).and_then(|()| {
-        fs::rename(&temp, path).map_err(io_err("rename temp file over", path))
-    });
+    let result = write_temp(&temp, contents)
+        .and_then(|()| fs::rename(&temp, path).map_err(io_err("rename temp file over", path)));
     if result.is_err() {
         // Best effort: the original error is the one worth reporting.
         let _ = fs::remove_file(&temp);

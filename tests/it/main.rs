@@ -4,5 +4,6 @@ mod calendar;
 mod cli;
 mod config;
 mod export;
+mod metrics;
 mod replay;
 mod sla;
