@@ -11,10 +11,12 @@
 //!   values validated into typed settings with every problem reported.
 //! - [`export`]: streaming reader of Telegram Desktop chat exports.
 //! - [`replay`]: runs the engine over an export and renders the SLA report.
+//! - [`metrics`]: the metric catalogue and the node_exporter textfile writer.
 //! - [`cli`]: the `buhbot` command line (thin; maps errors to exit codes).
 
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod export;
+pub mod metrics;
 pub mod replay;

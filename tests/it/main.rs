@@ -5,5 +5,6 @@ mod classify;
 mod cli;
 mod config;
 mod export;
+mod metrics;
 mod replay;
 mod sla;
