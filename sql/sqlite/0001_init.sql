@@ -93,6 +93,7 @@ CREATE TABLE client_requests (
     anchor_at            INTEGER NOT NULL,
     anchor_used_seconds  INTEGER NOT NULL DEFAULT 0,
     threshold_minutes    INTEGER NOT NULL,
+    deadline_at          INTEGER,               -- when the SLA is breached if still open
     answered_at          INTEGER,
     answered_by          INTEGER,
     answer_message_id    INTEGER,

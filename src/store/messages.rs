@@ -1,0 +1,85 @@
+//! The append-only message log.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::Result;
+
+/// One message version as logged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedMessage<'a> {
+    pub chat_id: i64,
+    pub message_id: i64,
+    /// 0 for the original; the edit's Unix date for an edit.
+    pub edit_version: i64,
+    pub date: i64,
+    pub sender_id: Option<i64>,
+    /// `user`, `chat` or `none`.
+    pub sender_kind: &'a str,
+    pub sender_name: Option<&'a str>,
+    pub text: &'a str,
+    pub reply_to: Option<i64>,
+    pub has_media: bool,
+    pub service: bool,
+    pub logged_at: i64,
+}
+
+/// Logs a message version. Returns false when that version was already
+/// logged: the event is a duplicate and was fully processed before (the log
+/// row is written in the same transaction as everything it caused).
+pub fn insert(conn: &Connection, m: &LoggedMessage<'_>) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO messages (chat_id, message_id, edit_version, date, sender_id, sender_kind,
+                 sender_name, text, reply_to, has_media, service, logged_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![
+            m.chat_id,
+            m.message_id,
+            m.edit_version,
+            m.date,
+            m.sender_id,
+            m.sender_kind,
+            m.sender_name,
+            m.text,
+            m.reply_to,
+            m.has_media,
+            m.service,
+            m.logged_at
+        ])?;
+    Ok(n == 1)
+}
+
+/// Records the classification of a logged client message.
+pub fn set_category(conn: &Connection, chat_id: i64, message_id: i64, category: &str, confidence: f32) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET category = ?3, confidence = ?4
+         WHERE chat_id = ?1 AND message_id = ?2 AND edit_version = 0",
+    )?
+    .execute(params![chat_id, message_id, category, confidence])?;
+    Ok(())
+}
+
+/// The user who wrote a message (its original version), if logged.
+pub fn sender_of(conn: &Connection, chat_id: i64, message_id: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT sender_id FROM messages
+             WHERE chat_id = ?1 AND message_id = ?2 AND edit_version = 0 AND sender_kind = 'user'",
+        )?
+        .query_row(params![chat_id, message_id], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+/// The text of a message's original version.
+pub fn text_of(conn: &Connection, chat_id: i64, message_id: i64) -> Result<Option<(String, Option<String>)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT text, sender_name FROM messages
+             WHERE chat_id = ?1 AND message_id = ?2 AND edit_version = 0",
+        )?
+        .query_row(params![chat_id, message_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}

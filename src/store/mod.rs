@@ -1,0 +1,159 @@
+//! The durable store: one SQLite database (rusqlite + r2d2), WAL mode.
+//!
+//! Every pooled connection gets the same pragmas. Blocking calls never run
+//! on tokio's worker threads: async callers go through [`Store::run`], which
+//! moves the closure to the blocking pool.
+
+mod migrate;
+pub mod alerts;
+pub mod messages;
+pub mod outbox;
+pub mod requests;
+pub mod state;
+pub mod timers;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use r2d2::{Pool, PooledConnection};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+
+pub use migrate::{MIGRATIONS, MigrationReport};
+
+/// Default database path (systemd's `StateDirectory=buhbot`).
+pub const DEFAULT_PATH: &str = "/var/lib/buhbot/buhbot.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: r2d2::Error,
+    },
+    #[error("cannot create the database folder {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no database connection available: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error(
+        "the database {path} has schema version {found}, newer than this buhbot knows ({known}); \
+         run a newer buhbot or restore a backup"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("the database task failed: {0}")]
+    Join(String),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A pool of connections to the database.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<SqliteConnectionManager>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// Pragmas every connection gets: WAL lets the CLI read while the daemon
+/// writes; NORMAL sync is durable across process crashes (only a power
+/// loss can drop the last transactions); the busy timeout makes writers
+/// queue instead of failing.
+fn init_connection(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -2000;
+         PRAGMA temp_store = MEMORY;",
+    )
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`. Does not migrate.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.exists()
+        {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let manager = SqliteConnectionManager::file(path).with_init(init_connection);
+        let pool = Pool::builder()
+            .max_size(4)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Store {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens and migrates: what the daemon and most commands want.
+    pub fn open_migrated(path: &Path) -> Result<(Store, MigrationReport)> {
+        let store = Store::open(path)?;
+        let report = store.migrate()?;
+        Ok((store, report))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A connection for synchronous callers (the CLI, blocking threads).
+    pub fn conn(&self) -> Result<PooledConnection<SqliteConnectionManager>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Applies pending migrations; refuses a database newer than the binary.
+    pub fn migrate(&self) -> Result<MigrationReport> {
+        migrate::migrate(&mut self.conn()?, &self.path)
+    }
+
+    /// Runs `f` with a connection on tokio's blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+}
