@@ -11,10 +11,17 @@
 //!   values validated into typed settings with every problem reported.
 //! - [`export`]: streaming reader of Telegram Desktop chat exports.
 //! - [`replay`]: runs the engine over an export and renders the SLA report.
+//! - [`daemon`]: the long-running service's plumbing.
+//!   - [`daemon::notify`]: sd_notify (READY/STATUS/STOPPING) and the
+//!     progress-gated systemd watchdog.
+//! - [`logging`]: the tracing subscriber (journald priorities under
+//!   systemd, colours on a terminal).
 //! - [`cli`]: the `buhbot` command line (thin; maps errors to exit codes).
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod domain;
 pub mod export;
+pub mod logging;
 pub mod replay;
