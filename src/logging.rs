@@ -170,7 +170,10 @@ mod tests {
         assert_eq!(show(Some("  "), None), ("info".into(), false));
         assert_eq!(show(None, None), ("info".into(), false));
         // A broken env filter falls through to the argument, reported.
-        assert_eq!(show(Some("buhbot=lol"), Some("warn")), ("warn".into(), true));
+        assert_eq!(
+            show(Some("buhbot=lol"), Some("warn")),
+            ("warn".into(), true)
+        );
         assert_eq!(show(Some("buhbot=lol"), None), ("info".into(), true));
     }
 }

@@ -88,7 +88,8 @@ fn status_cannot_inject_assignments() {
 fn watchdog_interval_is_half_the_timeout() {
     let m = Manager::new();
     assert_eq!(
-        m.notifier(Some(Duration::from_secs(30))).watchdog_interval(),
+        m.notifier(Some(Duration::from_secs(30)))
+            .watchdog_interval(),
         Some(Duration::from_secs(15))
     );
     assert_eq!(m.notifier(Some(Duration::ZERO)).watchdog_interval(), None);
@@ -120,8 +121,7 @@ fn abstract_notify_socket() {
     use std::os::linux::net::SocketAddrExt;
     let name = format!("buhbot-test-{}", std::process::id());
     let manager =
-        UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap())
-            .unwrap();
+        UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
     let addr = parse_notify_socket(OsStr::new(&format!("@{name}"))).unwrap();
     let n = Notifier {
         sink: Some(Arc::new(Sink::new(addr).unwrap())),
@@ -152,10 +152,10 @@ async fn run_for(secs: u64, beating: &[&Heartbeat]) {
 async fn watchdog_pings_only_while_every_loop_progresses() {
     let logs = Capture::default();
     let writer = logs.clone();
-    let _log = tracing::subscriber::set_default(journal::subscriber(
-        EnvFilter::new("info"),
-        move || writer.clone(),
-    ));
+    let _log =
+        tracing::subscriber::set_default(journal::subscriber(EnvFilter::new("info"), move || {
+            writer.clone()
+        }));
 
     let m = Manager::new();
     let registry = HeartbeatRegistry::new();
@@ -203,7 +203,10 @@ async fn watchdog_pings_only_while_every_loop_progresses() {
     assert_eq!(stalls.len(), 1, "warned once: {logs}");
     assert!(stalls[0].starts_with("<4>"), "{logs}");
     assert!(stalls[0].contains("loop_name=ingest"), "{logs}");
-    let recoveries: Vec<&str> = logs.lines().filter(|l| l.contains("progress again")).collect();
+    let recoveries: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("progress again"))
+        .collect();
     assert_eq!(recoveries.len(), 1, "{logs}");
     assert!(recoveries[0].starts_with("<6>") && recoveries[0].contains("loop_name=ingest"));
     assert!(!logs.contains("scheduler"), "{logs}");

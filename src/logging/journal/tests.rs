@@ -98,9 +98,15 @@ fn newlines_are_escaped_into_one_line() {
     assert_eq!(out.lines().count(), 1, "{out:?}");
     assert!(out.ends_with('\n'));
     assert!(out.starts_with("<3>t: first\\nsecond "), "{out}");
-    assert!(out.contains("text=Добрый день!\\r\\nПришлите акт\\tсверки"), "{out}");
+    assert!(
+        out.contains("text=Добрый день!\\r\\nПришлите акт\\tсверки"),
+        "{out}"
+    );
     // Debug-quoted strings were already escaped by Debug; no double escaping.
-    assert!(out.contains(r#"quoted="Добрый день!\r\nПришлите акт\tсверки""#), "{out}");
+    assert!(
+        out.contains(r#"quoted="Добрый день!\r\nПришлите акт\tсверки""#),
+        "{out}"
+    );
     assert!(out.contains("pretty=\"Pretty {\\n    a: 1,"), "{out}");
 }
 
