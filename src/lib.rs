@@ -7,16 +7,27 @@
 //!     transferred days, the Russian production calendar, DST).
 //!   - [`domain::classify`]: rule-based classification of client messages.
 //!   - [`domain::sla`]: request tracking and alert planning for one chat.
+//!   - [`domain::render`]: the Russian texts of alerts.
 //! - [`config`]: figment layering (defaults → TOML → `BUHBOT_*` env), raw
 //!   values validated into typed settings with every problem reported.
 //! - [`export`]: streaming reader of Telegram Desktop chat exports.
 //! - [`replay`]: runs the engine over an export and renders the SLA report.
+//! - [`store`]: the SQLite store (pool, migrations, one module per table).
+//! - [`daemon`]: the long-running service: sources, ingest, timers,
+//!   deliveries, scheduled jobs, and its systemd plumbing.
+//!   - [`daemon::notify`]: sd_notify (READY/STATUS/STOPPING) and the
+//!     progress-gated systemd watchdog.
 //! - [`metrics`]: the metric catalogue and the node_exporter textfile writer.
+//! - [`logging`]: the tracing subscriber (journald priorities under
+//!   systemd, colours on a terminal).
 //! - [`cli`]: the `buhbot` command line (thin; maps errors to exit codes).
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod domain;
 pub mod export;
+pub mod logging;
 pub mod metrics;
 pub mod replay;
+pub mod store;

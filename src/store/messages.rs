@@ -52,7 +52,13 @@ pub fn insert(conn: &Connection, m: &LoggedMessage<'_>) -> Result<bool> {
 }
 
 /// Records the classification of a logged client message.
-pub fn set_category(conn: &Connection, chat_id: i64, message_id: i64, category: &str, confidence: f32) -> Result<()> {
+pub fn set_category(
+    conn: &Connection,
+    chat_id: i64,
+    message_id: i64,
+    category: &str,
+    confidence: f32,
+) -> Result<()> {
     conn.prepare_cached(
         "UPDATE messages SET category = ?3, confidence = ?4
          WHERE chat_id = ?1 AND message_id = ?2 AND edit_version = 0",
@@ -74,7 +80,11 @@ pub fn sender_of(conn: &Connection, chat_id: i64, message_id: i64) -> Result<Opt
 }
 
 /// The text of a message's original version.
-pub fn text_of(conn: &Connection, chat_id: i64, message_id: i64) -> Result<Option<(String, Option<String>)>> {
+pub fn text_of(
+    conn: &Connection,
+    chat_id: i64,
+    message_id: i64,
+) -> Result<Option<(String, Option<String>)>> {
     Ok(conn
         .prepare_cached(
             "SELECT text, sender_name FROM messages

@@ -9,11 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{Result, StoreError};
 
 /// (version, name, SQL) in order.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../sql/sqlite/0001_init.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../../sql/sqlite/0001_init.sql"))];
 
 /// What [`migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +35,9 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<MigrationReport> {
          );",
     )?;
     let current: i64 = conn
-        .query_row("SELECT max(version) FROM schema_migrations", [], |r| r.get::<_, Option<i64>>(0))
+        .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+            r.get::<_, Option<i64>>(0)
+        })
         .optional()?
         .flatten()
         .unwrap_or(0);

@@ -4,9 +4,9 @@
 //! on tokio's worker threads: async callers go through [`Store::run`], which
 //! moves the closure to the blocking pool.
 
-mod migrate;
 pub mod alerts;
 pub mod messages;
+mod migrate;
 pub mod outbox;
 pub mod requests;
 pub mod state;
@@ -139,7 +139,7 @@ impl Store {
 
     /// Applies pending migrations; refuses a database newer than the binary.
     pub fn migrate(&self) -> Result<MigrationReport> {
-        migrate::migrate(&mut self.conn()?, &self.path)
+        migrate::migrate(&mut *self.conn()?, &self.path)
     }
 
     /// Runs `f` with a connection on tokio's blocking pool.

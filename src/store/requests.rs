@@ -28,7 +28,8 @@ pub struct RequestRow {
     pub excess_minutes: Option<i64>,
 }
 
-const COLUMNS: &str = "id, chat_id, message_id, client_id, received_at, category, confidence, status,
+const COLUMNS: &str =
+    "id, chat_id, message_id, client_id, received_at, category, confidence, status,
     anchor_at, anchor_used_seconds, threshold_minutes, deadline_at, answered_at, answered_by,
     working_minutes, breached, breached_at, excess_minutes";
 
@@ -95,7 +96,9 @@ pub fn insert_open(conn: &Connection, r: &NewRequest<'_>) -> Result<Option<i64>>
 
 pub fn get(conn: &Connection, id: i64) -> Result<Option<RequestRow>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM client_requests WHERE id = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM client_requests WHERE id = ?1"
+        ))?
         .query_row([id], from_row)
         .optional()?)
 }
@@ -128,7 +131,12 @@ pub fn all_open(conn: &Connection) -> Result<Vec<RequestRow>> {
 }
 
 /// Requests, newest first, optionally only open ones or of one chat.
-pub fn list(conn: &Connection, open_only: bool, chat: Option<i64>, limit: i64) -> Result<Vec<RequestRow>> {
+pub fn list(
+    conn: &Connection,
+    open_only: bool,
+    chat: Option<i64>,
+    limit: i64,
+) -> Result<Vec<RequestRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM client_requests
          WHERE (?1 = 0 OR status = 'open') AND (?2 IS NULL OR chat_id = ?2)
@@ -139,7 +147,11 @@ pub fn list(conn: &Connection, open_only: bool, chat: Option<i64>, limit: i64) -
 }
 
 pub fn count_open(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row("SELECT count(*) FROM client_requests WHERE status = 'open'", [], |r| r.get(0))?)
+    Ok(conn.query_row(
+        "SELECT count(*) FROM client_requests WHERE status = 'open'",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 /// How a request was closed.
@@ -181,7 +193,14 @@ pub fn close(conn: &Connection, id: i64, c: &Closure) -> Result<bool> {
 
 /// Moves an open request's SLA anchor (re-timing after a calendar or
 /// policy change).
-pub fn retime(conn: &Connection, id: i64, anchor_at: i64, used: i64, threshold: i64, deadline: Option<i64>) -> Result<()> {
+pub fn retime(
+    conn: &Connection,
+    id: i64,
+    anchor_at: i64,
+    used: i64,
+    threshold: i64,
+    deadline: Option<i64>,
+) -> Result<()> {
     conn.prepare_cached(
         "UPDATE client_requests SET anchor_at = ?2, anchor_used_seconds = ?3,
              threshold_minutes = ?4, deadline_at = ?5, updated_at = ?2

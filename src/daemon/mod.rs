@@ -1,0 +1,5 @@
+//! Plumbing of the long-running `buhbot` service: what it tells systemd.
+//! The loops themselves (ingest, scheduler, mailer) live elsewhere and only
+//! hold [`notify::Heartbeat`] handles.
+
+pub mod notify;

@@ -1,0 +1,29 @@
+//! Changes waiting to be pushed upstream (the Supabase sync), in order.
+
+use rusqlite::{Connection, params};
+
+use super::Result;
+
+pub fn push(
+    conn: &Connection,
+    entity: &str,
+    key: &str,
+    op: &str,
+    payload: &serde_json::Value,
+    now: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO outbox (entity, entity_key, op, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![entity, key, op, payload.to_string(), now])?;
+    Ok(())
+}
+
+/// (depth, creation time of the oldest entry).
+pub fn stats(conn: &Connection) -> Result<(i64, Option<i64>)> {
+    Ok(
+        conn.query_row("SELECT count(*), min(created_at) FROM outbox", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?,
+    )
+}
