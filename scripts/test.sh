@@ -11,6 +11,7 @@ need_pkgs=()
 ensure_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed' || need_pkgs+=("$1"); }
 ensure_pkg gcc
 ensure_pkg pkg-config
+ensure_pkg python3-aiosmtpd  # tests/it/email.rs runs a real SMTP server
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need_pkgs[*]} (run as root or install them)" >&2

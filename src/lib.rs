@@ -11,6 +11,8 @@
 //!   values validated into typed settings with every problem reported.
 //! - [`export`]: streaming reader of Telegram Desktop chat exports.
 //! - [`replay`]: runs the engine over an export and renders the SLA report.
+//! - [`sinks`]: alert channels (log, e-mail over SMTP) behind one object-safe
+//!   trait, with transient/permanent failures told apart; secrets handling.
 //! - [`cli`]: the `buhbot` command line (thin; maps errors to exit codes).
 
 pub mod cli;
@@ -18,3 +20,4 @@ pub mod config;
 pub mod domain;
 pub mod export;
 pub mod replay;
+pub mod sinks;

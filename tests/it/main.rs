@@ -3,6 +3,7 @@
 mod calendar;
 mod cli;
 mod config;
+mod email;
 mod export;
 mod replay;
 mod sla;
