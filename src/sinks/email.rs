@@ -61,7 +61,9 @@ pub enum EmailConfigError {
         #[source]
         source: lettre::transport::smtp::Error,
     },
-    #[error("the e-mail sink must be created inside a tokio runtime (its connection pool spawns a task)")]
+    #[error(
+        "the e-mail sink must be created inside a tokio runtime (its connection pool spawns a task)"
+    )]
     NoRuntime,
 }
 
@@ -226,12 +228,11 @@ impl AlertSink for EmailSink {
     fn send<'a>(&'a self, msg: &'a Outgoing) -> SendFuture<'a> {
         Box::pin(async move {
             let (message, message_id) =
-                self.message(msg)
-                    .map_err(|message| SinkError::Permanent {
-                        sink: Self::NAME,
-                        recipient: msg.recipient.clone(),
-                        message,
-                    })?;
+                self.message(msg).map_err(|message| SinkError::Permanent {
+                    sink: Self::NAME,
+                    recipient: msg.recipient.clone(),
+                    message,
+                })?;
             match self.transport.send(message).await {
                 Ok(_) => Ok(SentReceipt {
                     id: Some(message_id),
@@ -248,7 +249,14 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for host in ["localhost", "LOCALHOST", "127.0.0.1", "127.3.2.1", "::1", "[::1]"] {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.3.2.1",
+            "::1",
+            "[::1]",
+        ] {
             assert!(is_loopback(host), "{host}");
         }
         for host in ["smtp.firm.ru", "10.0.0.1", "localhost.evil.com", "0.0.0.0"] {

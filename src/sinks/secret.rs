@@ -118,6 +118,9 @@ mod tests {
         std::fs::write(&path, "x\r\n").unwrap();
         assert_eq!(read_secret_file(&path).unwrap().expose(), "x");
         std::fs::write(&path, "\n").unwrap();
-        assert!(matches!(read_secret_file(&path), Err(SecretError::Empty { .. })));
+        assert!(matches!(
+            read_secret_file(&path),
+            Err(SecretError::Empty { .. })
+        ));
     }
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use buhbot::domain::render::AlertText;
 use buhbot::domain::sla::AlertKind;
 use buhbot::sinks::{
-    AlertSink, EmailConfigError, EmailSettings, EmailSink, LogSink, Outgoing, Secret, SecretError, SinkError, TlsMode,
-    credential_in,
+    AlertSink, EmailConfigError, EmailSettings, EmailSink, LogSink, Outgoing, Secret, SecretError,
+    SinkError, TlsMode, credential_in,
 };
 use chrono::DateTime;
 use mailparse::{MailHeaderMap, ParsedMail};
@@ -24,7 +24,9 @@ fn alert() -> AlertText<'static> {
         level: 1,
         chat_title: "ООО «Ромашка» & Ко",
         client_name: "Иван Петров",
-        received_at: DateTime::parse_from_rfc3339("2025-01-13T07:00:00Z").unwrap().into(),
+        received_at: DateTime::parse_from_rfc3339("2025-01-13T07:00:00Z")
+            .unwrap()
+            .into(),
         timezone: chrono_tz::Europe::Moscow,
         waiting_minutes: 61,
         threshold_minutes: 60,
@@ -69,13 +71,18 @@ fn part_body(mail: &ParsedMail<'_>, mimetype: &str) -> Option<String> {
 }
 
 fn header(mail: &ParsedMail<'_>, name: &str) -> String {
-    mail.headers.get_first_value(name).unwrap_or_else(|| panic!("no {name} header"))
+    mail.headers
+        .get_first_value(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
 }
 
 #[tokio::test]
 async fn sent_alert_arrives_decoded() {
     let server = SmtpServer::start();
-    let receipt = sink(server.port).send(&outgoing(42, "buh@firm.ru")).await.unwrap();
+    let receipt = sink(server.port)
+        .send(&outgoing(42, "buh@firm.ru"))
+        .await
+        .unwrap();
     assert_eq!(receipt.id.as_deref(), Some("<buhbot.delivery-42@firm.ru>"));
 
     let raw = server.wait_messages(1, WAIT);
@@ -91,7 +98,10 @@ async fn sent_alert_arrives_decoded() {
     assert_eq!(plain.replace("\r\n", "\n"), alert().plain());
     let html = part_body(&mail, "text/html").expect("html part");
     assert!(html.contains("Нарушен срок ответа клиенту"), "{html}");
-    assert!(html.contains("&lt;за декабрь&gt;"), "user text stays escaped: {html}");
+    assert!(
+        html.contains("&lt;за декабрь&gt;"),
+        "user text stays escaped: {html}"
+    );
     assert!(html.contains("<b>Клиент:</b> Иван Петров"), "{html}");
 }
 
@@ -126,6 +136,10 @@ async fn server_down_is_transient_and_a_later_attempt_succeeds() {
         matches!(&err, SinkError::Transient { sink: "email", recipient, .. } if recipient == "buh@firm.ru"),
         "{err:?}"
     );
+    assert!(
+        err.to_string().contains("refused"),
+        "names the cause: {err}"
+    );
 
     let server = SmtpServer::start_on(port);
     sink.send(&msg).await.expect("send once the server is up");
@@ -133,8 +147,22 @@ async fn server_down_is_transient_and_a_later_attempt_succeeds() {
 }
 
 #[tokio::test]
+async fn a_5xx_reply_is_permanent() {
+    let server = SmtpServer::start_rejecting();
+    let err = sink(server.port)
+        .send(&outgoing(3, "buh@firm.ru"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SinkError::Permanent { .. }), "{err:?}");
+    assert!(err.to_string().contains("500"), "{err}");
+}
+
+#[tokio::test]
 async fn invalid_recipient_is_permanent() {
-    let err = sink(free_port()).send(&outgoing(1, "not an address")).await.unwrap_err();
+    let err = sink(free_port())
+        .send(&outgoing(1, "not an address"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, SinkError::Permanent { .. }), "{err:?}");
 }
 
@@ -148,20 +176,32 @@ async fn log_sink_is_an_alert_sink_too() {
 #[test]
 fn plaintext_to_a_remote_host_is_rejected() {
     let err = EmailSink::new(settings("smtp.firm.ru", 25)).unwrap_err();
-    assert!(matches!(&err, EmailConfigError::PlaintextToRemote { host } if host == "smtp.firm.ru"), "{err:?}");
+    assert!(
+        matches!(&err, EmailConfigError::PlaintextToRemote { host } if host == "smtp.firm.ru"),
+        "{err:?}"
+    );
     let err = EmailSink::new(settings("192.168.1.10", 25)).unwrap_err();
-    assert!(matches!(err, EmailConfigError::PlaintextToRemote { .. }), "{err:?}");
+    assert!(
+        matches!(err, EmailConfigError::PlaintextToRemote { .. }),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
 async fn bad_sender_and_half_credentials_are_rejected() {
     let mut bad_from = settings("localhost", 25);
     bad_from.from = "БухБот".to_string();
-    assert!(matches!(EmailSink::new(bad_from), Err(EmailConfigError::InvalidFrom { .. })));
+    assert!(matches!(
+        EmailSink::new(bad_from),
+        Err(EmailConfigError::InvalidFrom { .. })
+    ));
 
     let mut half = settings("localhost", 25);
     half.username = Some("bot".to_string());
-    assert!(matches!(EmailSink::new(half), Err(EmailConfigError::HalfCredentials { .. })));
+    assert!(matches!(
+        EmailSink::new(half),
+        Err(EmailConfigError::HalfCredentials { .. })
+    ));
 }
 
 #[tokio::test]
@@ -191,7 +231,11 @@ fn credential_prefers_the_credentials_directory() {
     assert_eq!(got.unwrap().expose(), "from-config");
     let got = credential_in(None, "smtp-password", Some(&explicit)).unwrap();
     assert_eq!(got.unwrap().expose(), "from-config");
-    assert!(credential_in(None, "smtp-password", None).unwrap().is_none());
+    assert!(
+        credential_in(None, "smtp-password", None)
+            .unwrap()
+            .is_none()
+    );
     assert!(matches!(
         credential_in(Some(creds.path()), "../etc/passwd", None),
         Err(SecretError::BadName { .. })
@@ -207,7 +251,9 @@ fn secret_file_errors_name_the_path_only() {
 
     let binary = dir.path().join("binary");
     std::fs::write(&binary, b"top\xffsecret").unwrap();
-    let err = buhbot::sinks::read_secret_file(&binary).unwrap_err().to_string();
+    let err = buhbot::sinks::read_secret_file(&binary)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("binary") && !err.contains("secret\""), "{err}");
     assert!(!err.contains("top"), "{err}");
 }

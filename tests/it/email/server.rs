@@ -32,12 +32,24 @@ impl SmtpServer {
 
     /// Starts the server and waits until it accepts connections.
     pub fn start_on(port: u16) -> SmtpServer {
+        SmtpServer::spawn(port, true)
+    }
+
+    /// A server that answers every message with `500`: its Maildir lacks
+    /// the subdirectories (Python's Maildir creates them only for a
+    /// directory it makes itself), so storing fails.
+    pub fn start_rejecting() -> SmtpServer {
+        SmtpServer::spawn(free_port(), false)
+    }
+
+    fn spawn(port: u16, working_maildir: bool) -> SmtpServer {
         let dir = tempfile::tempdir().unwrap();
         let maildir = dir.path().join("mail");
-        // Python's Maildir creates tmp/new/cur only for a directory it makes
-        // itself; an existing empty one fails every delivery with 500.
-        for sub in ["tmp", "new", "cur"] {
-            std::fs::create_dir_all(maildir.join(sub)).unwrap();
+        std::fs::create_dir(&maildir).unwrap();
+        if working_maildir {
+            for sub in ["tmp", "new", "cur"] {
+                std::fs::create_dir(maildir.join(sub)).unwrap();
+            }
         }
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
         let child = Command::new(PYTHON)
@@ -49,7 +61,9 @@ impl SmtpServer {
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {PYTHON} -m aiosmtpd: {e} (install python3-aiosmtpd)"));
+            .unwrap_or_else(|e| {
+                panic!("cannot run {PYTHON} -m aiosmtpd: {e} (install python3-aiosmtpd)")
+            });
         let mut server = SmtpServer { child, port, dir };
         server.wait_ready();
         server
