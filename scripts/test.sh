@@ -12,6 +12,7 @@ ensure_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok insta
 ensure_pkg gcc
 ensure_pkg pkg-config
 ensure_pkg prometheus  # promtool, to lint the metrics textfile
+ensure_pkg python3-aiosmtpd  # tests/it/email.rs runs a real SMTP server
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need_pkgs[*]} (run as root or install them)" >&2

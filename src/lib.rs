@@ -20,6 +20,8 @@
 //! - [`metrics`]: the metric catalogue and the node_exporter textfile writer.
 //! - [`logging`]: the tracing subscriber (journald priorities under
 //!   systemd, colours on a terminal).
+//! - [`sinks`]: alert channels (log, e-mail over SMTP) behind one object-safe
+//!   trait, with transient/permanent failures told apart; secrets handling.
 //! - [`cli`]: the `buhbot` command line (thin; maps errors to exit codes).
 
 pub mod cli;
@@ -30,4 +32,5 @@ pub mod export;
 pub mod logging;
 pub mod metrics;
 pub mod replay;
+pub mod sinks;
 pub mod store;

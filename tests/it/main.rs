@@ -4,6 +4,7 @@ mod calendar;
 mod classify;
 mod cli;
 mod config;
+mod email;
 mod export;
 mod metrics;
 mod replay;

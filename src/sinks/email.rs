@@ -1,0 +1,266 @@
+//! E-mail sink over SMTP (lettre, tokio, rustls). One message per recipient,
+//! multipart/alternative with the plain text first and the HTML second.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::{AlertSink, Outgoing, SendFuture, SentReceipt, SinkError, error_chain};
+use crate::sinks::Secret;
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain connect, then STARTTLS, which is required (port 587 usually).
+    StartTls,
+    /// TLS from the first byte (SMTPS, port 465 usually).
+    Implicit,
+    /// No encryption; only for a relay on this machine.
+    None,
+}
+
+/// SMTP settings. `Debug` is safe to log: the password is a [`Secret`].
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Sender mailbox, a display name allowed: `БухБот <bot@firm.ru>`.
+    pub from: String,
+    /// Bound on connecting and on each SMTP command.
+    pub timeout: Duration,
+}
+
+/// Settings that cannot work; found at startup, not at the first alert.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailConfigError {
+    #[error(
+        "SMTP host {host:?} is not a loopback address: unencrypted SMTP (tls = none) is only allowed to localhost"
+    )]
+    PlaintextToRemote { host: String },
+    #[error("SMTP sender {from:?} is not a valid mailbox: {source}")]
+    InvalidFrom {
+        from: String,
+        #[source]
+        source: lettre::address::AddressError,
+    },
+    #[error("SMTP {field} is set but {missing} is not; set both or neither")]
+    HalfCredentials {
+        field: &'static str,
+        missing: &'static str,
+    },
+    #[error("cannot set up TLS for SMTP host {host:?}: {source}")]
+    Tls {
+        host: String,
+        #[source]
+        source: lettre::transport::smtp::Error,
+    },
+    #[error(
+        "the e-mail sink must be created inside a tokio runtime (its connection pool spawns a task)"
+    )]
+    NoRuntime,
+}
+
+/// Sends alerts by e-mail.
+pub struct EmailSink {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    host: String,
+    port: u16,
+}
+
+impl std::fmt::Debug for EmailSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailSink")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `localhost` or a loopback IP (brackets allowed around IPv6).
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+impl EmailSink {
+    pub const NAME: &'static str = "email";
+
+    /// Validates the settings and prepares the (pooled) transport. No
+    /// connection is made yet: a relay that is down at startup must not
+    /// keep the daemon from starting. Must run inside a tokio runtime.
+    pub fn new(settings: EmailSettings) -> Result<EmailSink, EmailConfigError> {
+        let EmailSettings {
+            host,
+            port,
+            tls,
+            username,
+            password,
+            from,
+            timeout,
+        } = settings;
+        let from_mailbox: Mailbox = from
+            .parse()
+            .map_err(|source| EmailConfigError::InvalidFrom { from, source })?;
+        let credentials = match (username, password) {
+            (Some(user), Some(pass)) => Some(Credentials::new(user, pass.expose().to_string())),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(EmailConfigError::HalfCredentials {
+                    field: "username",
+                    missing: "password",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(EmailConfigError::HalfCredentials {
+                    field: "password",
+                    missing: "username",
+                });
+            }
+        };
+        let tls_error = |source| EmailConfigError::Tls {
+            host: host.clone(),
+            source,
+        };
+        let builder = match tls {
+            TlsMode::StartTls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host).map_err(tls_error)?
+            }
+            TlsMode::Implicit => {
+                AsyncSmtpTransport::<Tokio1Executor>::relay(&host).map_err(tls_error)?
+            }
+            TlsMode::None if is_loopback(&host) => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
+            }
+            TlsMode::None => return Err(EmailConfigError::PlaintextToRemote { host }),
+        };
+        // relay()/starttls_relay() set 465/587; the configured port wins.
+        let mut builder = builder.port(port).timeout(Some(timeout));
+        if let Some(credentials) = credentials {
+            builder = builder.credentials(credentials);
+        }
+        // build() spawns the pool's cleanup task and would panic outside a
+        // runtime; report that as a setup error instead.
+        tokio::runtime::Handle::try_current().map_err(|_| EmailConfigError::NoRuntime)?;
+        Ok(EmailSink {
+            transport: builder.build(),
+            from: from_mailbox,
+            host,
+            port,
+        })
+    }
+
+    /// Builds the message for one recipient; `Err` is the text of a problem
+    /// no retry can fix.
+    fn message(&self, msg: &Outgoing) -> Result<(Message, String), String> {
+        let to: Mailbox = msg
+            .recipient
+            .parse()
+            .map_err(|e| format!("invalid recipient address: {e}"))?;
+        // Stable per delivery, so that a retry after an attempt whose outcome
+        // was unknown (timeout after DATA) can be recognised as a duplicate.
+        let message_id = format!(
+            "<buhbot.delivery-{}@{}>",
+            msg.delivery_id,
+            self.from.email.domain()
+        );
+        let body = MultiPart::alternative()
+            .singlepart(SinglePart::plain(msg.plain.clone()))
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(html_document(&msg.html)),
+            );
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(msg.subject.as_str())
+            .message_id(Some(message_id.clone()))
+            .multipart(body)
+            .map_err(|e| format!("cannot build message: {e}"))?;
+        Ok((message, message_id))
+    }
+}
+
+/// Wraps the Telegram-style HTML fragment into a document. Its line breaks
+/// are plain `\n`, which mail clients would collapse without `pre-wrap`.
+fn html_document(fragment: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\n<body><div style=\"white-space: pre-wrap\">{fragment}</div></body></html>\n"
+    )
+}
+
+/// Only an explicit 5xx is final; everything else (refused connection,
+/// timeout, TLS handshake, 4xx, garbled reply) may pass on a later try.
+fn classify(err: &lettre::transport::smtp::Error, recipient: &str) -> SinkError {
+    let sink = EmailSink::NAME;
+    let recipient = recipient.to_string();
+    let message = error_chain(err);
+    if err.is_permanent() {
+        SinkError::Permanent {
+            sink,
+            recipient,
+            message,
+        }
+    } else {
+        SinkError::Transient {
+            sink,
+            recipient,
+            message,
+        }
+    }
+}
+
+impl AlertSink for EmailSink {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn send<'a>(&'a self, msg: &'a Outgoing) -> SendFuture<'a> {
+        Box::pin(async move {
+            let (message, message_id) =
+                self.message(msg).map_err(|message| SinkError::Permanent {
+                    sink: Self::NAME,
+                    recipient: msg.recipient.clone(),
+                    message,
+                })?;
+            match self.transport.send(message).await {
+                Ok(_) => Ok(SentReceipt {
+                    id: Some(message_id),
+                }),
+                Err(err) => Err(classify(&err, &msg.recipient)),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.3.2.1",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["smtp.firm.ru", "10.0.0.1", "localhost.evil.com", "0.0.0.0"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+}
