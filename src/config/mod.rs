@@ -5,6 +5,7 @@
 //! sysadmin sees every problem at once, each with its key and its file.
 
 mod calendar;
+mod daemon;
 mod reader;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +15,10 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use figment::value::Value;
 
+pub use daemon::{
+    AlertSettings, BackupConfig, DaemonSettings, EmailConfig, MetricsSettings, StoreSettings,
+    TelegramSettings,
+};
 pub use reader::Problem;
 use reader::{Problems, Table, join};
 
@@ -26,7 +31,19 @@ pub const DEFAULT_PATH: &str = "/etc/buhbot/buhbot.toml";
 /// Prefix of environment overrides: `BUHBOT_SLA__THRESHOLD_MINUTES=30`.
 pub const ENV_PREFIX: &str = "BUHBOT_";
 
-const TOP_KEYS: &[&str] = &["calendar", "sla", "chats", "classifier"];
+const TOP_KEYS: &[&str] = &[
+    "calendar",
+    "sla",
+    "chats",
+    "classifier",
+    "store",
+    "daemon",
+    "metrics",
+    "backup",
+    "alerts",
+    "email",
+    "telegram",
+];
 const POLICY_KEYS: &[&str] = &[
     "threshold_minutes",
     "warning_percent",
@@ -64,6 +81,14 @@ pub struct Config {
     pub sla: Policy,
     pub chats: BTreeMap<i64, ChatConfig>,
     pub classifier: Classifier,
+    pub store: StoreSettings,
+    pub daemon: DaemonSettings,
+    pub metrics: MetricsSettings,
+    pub backup: BackupConfig,
+    pub alerts: AlertSettings,
+    /// Present when `[email] host` is set.
+    pub email: Option<EmailConfig>,
+    pub telegram: TelegramSettings,
 }
 
 impl Config {
@@ -82,6 +107,7 @@ impl Config {
         self.chats
             .values()
             .flat_map(|c| c.accountants.iter().chain(&c.managers))
+            .chain(&self.alerts.managers)
             .copied()
             .collect()
     }
@@ -184,6 +210,24 @@ impl Config {
             }
         };
 
+        let mut section = |name: &'static str, keys: &[&str]| Table::new(&mut problems, name, top.raw(name), keys);
+        let (st, dm, mt, bk, al, em, tg) = (
+            section("store", daemon::STORE_KEYS),
+            section("daemon", daemon::DAEMON_KEYS),
+            section("metrics", daemon::METRICS_KEYS),
+            section("backup", daemon::BACKUP_KEYS),
+            section("alerts", daemon::ALERTS_KEYS),
+            section("email", daemon::EMAIL_KEYS),
+            section("telegram", daemon::TELEGRAM_KEYS),
+        );
+        let store = daemon::read_store(&mut problems, &st);
+        let daemon_settings = daemon::read_daemon(&mut problems, &dm);
+        let metrics = daemon::read_metrics(&mut problems, &mt);
+        let backup = daemon::read_backup(&mut problems, &bk);
+        let alerts = daemon::read_alerts(&mut problems, &al);
+        let email = daemon::read_email(&mut problems, &em);
+        let telegram = daemon::read_telegram(&mut problems, &tg);
+
         if !problems.list.is_empty() {
             return Err(ConfigError::Invalid(problems.list));
         }
@@ -193,6 +237,13 @@ impl Config {
             sla,
             chats,
             classifier,
+            store,
+            daemon: daemon_settings,
+            metrics,
+            backup,
+            alerts,
+            email,
+            telegram,
         })
     }
 }

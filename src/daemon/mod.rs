@@ -2,4 +2,9 @@
 //! The loops themselves (ingest, scheduler, mailer) live elsewhere and only
 //! hold [`notify::Heartbeat`] handles.
 
+pub mod clock;
+pub mod engine;
+pub mod event;
 pub mod notify;
+pub mod schedule;
+pub mod source;

@@ -59,7 +59,7 @@ pub const EVENT_KINDS: &[&str] = &["message", "edit", "callback", "chat"];
 pub const ALERT_KINDS: &[&str] = &["warning", "breach", "escalation"];
 /// `sink` values of [`ALERTS_TOTAL`] known today; a new sink must be added
 /// here so that its series exist (at zero) before its first alert.
-pub const ALERT_SINKS: &[&str] = &["telegram", "email"];
+pub const ALERT_SINKS: &[&str] = &["telegram", "email", "log"];
 /// `outcome` values of [`ALERTS_TOTAL`].
 pub const ALERT_OUTCOMES: &[&str] = &["sent", "failed", "given_up"];
 /// `outcome` values of [`BACKUPS_TOTAL`].

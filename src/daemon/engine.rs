@@ -1,0 +1,400 @@
+//! The SLA engine over the store: what one event or one due timer changes,
+//! written in the caller's transaction. Pure domain decisions come from
+//! `crate::domain::sla`; this module only loads their inputs and stores
+//! their outputs, so the daemon decides exactly what `buhbot replay` does.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde_json::json;
+
+use super::event::MessageEvent;
+use crate::config::Config;
+use crate::domain::calendar::Calendar;
+use crate::domain::classify::{Category, Classification};
+use crate::domain::sla::{
+    AlertKind, Change, ChatContext, ChatTracker, Inbound, OpenRequest, PlannedAlert, Policy,
+    SenderKind, UserId, plan_alerts, plan_alerts_from,
+};
+use crate::store::requests::{Closure, NewRequest, RequestRow};
+use crate::store::{Result, alerts, messages, outbox, requests, timers};
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+/// What ingesting one event did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ingested {
+    /// The event had been processed before (nothing changed).
+    pub duplicate: bool,
+    pub opened: usize,
+    pub answered: usize,
+    /// The earliest new timer, to wake the scheduler if it is sooner.
+    pub earliest_timer: Option<i64>,
+}
+
+/// What firing one timer did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fired {
+    /// The alert was recorded with this many deliveries.
+    Alert { alert_id: i64, deliveries: usize, kind: &'static str },
+    /// The request was no longer open, or the alert had fired before.
+    Nothing,
+}
+
+/// Configuration compiled for the engine: calendars per chat, staff.
+pub struct Engine {
+    pub config: Arc<Config>,
+    default_calendar: Arc<Calendar>,
+    calendars: HashMap<i64, Arc<Calendar>>,
+    staff: BTreeSet<UserId>,
+    bots: BTreeSet<UserId>,
+}
+
+impl Engine {
+    pub fn new(config: Arc<Config>) -> Engine {
+        let default_calendar = Arc::new(Calendar::new(config.calendar.clone()));
+        let calendars = config
+            .chats
+            .iter()
+            .map(|(&id, c)| {
+                let cal = if c.calendar == config.calendar {
+                    default_calendar.clone()
+                } else {
+                    Arc::new(Calendar::new(c.calendar.clone()))
+                };
+                (id, cal)
+            })
+            .collect();
+        Engine {
+            staff: config.staff(),
+            bots: config.telegram.bot_id.into_iter().collect(),
+            default_calendar,
+            calendars,
+            config,
+        }
+    }
+
+    pub fn calendar(&self, chat: i64) -> &Arc<Calendar> {
+        self.calendars.get(&chat).unwrap_or(&self.default_calendar)
+    }
+
+    pub fn policy(&self, chat: i64) -> Policy {
+        self.config.chat_policy(chat)
+    }
+
+    pub fn context(&self, chat: i64) -> ChatContext {
+        ChatContext {
+            accountants: self
+                .config
+                .chats
+                .get(&chat)
+                .map(|c| c.accountants.clone())
+                .unwrap_or_default(),
+            staff: self.staff.clone(),
+            bots: self.bots.clone(),
+        }
+    }
+
+    pub fn chat_title(&self, chat: i64) -> Option<&str> {
+        self.config.chats.get(&chat).and_then(|c| c.title.as_deref())
+    }
+
+    /// Dedupe → log → classify → engine, inside the caller's transaction.
+    pub fn ingest(&self, conn: &Connection, ev: &MessageEvent, now: DateTime<Utc>) -> Result<Ingested> {
+        let (sender_id, sender_kind) = match ev.sender {
+            SenderKind::User(id) => (Some(id), "user"),
+            SenderKind::Chat(id) => (Some(id), "chat"),
+            SenderKind::None => (None, "none"),
+        };
+        let logged = messages::insert(
+            conn,
+            &messages::LoggedMessage {
+                chat_id: ev.chat_id,
+                message_id: ev.message_id,
+                edit_version: ev.edit_version,
+                date: ts(ev.date),
+                sender_id,
+                sender_kind,
+                sender_name: ev.sender_name.as_deref(),
+                text: &ev.text,
+                reply_to: ev.reply_to,
+                has_media: ev.has_media,
+                service: ev.service,
+                logged_at: ts(now),
+            },
+        )?;
+        let mut out = Ingested {
+            duplicate: !logged,
+            ..Ingested::default()
+        };
+        // An edit is a new version in the log; the request (if any) keeps
+        // the classification of the original message.
+        if !logged || ev.edit_version != 0 {
+            return Ok(out);
+        }
+        let chat = ev.chat_id;
+        let ctx = self.context(chat);
+        let mut tracker = ChatTracker::new();
+        for r in requests::open_for_chat(conn, chat)? {
+            tracker.restore_open(open_request(&r));
+        }
+        let reply_sender = match ev.reply_to {
+            Some(id) => messages::sender_of(conn, chat, id)?,
+            None => None,
+        };
+        let inbound = Inbound {
+            id: ev.message_id,
+            date: ev.date,
+            sender: ev.sender,
+            text: &ev.text,
+            reply_to: ev.reply_to,
+            service: ev.service,
+        };
+        let changes = tracker.on_message(&ctx, &inbound, reply_sender, &self.config.classifier);
+        for change in changes {
+            match change {
+                Change::Opened(r) => {
+                    if let Some(earliest) = self.open(conn, chat, &r, now)? {
+                        out.opened += 1;
+                        out.earliest_timer = Some(out.earliest_timer.map_or(earliest, |e: i64| e.min(earliest)));
+                    }
+                }
+                Change::Answered {
+                    request,
+                    answered_at,
+                    answered_by,
+                    message_id,
+                } => {
+                    if let Some(row) = requests::by_message(conn, chat, request.message_id)? {
+                        self.close(conn, &row, "answered", answered_at, Some(answered_by), Some(message_id))?;
+                        out.answered += 1;
+                    }
+                }
+                Change::Joined { .. } => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Opens a request and plans its timers; returns the earliest due.
+    fn open(&self, conn: &Connection, chat: i64, r: &OpenRequest, now: DateTime<Utc>) -> Result<Option<i64>> {
+        let policy = self.policy(chat);
+        let plan = plan_alerts(self.calendar(chat), &policy, r.received_at);
+        let category = r.classification.category.as_str();
+        let Some(id) = requests::insert_open(
+            conn,
+            &NewRequest {
+                chat_id: chat,
+                message_id: r.message_id,
+                client_id: r.client_id,
+                received_at: ts(r.received_at),
+                category,
+                confidence: r.classification.confidence,
+                threshold_minutes: i64::from(policy.threshold_minutes),
+                deadline_at: breach_due(&plan),
+                now: ts(now),
+            },
+        )?
+        else {
+            return Ok(None);
+        };
+        messages::set_category(conn, chat, r.message_id, category, r.classification.confidence)?;
+        insert_timers(conn, id, &plan, &[])?;
+        outbox::push(
+            conn,
+            "client_requests",
+            &id.to_string(),
+            "upsert",
+            &json!({"id": id, "chat_id": chat, "message_id": r.message_id, "client_id": r.client_id,
+                    "received_at": ts(r.received_at), "status": "open", "category": category}),
+            ts(now),
+        )?;
+        Ok(plan.first().map(|a| ts(a.due)))
+    }
+
+    /// Closes an open request (answered or resolved) with its outcome.
+    pub fn close(
+        &self,
+        conn: &Connection,
+        row: &RequestRow,
+        status: &'static str,
+        when: DateTime<Utc>,
+        by: Option<UserId>,
+        answer_message_id: Option<i64>,
+    ) -> Result<bool> {
+        let working = row.anchor_used_seconds + self.calendar(row.chat_id).working_seconds(at(row.anchor_at), when);
+        let breached = row.deadline_at.is_some_and(|d| ts(when) > d);
+        let closure = Closure {
+            status,
+            at: ts(when),
+            by,
+            answer_message_id,
+            working_minutes: working / 60,
+            breached,
+            breached_at: row.deadline_at.filter(|_| breached),
+            excess_minutes: (working - row.threshold_minutes * 60).max(0) / 60,
+        };
+        if !requests::close(conn, row.id, &closure)? {
+            return Ok(false);
+        }
+        timers::delete_for_request(conn, row.id)?;
+        alerts::resolve_for_request(conn, row.id, status, by, ts(when))?;
+        outbox::push(
+            conn,
+            "client_requests",
+            &row.id.to_string(),
+            "upsert",
+            &json!({"id": row.id, "status": status, "answered_at": closure.at, "answered_by": by,
+                    "working_minutes": closure.working_minutes, "breached": breached,
+                    "breached_at": closure.breached_at, "excess_minutes": closure.excess_minutes}),
+            ts(when),
+        )?;
+        Ok(true)
+    }
+
+    /// Fires one due timer: records the alert and its deliveries if the
+    /// request is still open, and removes the timer either way.
+    pub fn fire(&self, conn: &Connection, t: &timers::TimerRow, now: DateTime<Utc>) -> Result<Fired> {
+        timers::delete(conn, t)?;
+        let Some(row) = requests::get(conn, t.request_id)?.filter(|r| r.status == "open") else {
+            return Ok(Fired::Nothing);
+        };
+        let Some(alert_id) = alerts::insert(conn, row.id, t.kind, t.level, t.due_at, ts(now))? else {
+            return Ok(Fired::Nothing);
+        };
+        if t.kind == "breach" {
+            requests::mark_breached(conn, row.id, t.due_at)?;
+        }
+        let recipients = self.recipients(t.kind, row.chat_id);
+        for (sink, recipient) in &recipients {
+            alerts::insert_delivery(conn, alert_id, sink, recipient, ts(now))?;
+        }
+        outbox::push(
+            conn,
+            "sla_alerts",
+            &alert_id.to_string(),
+            "upsert",
+            &json!({"id": alert_id, "request_id": row.id, "kind": t.kind, "level": t.level,
+                    "due_at": t.due_at, "fired_at": ts(now)}),
+            ts(now),
+        )?;
+        Ok(Fired::Alert {
+            alert_id,
+            deliveries: recipients.len(),
+            kind: t.kind,
+        })
+    }
+
+    /// Who gets an alert of `kind`: (sink, recipient) pairs. Warnings go to
+    /// accountants, breaches to accountants and managers, escalations to
+    /// managers. Never the client's chat.
+    pub fn recipients(&self, kind: &str, _chat: i64) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.config.alerts.log {
+            out.push(("log", "journal".to_string()));
+        }
+        if let Some(email) = &self.config.email {
+            let accountants = kind != "escalation";
+            let managers = kind != "warning";
+            let mut addrs: BTreeSet<&String> = BTreeSet::new();
+            if accountants {
+                addrs.extend(&email.accountants);
+            }
+            if managers {
+                addrs.extend(&email.managers);
+            }
+            out.extend(addrs.into_iter().map(|a| ("email", a.clone())));
+        }
+        out
+    }
+
+    /// The timers an open request should have now: its plan from its
+    /// anchor, minus the alerts it already got.
+    pub fn expected_timers(&self, conn: &Connection, row: &RequestRow) -> Result<Vec<PlannedAlert>> {
+        let policy = self.policy(row.chat_id);
+        let fired = alerts::fired_for_request(conn, row.id)?;
+        let plan = plan_alerts_from(self.calendar(row.chat_id), &policy, at(row.anchor_at), row.anchor_used_seconds);
+        Ok(plan
+            .into_iter()
+            .filter(|a| !fired.iter().any(|(k, l)| k == a.kind.as_str() && *l == i64::from(a.level)))
+            .collect())
+    }
+
+    /// Re-times every open request after a configuration change: the time
+    /// used so far under `old` stays used; what is left counts against the
+    /// new calendar and policy. Returns how many requests changed.
+    pub fn retime(&self, conn: &Connection, old: &Engine, now: DateTime<Utc>) -> Result<usize> {
+        let mut changed = 0;
+        for row in requests::all_open(conn)? {
+            let chat = row.chat_id;
+            let same_cal = Arc::ptr_eq(old.calendar(chat), self.calendar(chat))
+                || old.calendar(chat).spec() == self.calendar(chat).spec();
+            if same_cal && old.policy(chat) == self.policy(chat) {
+                continue;
+            }
+            let anchor = now.max(at(row.anchor_at));
+            let used = row.anchor_used_seconds + old.calendar(chat).working_seconds(at(row.anchor_at), anchor);
+            let policy = self.policy(chat);
+            let plan = plan_alerts_from(self.calendar(chat), &policy, anchor, used);
+            requests::retime(conn, row.id, ts(anchor), used, i64::from(policy.threshold_minutes), breach_due(&plan))?;
+            let moved = RequestRow {
+                anchor_at: ts(anchor),
+                anchor_used_seconds: used,
+                ..row
+            };
+            timers::delete_for_request(conn, moved.id)?;
+            let fired = alerts::fired_for_request(conn, moved.id)?;
+            insert_timers(conn, moved.id, &plan, &fired)?;
+            changed += 1;
+        }
+        Ok(changed)
+    }
+}
+
+fn breach_due(plan: &[PlannedAlert]) -> Option<i64> {
+    plan.iter().find(|a| a.kind == AlertKind::Breach).map(|a| ts(a.due))
+}
+
+fn insert_timers(conn: &Connection, request_id: i64, plan: &[PlannedAlert], fired: &[(String, i64)]) -> Result<()> {
+    for a in plan {
+        if fired.iter().any(|(k, l)| k == a.kind.as_str() && *l == i64::from(a.level)) {
+            continue;
+        }
+        timers::insert(
+            conn,
+            &timers::TimerRow {
+                request_id,
+                kind: a.kind.as_str(),
+                level: i64::from(a.level),
+                due_at: ts(a.due),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+fn open_request(r: &RequestRow) -> OpenRequest {
+    let category = match r.category.as_str() {
+        "CLARIFICATION" => Category::Clarification,
+        "GRATITUDE" => Category::Gratitude,
+        "SPAM" => Category::Spam,
+        _ => Category::Request,
+    };
+    OpenRequest {
+        message_id: r.message_id,
+        client_id: r.client_id,
+        received_at: at(r.received_at),
+        classification: Classification {
+            category,
+            confidence: r.confidence,
+        },
+    }
+}

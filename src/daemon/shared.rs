@@ -1,0 +1,85 @@
+//! State shared by the daemon's loops.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use super::clock::Clock;
+use super::engine::Engine;
+use crate::sinks::AlertSink;
+use crate::store::Store;
+
+/// How often idle loops wake to show the watchdog they are alive.
+pub const TICK: Duration = Duration::from_secs(2);
+
+pub struct Shared {
+    pub store: Store,
+    pub clock: Clock,
+    engine: RwLock<Arc<Engine>>,
+    sinks: RwLock<Arc<Vec<Arc<dyn AlertSink>>>>,
+    /// Timers due strictly before this Unix second may fire: every event
+    /// dated earlier has been ingested. A live source keeps it at MAX; a
+    /// replay moves it along, so a timer never fires ahead of an answer
+    /// that was already in the export.
+    watermark: AtomicI64,
+    pub timers_changed: Notify,
+    pub deliveries_changed: Notify,
+    /// Unix time of the last ingested event (0 before the first).
+    pub last_event: AtomicI64,
+    /// Test-only: the ingest loop stops (and stops beating) when set.
+    pub wedged: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(store: Store, clock: Clock, engine: Engine, sinks: Vec<Arc<dyn AlertSink>>, live: bool) -> Shared {
+        Shared {
+            store,
+            clock,
+            engine: RwLock::new(Arc::new(engine)),
+            sinks: RwLock::new(Arc::new(sinks)),
+            watermark: AtomicI64::new(if live { i64::MAX } else { i64::MIN }),
+            timers_changed: Notify::new(),
+            deliveries_changed: Notify::new(),
+            last_event: AtomicI64::new(0),
+            wedged: AtomicBool::new(false),
+        }
+    }
+
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_engine(&self, engine: Arc<Engine>) {
+        *self.engine.write().unwrap_or_else(|e| e.into_inner()) = engine;
+    }
+
+    pub fn sinks(&self) -> Arc<Vec<Arc<dyn AlertSink>>> {
+        self.sinks.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_sinks(&self, sinks: Vec<Arc<dyn AlertSink>>) {
+        *self.sinks.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(sinks);
+    }
+
+    pub fn watermark(&self) -> i64 {
+        self.watermark.load(Ordering::Acquire)
+    }
+
+    pub fn set_watermark(&self, w: i64) {
+        if self.watermark.swap(w, Ordering::AcqRel) != w {
+            self.timers_changed.notify_one();
+        }
+    }
+
+    /// The latest instant timers may fire at now.
+    pub fn fire_upto(&self) -> i64 {
+        self.clock.now().timestamp().min(self.watermark().saturating_sub(1))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
