@@ -11,8 +11,11 @@
 //!   values validated into typed settings with every problem reported.
 //! - [`export`]: streaming reader of Telegram Desktop chat exports.
 //! - [`replay`]: runs the engine over an export and renders the SLA report.
+//! - [`backup`]: online SQLite snapshots into tar.gz archives, verify,
+//!   retention, restore, and the daemon's database lock.
 //! - [`cli`]: the `buhbot` command line (thin; maps errors to exit codes).
 
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod domain;
