@@ -11,8 +11,8 @@ use flate2::write::GzEncoder;
 
 use super::fsutil::{ScratchDir, sync_dir};
 use super::{
-    BackupError, BackupInfo, BackupSettings, CONFIG_MEMBER, DB_MEMBER, MANIFEST_FORMAT, MANIFEST_MEMBER, Manifest,
-    Progress, archive_name, db, prune,
+    BackupError, BackupInfo, BackupSettings, CONFIG_MEMBER, DB_MEMBER, MANIFEST_FORMAT,
+    MANIFEST_MEMBER, Manifest, Progress, archive_name, db, prune,
 };
 
 /// Takes a consistent online snapshot of `db` (other connections may keep
@@ -45,12 +45,17 @@ pub fn create(
     let copy = scratch.path().join(DB_MEMBER);
     db::snapshot(db, &copy, progress)?;
     let checked = db::check(&copy)?;
-    let db_size_bytes = fs::metadata(&copy).map_err(BackupError::io("stat", &copy))?.len();
+    let db_size_bytes = fs::metadata(&copy)
+        .map_err(BackupError::io("stat", &copy))?
+        .len();
 
     let config = config_file.and_then(|p| match fs::read(p) {
         Ok(bytes) => Some(bytes),
         Err(e) => {
-            tracing::warn!("backup without the configuration: cannot read {}: {e}", p.display());
+            tracing::warn!(
+                "backup without the configuration: cannot read {}: {e}",
+                p.display()
+            );
             None
         }
     });
@@ -77,20 +82,37 @@ pub fn create(
         .map_err(BackupError::io("create", &tmp_path))?;
     pack(file, &copy, config.as_deref(), &manifest_json, now)
         .map_err(BackupError::io("write archive", &tmp_path))?;
-    fs::rename(&tmp_path, &final_path).map_err(BackupError::io("rename archive to", &final_path))?;
+    fs::rename(&tmp_path, &final_path)
+        .map_err(BackupError::io("rename archive to", &final_path))?;
     sync_dir(dir)?;
     drop(scratch);
 
-    let size_bytes = fs::metadata(&final_path).map_err(BackupError::io("stat", &final_path))?.len();
-    tracing::info!("backup {} written ({size_bytes} bytes)", final_path.display());
+    let size_bytes = fs::metadata(&final_path)
+        .map_err(BackupError::io("stat", &final_path))?
+        .len();
+    tracing::info!(
+        "backup {} written ({size_bytes} bytes)",
+        final_path.display()
+    );
     if let Err(e) = prune(settings, now) {
         tracing::warn!("pruning old backups failed: {e}");
     }
-    Ok(BackupInfo { path: final_path, size_bytes, created_at: now, row_counts: manifest.row_counts })
+    Ok(BackupInfo {
+        path: final_path,
+        size_bytes,
+        created_at: now,
+        row_counts: manifest.row_counts,
+    })
 }
 
 /// Writes the tar.gz to `file` and syncs it.
-fn pack(file: File, db_copy: &Path, config: Option<&[u8]>, manifest: &[u8], now: DateTime<Utc>) -> io::Result<()> {
+fn pack(
+    file: File,
+    db_copy: &Path,
+    config: Option<&[u8]>,
+    manifest: &[u8],
+    now: DateTime<Utc>,
+) -> io::Result<()> {
     let mtime = u64::try_from(now.timestamp()).unwrap_or(0);
     let mut tar = tar::Builder::new(GzEncoder::new(file, Compression::default()));
     let mut add = |name: &str, size: u64, data: &mut dyn io::Read| {

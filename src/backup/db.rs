@@ -28,13 +28,22 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// database would never finish. In rollback-journal mode holding the read
 /// lock would block writers for the whole copy, so there we step without it
 /// and accept restarts.
-pub(super) fn snapshot(src: &Path, dest: &Path, progress: &dyn Progress) -> Result<(), BackupError> {
+pub(super) fn snapshot(
+    src: &Path,
+    dest: &Path,
+    progress: &dyn Progress,
+) -> Result<(), BackupError> {
     if !src.is_file() {
-        return Err(BackupError::NoDatabase { path: src.to_path_buf() });
+        return Err(BackupError::NoDatabase {
+            path: src.to_path_buf(),
+        });
     }
     let src_err = || BackupError::sqlite(src);
-    let from = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(src_err())?;
+    let from = Connection::open_with_flags(
+        src,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(src_err())?;
     from.busy_timeout(BUSY_TIMEOUT).map_err(src_err())?;
     let mode: String = from
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -71,7 +80,10 @@ pub(super) fn snapshot(src: &Path, dest: &Path, progress: &dyn Progress) -> Resu
     let _: String = to
         .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
         .map_err(BackupError::sqlite(dest))?;
-    to.close().map_err(|(_, e)| BackupError::Sqlite { path: dest.to_path_buf(), source: e })?;
+    to.close().map_err(|(_, e)| BackupError::Sqlite {
+        path: dest.to_path_buf(),
+        source: e,
+    })?;
     Ok(())
 }
 
@@ -85,14 +97,20 @@ pub(super) struct Checked {
 /// rows of every table.
 pub(super) fn check(path: &Path) -> Result<Checked, BackupError> {
     let err = || BackupError::sqlite(path);
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(err())?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(err())?;
     let report: Vec<String> = conn
         .prepare("PRAGMA integrity_check")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .map_err(err())?;
     if report != ["ok"] {
-        return Err(BackupError::Integrity { path: path.to_path_buf(), report: report.join("; ") });
+        return Err(BackupError::Integrity {
+            path: path.to_path_buf(),
+            report: report.join("; "),
+        });
     }
     let schema_version = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -107,5 +125,8 @@ pub(super) fn check(path: &Path) -> Result<Checked, BackupError> {
         let n: i64 = conn.query_row(&sql, [], |r| r.get(0)).map_err(err())?;
         row_counts.insert(table, u64::try_from(n).unwrap_or(0));
     }
-    Ok(Checked { schema_version, row_counts })
+    Ok(Checked {
+        schema_version,
+        row_counts,
+    })
 }

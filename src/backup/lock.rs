@@ -38,7 +38,10 @@ impl DbLock {
     /// process, or another `DbLock` in this process, holds it.
     pub fn acquire(db_path: &Path) -> Result<DbLock, LockError> {
         let path = lock_path(db_path);
-        let io_err = |source| LockError::Io { path: path.clone(), source };
+        let io_err = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -86,7 +89,10 @@ mod tests {
         drop(first);
         let again = DbLock::acquire(&db).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(again.path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(again.path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

@@ -55,7 +55,11 @@ pub struct BackupSettings {
 
 impl Default for BackupSettings {
     fn default() -> Self {
-        BackupSettings { dir: PathBuf::from(DEFAULT_DIR), keep_days: 28, keep_count: 28 }
+        BackupSettings {
+            dir: PathBuf::from(DEFAULT_DIR),
+            keep_days: 28,
+            keep_count: 28,
+        }
     }
 }
 
@@ -126,7 +130,10 @@ pub enum BackupError {
     #[error("integrity check of {} failed: {report}", path.display())]
     Integrity { path: PathBuf, report: String },
     #[error("archive {} has no {member}", archive.display())]
-    MissingMember { archive: PathBuf, member: &'static str },
+    MissingMember {
+        archive: PathBuf,
+        member: &'static str,
+    },
     #[error("manifest of {} is unreadable: {source}", archive.display())]
     Manifest {
         archive: PathBuf,
@@ -136,9 +143,16 @@ pub enum BackupError {
     #[error("manifest of {} has format version {found}; this buhbot reads {MANIFEST_FORMAT}", archive.display())]
     ManifestVersion { archive: PathBuf, found: u32 },
     #[error("database in {} is {actual} bytes, the manifest says {expected}", archive.display())]
-    SizeMismatch { archive: PathBuf, expected: u64, actual: u64 },
+    SizeMismatch {
+        archive: PathBuf,
+        expected: u64,
+        actual: u64,
+    },
     #[error("database in {} does not match its manifest: {differences}", archive.display())]
-    RowCounts { archive: PathBuf, differences: String },
+    RowCounts {
+        archive: PathBuf,
+        differences: String,
+    },
     #[error("{} already exists", path.display())]
     Exists { path: PathBuf },
     #[error("the buhbot daemon seems to be running ({} is locked); stop it first or use --force", lock.display())]
@@ -150,7 +164,11 @@ pub enum BackupError {
 impl BackupError {
     fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> BackupError {
         let path = path.into();
-        move |source| BackupError::Io { action, path, source }
+        move |source| BackupError::Io {
+            action,
+            path,
+            source,
+        }
     }
 
     fn sqlite(path: impl Into<PathBuf>) -> impl FnOnce(rusqlite::Error) -> BackupError {
@@ -171,7 +189,9 @@ pub fn parse_archive_name(name: &str) -> Option<DateTime<Utc>> {
     if stamp.len() != 16 {
         return None;
     }
-    NaiveDateTime::parse_from_str(stamp, NAME_TIME).ok().map(|t| t.and_utc())
+    NaiveDateTime::parse_from_str(stamp, NAME_TIME)
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 #[cfg(test)]

@@ -24,10 +24,12 @@ pub struct TerminalProgress {
 
 impl TerminalProgress {
     pub fn new(label: &str) -> TerminalProgress {
-        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-        let style = indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}% {eta}")
-            .expect("static template")
-            .progress_chars("=> ");
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        let style =
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {percent:>3}% {eta}")
+                .expect("static template")
+                .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(label.to_string());
         TerminalProgress { bar }

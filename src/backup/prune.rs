@@ -22,10 +22,18 @@ pub fn list(dir: &Path) -> Result<Vec<BackupEntry>, BackupError> {
         // symlink_metadata: a symlink named like an archive is not ours.
         let meta = fs::symlink_metadata(&path).map_err(BackupError::io("stat", &path))?;
         if meta.is_file() {
-            entries.push(BackupEntry { path, created_at, size_bytes: meta.len() });
+            entries.push(BackupEntry {
+                path,
+                created_at,
+                size_bytes: meta.len(),
+            });
         }
     }
-    entries.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.path.cmp(&a.path)));
+    entries.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| b.path.cmp(&a.path))
+    });
     Ok(entries)
 }
 
@@ -37,7 +45,10 @@ pub fn list(dir: &Path) -> Result<Vec<BackupEntry>, BackupError> {
 /// age and even with `keep_count == 0`, so a stalled backup schedule does not
 /// end with no backup at all. Only files matching the archive name pattern are
 /// considered. Returns the deleted paths, oldest last.
-pub fn prune(settings: &BackupSettings, now: DateTime<Utc>) -> Result<Vec<std::path::PathBuf>, BackupError> {
+pub fn prune(
+    settings: &BackupSettings,
+    now: DateTime<Utc>,
+) -> Result<Vec<std::path::PathBuf>, BackupError> {
     let max_age = Duration::days(i64::from(settings.keep_days));
     let mut deleted = Vec::new();
     for (rank, entry) in list(&settings.dir)?.into_iter().enumerate() {

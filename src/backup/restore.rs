@@ -21,7 +21,12 @@ use super::{BackupError, DbLock, LockError, RestoreInfo, lock_path};
 /// gets the replaced one's mode (and owner, when running as root), else 0600.
 /// `db` is never missing: the old file is hard-linked aside and the new one
 /// renamed over it.
-pub fn restore(archive: &Path, db: &Path, force: bool, now: DateTime<Utc>) -> Result<RestoreInfo, BackupError> {
+pub fn restore(
+    archive: &Path,
+    db: &Path,
+    force: bool,
+    now: DateTime<Utc>,
+) -> Result<RestoreInfo, BackupError> {
     let dir = parent_of(db);
     // Unpack next to the database so the final rename is atomic.
     let scratch = ScratchDir::new_in(dir)?;
@@ -33,7 +38,11 @@ pub fn restore(archive: &Path, db: &Path, force: bool, now: DateTime<Utc>) -> Re
             tracing::warn!("{} is held; restoring anyway (--force)", path.display());
             (None, true)
         }
-        Err(LockError::Held { .. }) => return Err(BackupError::DaemonRunning { lock: lock_path(db) }),
+        Err(LockError::Held { .. }) => {
+            return Err(BackupError::DaemonRunning {
+                lock: lock_path(db),
+            });
+        }
         Err(e) => return Err(BackupError::Lock(e)),
     };
 
@@ -42,13 +51,17 @@ pub fn restore(archive: &Path, db: &Path, force: bool, now: DateTime<Utc>) -> Re
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(BackupError::io("stat", db)(e)),
     };
-    let mode = old_meta.as_ref().map_or(0o600, |m| m.permissions().mode() & 0o7777);
-    fs::set_permissions(&new_db, fs::Permissions::from_mode(mode)).map_err(BackupError::io("chmod", &new_db))?;
+    let mode = old_meta
+        .as_ref()
+        .map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    fs::set_permissions(&new_db, fs::Permissions::from_mode(mode))
+        .map_err(BackupError::io("chmod", &new_db))?;
     // SAFETY: geteuid has no preconditions.
     if let Some(m) = &old_meta
         && unsafe { libc::geteuid() } == 0
     {
-        std::os::unix::fs::chown(&new_db, Some(m.uid()), Some(m.gid())).map_err(BackupError::io("chown", &new_db))?;
+        std::os::unix::fs::chown(&new_db, Some(m.uid()), Some(m.gid()))
+            .map_err(BackupError::io("chown", &new_db))?;
     }
     sync_file(&new_db)?;
 
@@ -63,9 +76,16 @@ pub fn restore(archive: &Path, db: &Path, force: bool, now: DateTime<Utc>) -> Re
         "restored {} from {}{}",
         db.display(),
         archive.display(),
-        replaced.as_ref().map_or(String::new(), |p| format!("; previous database kept as {}", p.display()))
+        replaced.as_ref().map_or(String::new(), |p| format!(
+            "; previous database kept as {}",
+            p.display()
+        ))
     );
-    Ok(RestoreInfo { manifest, replaced, forced })
+    Ok(RestoreInfo {
+        manifest,
+        replaced,
+        forced,
+    })
 }
 
 /// Moves `-wal`/`-shm` aside first (a stale WAL next to the restored file

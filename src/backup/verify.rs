@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use flate2::read::GzDecoder;
 
 use super::fsutil::ScratchDir;
-use super::{BackupError, CONFIG_MEMBER, DB_MEMBER, MANIFEST_FORMAT, MANIFEST_MEMBER, Manifest, db};
+use super::{
+    BackupError, CONFIG_MEMBER, DB_MEMBER, MANIFEST_FORMAT, MANIFEST_MEMBER, Manifest, db,
+};
 
 /// Unpacks `archive` into a private temporary directory and checks it: the
 /// manifest is present and readable, the database has the recorded size,
@@ -20,11 +22,17 @@ pub fn verify(archive: &Path) -> Result<Manifest, BackupError> {
 
 /// [`verify`], unpacking into `into` (which must exist and be private);
 /// returns the manifest and the checked database file inside `into`.
-pub(super) fn unpack_checked(archive: &Path, into: &Path) -> Result<(Manifest, PathBuf), BackupError> {
+pub(super) fn unpack_checked(
+    archive: &Path,
+    into: &Path,
+) -> Result<(Manifest, PathBuf), BackupError> {
     unpack(archive, into)?;
     let manifest_path = into.join(MANIFEST_MEMBER);
     let db_path = into.join(DB_MEMBER);
-    let missing = |member| BackupError::MissingMember { archive: archive.to_path_buf(), member };
+    let missing = |member| BackupError::MissingMember {
+        archive: archive.to_path_buf(),
+        member,
+    };
     if !manifest_path.is_file() {
         return Err(missing(MANIFEST_MEMBER));
     }
@@ -35,7 +43,10 @@ pub(super) fn unpack_checked(archive: &Path, into: &Path) -> Result<(Manifest, P
     // The version first, so a newer format is reported as such rather than
     // as a parse error on some field it added.
     let version = serde_json::from_slice::<serde_json::Value>(&text)
-        .map_err(|source| BackupError::Manifest { archive: archive.to_path_buf(), source })?
+        .map_err(|source| BackupError::Manifest {
+            archive: archive.to_path_buf(),
+            source,
+        })?
         .get("format_version")
         .and_then(serde_json::Value::as_u64)
         .unwrap_or(0);
@@ -45,10 +56,15 @@ pub(super) fn unpack_checked(archive: &Path, into: &Path) -> Result<(Manifest, P
             found: u32::try_from(version).unwrap_or(u32::MAX),
         });
     }
-    let manifest: Manifest = serde_json::from_slice(&text)
-        .map_err(|source| BackupError::Manifest { archive: archive.to_path_buf(), source })?;
+    let manifest: Manifest =
+        serde_json::from_slice(&text).map_err(|source| BackupError::Manifest {
+            archive: archive.to_path_buf(),
+            source,
+        })?;
 
-    let actual = fs::metadata(&db_path).map_err(BackupError::io("stat", &db_path))?.len();
+    let actual = fs::metadata(&db_path)
+        .map_err(BackupError::io("stat", &db_path))?
+        .len();
     if actual != manifest.db_size_bytes {
         return Err(BackupError::SizeMismatch {
             archive: archive.to_path_buf(),
@@ -61,15 +77,24 @@ pub(super) fn unpack_checked(archive: &Path, into: &Path) -> Result<(Manifest, P
     for (table, expected) in &manifest.row_counts {
         match checked.row_counts.get(table) {
             None => differences.push(format!("table {table} is missing")),
-            Some(n) if n != expected => differences.push(format!("table {table} has {n} rows, expected {expected}")),
+            Some(n) if n != expected => {
+                differences.push(format!("table {table} has {n} rows, expected {expected}"))
+            }
             Some(_) => {}
         }
     }
-    for table in checked.row_counts.keys().filter(|t| !manifest.row_counts.contains_key(*t)) {
+    for table in checked
+        .row_counts
+        .keys()
+        .filter(|t| !manifest.row_counts.contains_key(*t))
+    {
         differences.push(format!("table {table} is not in the manifest"));
     }
     if !differences.is_empty() {
-        return Err(BackupError::RowCounts { archive: archive.to_path_buf(), differences: differences.join("; ") });
+        return Err(BackupError::RowCounts {
+            archive: archive.to_path_buf(),
+            differences: differences.join("; "),
+        });
     }
     Ok((manifest, db_path))
 }

@@ -69,7 +69,12 @@ pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<()> {
                 println!("no backups in {}", dir.display());
             }
             for e in entries {
-                println!("{}  {:>12}  {}", e.created_at.format("%Y-%m-%dT%H:%M:%SZ"), e.size_bytes, e.path.display());
+                println!(
+                    "{}  {:>12}  {}",
+                    e.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    e.size_bytes,
+                    e.path.display()
+                );
             }
             Ok(())
         }
@@ -83,7 +88,11 @@ pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<()> {
                 m.buhbot_version,
                 m.schema_version,
                 m.row_counts.len(),
-                if m.config_included { ", with configuration" } else { "" }
+                if m.config_included {
+                    ", with configuration"
+                } else {
+                    ""
+                }
             );
             Ok(())
         }
@@ -94,10 +103,19 @@ fn create(cli: &Cli, args: &CreateArgs) -> anyhow::Result<()> {
     // Only the file's path is needed, but loading validates it, and a backup
     // of a configuration that does not load would be a poor backup.
     let config = super::load_config(cli)?;
-    let settings = BackupSettings { dir: args.to.clone(), ..BackupSettings::default() };
+    let settings = BackupSettings {
+        dir: args.to.clone(),
+        ..BackupSettings::default()
+    };
     let progress = backup::progress_for_terminal("backup");
-    let info = backup::create(&args.db, config.file.as_deref(), &settings, Utc::now(), progress.as_ref())
-        .context("backup failed")?;
+    let info = backup::create(
+        &args.db,
+        config.file.as_deref(),
+        &settings,
+        Utc::now(),
+        progress.as_ref(),
+    )
+    .context("backup failed")?;
     println!("{} ({} bytes)", info.path.display(), info.size_bytes);
     for (table, rows) in &info.row_counts {
         println!("  {table}: {rows}");
@@ -106,7 +124,8 @@ fn create(cli: &Cli, args: &CreateArgs) -> anyhow::Result<()> {
 }
 
 pub fn restore(args: &RestoreArgs) -> anyhow::Result<()> {
-    let info = backup::restore(&args.file, &args.db, args.force, Utc::now()).context("restore failed")?;
+    let info =
+        backup::restore(&args.file, &args.db, args.force, Utc::now()).context("restore failed")?;
     let rows: u64 = info.manifest.row_counts.values().sum();
     println!(
         "restored {} from {} (created {}, {rows} row(s))",
