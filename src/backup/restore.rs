@@ -18,7 +18,8 @@ use super::{BackupError, DbLock, LockError, RestoreInfo, lock_path};
 /// swap so the daemon cannot start mid-way. The current database and its
 /// `-wal`/`-shm` files are kept as `<db>.replaced-YYYYMMDDTHHMMSSZ` (`now`),
 /// `…-wal`, `…-shm` — together still an openable database. The restored file
-/// gets the replaced one's mode (and owner, when running as root), else 0600.
+/// gets the replaced one's mode, else 0600; when running as root, it and the
+/// lock file get the replaced one's owner, else the directory's.
 /// `db` is never missing: the old file is hard-linked aside and the new one
 /// renamed over it.
 pub fn restore(
@@ -57,11 +58,20 @@ pub fn restore(
     fs::set_permissions(&new_db, fs::Permissions::from_mode(mode))
         .map_err(BackupError::io("chmod", &new_db))?;
     // SAFETY: geteuid has no preconditions.
-    if let Some(m) = &old_meta
-        && unsafe { libc::geteuid() } == 0
-    {
-        std::os::unix::fs::chown(&new_db, Some(m.uid()), Some(m.gid()))
-            .map_err(BackupError::io("chown", &new_db))?;
+    if unsafe { libc::geteuid() } == 0 {
+        // Files root creates here must stay usable by the daemon's user: take
+        // the replaced database's owner, or the directory's if there is none.
+        let owner = match &old_meta {
+            Some(m) => (m.uid(), m.gid()),
+            None => {
+                let m = fs::metadata(dir).map_err(BackupError::io("stat", dir))?;
+                (m.uid(), m.gid())
+            }
+        };
+        for path in [new_db.clone(), lock_path(db)] {
+            std::os::unix::fs::chown(&path, Some(owner.0), Some(owner.1))
+                .map_err(BackupError::io("chown", &path))?;
+        }
     }
     sync_file(&new_db)?;
 

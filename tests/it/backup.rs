@@ -416,3 +416,28 @@ fn cli_backup_creates_an_archive() {
     assert_eq!(entries.len(), 1);
     assert!(members(&entries[0].path).contains("buhbot.toml"));
 }
+
+#[test]
+fn restore_without_previous_database() {
+    use std::os::unix::fs::MetadataExt;
+    let root = tempfile::tempdir().unwrap();
+    let (_db, archive) = db_and_archive(root.path(), t(2025, 1, 15, 9, 30, 0));
+    let fresh = root.path().join("fresh");
+    fs::create_dir(&fresh).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let root_user = unsafe { libc::geteuid() } == 0;
+    if root_user {
+        // As root the new files must go to the directory's (daemon's) owner.
+        std::os::unix::fs::chown(&fresh, Some(4321), Some(4321)).unwrap();
+    }
+    let db = fresh.join("buhbot.db");
+    let info = backup::restore(&archive, &db, false, t(2025, 1, 16, 10, 0, 0)).unwrap();
+    assert_eq!(info.replaced, None);
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(count(&db, "a"), 300);
+    if root_user {
+        for p in [db.clone(), backup::lock_path(&db)] {
+            assert_eq!(fs::metadata(&p).unwrap().uid(), 4321, "{}", p.display());
+        }
+    }
+}
