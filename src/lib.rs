@@ -22,8 +22,11 @@
 //!   systemd, colours on a terminal).
 //! - [`sinks`]: alert channels (log, e-mail over SMTP) behind one object-safe
 //!   trait, with transient/permanent failures told apart; secrets handling.
+//! - [`backup`]: online SQLite snapshots into tar.gz archives, verify,
+//!   retention, restore, and the daemon's database lock.
 //! - [`cli`]: the `buhbot` command line (thin; maps errors to exit codes).
 
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod daemon;

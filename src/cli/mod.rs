@@ -1,6 +1,7 @@
 //! The `buhbot` command line: argument parsing, dispatch, exit codes.
 //! Each command lives in its own file and stays thin over the library.
 
+mod backup;
 mod calendar;
 mod replay;
 
@@ -47,6 +48,10 @@ pub enum Command {
     },
     /// Run the SLA engine over a Telegram Desktop chat export and report
     Replay(replay::ReplayArgs),
+    /// Back up the database (online), or list / verify backups
+    Backup(backup::BackupArgs),
+    /// Replace the database with a verified backup (stop the daemon first)
+    Restore(backup::RestoreArgs),
 }
 
 /// Parses the arguments, runs the command and maps its outcome to an exit
@@ -93,5 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Replay(args) => replay::run(&load_config(&cli)?, args),
+        Command::Backup(args) => backup::run(&cli, args),
+        Command::Restore(args) => backup::restore(args),
     }
 }

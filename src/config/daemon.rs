@@ -170,22 +170,35 @@ fn path(problems: &mut Problems<'_>, t: &Table<'_>, key: &str, default: PathBuf)
     match t.get::<String>(problems, key) {
         Some(p) if PathBuf::from(&p).is_absolute() => PathBuf::from(p),
         Some(p) => {
-            problems.push(&join(t.path, key), t.raw(key), format!("{p:?} must be an absolute path"));
+            problems.push(
+                &join(t.path, key),
+                t.raw(key),
+                format!("{p:?} must be an absolute path"),
+            );
             default
         }
         None => default,
     }
 }
 
-fn secs(problems: &mut Problems<'_>, t: &Table<'_>, key: &str, range: std::ops::RangeInclusive<u32>, default: Duration) -> Duration {
-    t.int_in(problems, key, range).map_or(default, |s| Duration::from_secs(u64::from(s)))
+fn secs(
+    problems: &mut Problems<'_>,
+    t: &Table<'_>,
+    key: &str,
+    range: std::ops::RangeInclusive<u32>,
+    default: Duration,
+) -> Duration {
+    t.int_in(problems, key, range)
+        .map_or(default, |s| Duration::from_secs(u64::from(s)))
 }
 
 pub fn read_store(problems: &mut Problems<'_>, t: &Table<'_>) -> StoreSettings {
     let d = StoreSettings::default();
     StoreSettings {
         path: path(problems, t, "path", d.path),
-        retention_days: t.int_in(problems, "retention_days", 30..=36_500).unwrap_or(d.retention_days),
+        retention_days: t
+            .int_in(problems, "retention_days", 30..=36_500)
+            .unwrap_or(d.retention_days),
         retention_schedule: cron(problems, t, "retention_schedule", &d.retention_schedule),
     }
 }
@@ -193,7 +206,13 @@ pub fn read_store(problems: &mut Problems<'_>, t: &Table<'_>) -> StoreSettings {
 pub fn read_daemon(problems: &mut Problems<'_>, t: &Table<'_>) -> DaemonSettings {
     let d = DaemonSettings::default();
     DaemonSettings {
-        drain_timeout: secs(problems, t, "drain_timeout_seconds", 1..=25, d.drain_timeout),
+        drain_timeout: secs(
+            problems,
+            t,
+            "drain_timeout_seconds",
+            1..=25,
+            d.drain_timeout,
+        ),
         reconcile_schedule: cron(problems, t, "reconcile_schedule", &d.reconcile_schedule),
     }
 }
@@ -211,8 +230,12 @@ pub fn read_backup(problems: &mut Problems<'_>, t: &Table<'_>) -> BackupConfig {
     BackupConfig {
         enabled: t.get(problems, "enabled").unwrap_or(d.enabled),
         dir: path(problems, t, "dir", d.dir),
-        keep_days: t.int_in(problems, "keep_days", 1..=3650).unwrap_or(d.keep_days),
-        keep_count: t.int_in(problems, "keep_count", 1..=1000).map_or(d.keep_count, |n| n as usize),
+        keep_days: t
+            .int_in(problems, "keep_days", 1..=3650)
+            .unwrap_or(d.keep_days),
+        keep_count: t
+            .int_in(problems, "keep_count", 1..=1000)
+            .map_or(d.keep_count, |n| n as usize),
         schedule: cron(problems, t, "schedule", &d.schedule),
     }
 }
@@ -220,9 +243,17 @@ pub fn read_backup(problems: &mut Problems<'_>, t: &Table<'_>) -> BackupConfig {
 pub fn read_alerts(problems: &mut Problems<'_>, t: &Table<'_>) -> AlertSettings {
     let d = AlertSettings::default();
     let a = AlertSettings {
-        preview_chars: t.int_in(problems, "preview_chars", 100..=1000).map_or(d.preview_chars, |n| n as usize),
+        preview_chars: t
+            .int_in(problems, "preview_chars", 100..=1000)
+            .map_or(d.preview_chars, |n| n as usize),
         managers: t.get(problems, "managers").unwrap_or_default(),
-        retry_initial: secs(problems, t, "retry_initial_seconds", 1..=3600, d.retry_initial),
+        retry_initial: secs(
+            problems,
+            t,
+            "retry_initial_seconds",
+            1..=3600,
+            d.retry_initial,
+        ),
         retry_max: secs(problems, t, "retry_max_seconds", 1..=86_400, d.retry_max),
         give_up_after: t
             .int_in(problems, "give_up_after_minutes", 1..=10_080)
@@ -247,37 +278,61 @@ pub fn read_email(problems: &mut Problems<'_>, t: &Table<'_>) -> Option<EmailCon
         Some("implicit") => TlsMode::Implicit,
         Some("none") => TlsMode::None,
         Some(other) => {
-            problems.push(&join(t.path, "tls"), t.raw("tls"), format!("{other:?}: expected starttls, implicit or none"));
+            problems.push(
+                &join(t.path, "tls"),
+                t.raw("tls"),
+                format!("{other:?}: expected starttls, implicit or none"),
+            );
             TlsMode::StartTls
         }
     };
     let default_port = if tls == TlsMode::Implicit { 465 } else { 587 };
     let port = t.get::<u16>(problems, "port").unwrap_or(default_port);
     let username = t.get::<String>(problems, "username");
-    let explicit = t.get::<String>(problems, "password_file").map(PathBuf::from);
+    let explicit = t
+        .get::<String>(problems, "password_file")
+        .map(PathBuf::from);
     // The password comes from systemd's credential `smtp_password`, or
     // from password_file; never from this file itself.
     let password: Option<Secret> = match credential("smtp_password", explicit.as_deref()) {
         Ok(p) => p,
         Err(e) => {
-            problems.push(&join(t.path, "password_file"), t.raw("password_file"), e.to_string());
+            problems.push(
+                &join(t.path, "password_file"),
+                t.raw("password_file"),
+                e.to_string(),
+            );
             None
         }
     };
     let from = t.get::<String>(problems, "from");
-    let timeout = secs(problems, t, "timeout_seconds", 1..=300, Duration::from_secs(30));
+    let timeout = secs(
+        problems,
+        t,
+        "timeout_seconds",
+        1..=300,
+        Duration::from_secs(30),
+    );
     let accountants: Vec<String> = t.get(problems, "accountants").unwrap_or_default();
     let managers: Vec<String> = t.get(problems, "managers").unwrap_or_default();
     for (key, list) in [("accountants", &accountants), ("managers", &managers)] {
         for (i, addr) in list.iter().enumerate() {
             if lettre::Address::from_str(addr).is_err() {
-                problems.push(&format!("{}[{i}]", join(t.path, key)), t.raw(key), format!("{addr:?} is not an e-mail address"));
+                problems.push(
+                    &format!("{}[{i}]", join(t.path, key)),
+                    t.raw(key),
+                    format!("{addr:?} is not an e-mail address"),
+                );
             }
         }
     }
     let host = host?;
     let Some(from) = from else {
-        problems.push(&join(t.path, "from"), t.raw("host"), "missing: the sender address is required with host");
+        problems.push(
+            &join(t.path, "from"),
+            t.raw("host"),
+            "missing: the sender address is required with host",
+        );
         return None;
     };
     Some(EmailConfig {

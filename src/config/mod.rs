@@ -210,7 +210,9 @@ impl Config {
             }
         };
 
-        let mut section = |name: &'static str, keys: &[&str]| Table::new(&mut problems, name, top.raw(name), keys);
+        let mut section = |name: &'static str, keys: &[&str]| {
+            Table::new(&mut problems, name, top.raw(name), keys)
+        };
         let (st, dm, mt, bk, al, em, tg) = (
             section("store", daemon::STORE_KEYS),
             section("daemon", daemon::DAEMON_KEYS),

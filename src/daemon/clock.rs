@@ -30,7 +30,11 @@ impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
         match *self {
             Clock::System => Utc::now(),
-            Clock::Virtual { started, origin, speed } => {
+            Clock::Virtual {
+                started,
+                origin,
+                speed,
+            } => {
                 let real = started.elapsed().as_secs_f64() * speed;
                 origin + chrono::Duration::microseconds((real * 1e6).min(1e17) as i64)
             }
@@ -58,7 +62,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn virtual_clock_runs_speed_times_faster() {
-        let origin: DateTime<Utc> = DateTime::parse_from_rfc3339("2025-01-13T06:00:00Z").unwrap().into();
+        let origin: DateTime<Utc> = DateTime::parse_from_rfc3339("2025-01-13T06:00:00Z")
+            .unwrap()
+            .into();
         let clock = Clock::virtual_from(origin, 60.0);
         assert_eq!(clock.now(), origin);
         tokio::time::advance(Duration::from_secs(10)).await;

@@ -44,7 +44,11 @@ pub struct Ingested {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fired {
     /// The alert was recorded with this many deliveries.
-    Alert { alert_id: i64, deliveries: usize, kind: &'static str },
+    Alert {
+        alert_id: i64,
+        deliveries: usize,
+        kind: &'static str,
+    },
     /// The request was no longer open, or the alert had fired before.
     Nothing,
 }
@@ -104,11 +108,19 @@ impl Engine {
     }
 
     pub fn chat_title(&self, chat: i64) -> Option<&str> {
-        self.config.chats.get(&chat).and_then(|c| c.title.as_deref())
+        self.config
+            .chats
+            .get(&chat)
+            .and_then(|c| c.title.as_deref())
     }
 
     /// Dedupe → log → classify → engine, inside the caller's transaction.
-    pub fn ingest(&self, conn: &Connection, ev: &MessageEvent, now: DateTime<Utc>) -> Result<Ingested> {
+    pub fn ingest(
+        &self,
+        conn: &Connection,
+        ev: &MessageEvent,
+        now: DateTime<Utc>,
+    ) -> Result<Ingested> {
         let (sender_id, sender_kind) = match ev.sender {
             SenderKind::User(id) => (Some(id), "user"),
             SenderKind::Chat(id) => (Some(id), "chat"),
@@ -164,7 +176,10 @@ impl Engine {
                 Change::Opened(r) => {
                     if let Some(earliest) = self.open(conn, chat, &r, now)? {
                         out.opened += 1;
-                        out.earliest_timer = Some(out.earliest_timer.map_or(earliest, |e: i64| e.min(earliest)));
+                        out.earliest_timer = Some(
+                            out.earliest_timer
+                                .map_or(earliest, |e: i64| e.min(earliest)),
+                        );
                     }
                 }
                 Change::Answered {
@@ -174,7 +189,14 @@ impl Engine {
                     message_id,
                 } => {
                     if let Some(row) = requests::by_message(conn, chat, request.message_id)? {
-                        self.close(conn, &row, "answered", answered_at, Some(answered_by), Some(message_id))?;
+                        self.close(
+                            conn,
+                            &row,
+                            "answered",
+                            answered_at,
+                            Some(answered_by),
+                            Some(message_id),
+                        )?;
                         out.answered += 1;
                     }
                 }
@@ -185,7 +207,13 @@ impl Engine {
     }
 
     /// Opens a request and plans its timers; returns the earliest due.
-    fn open(&self, conn: &Connection, chat: i64, r: &OpenRequest, now: DateTime<Utc>) -> Result<Option<i64>> {
+    fn open(
+        &self,
+        conn: &Connection,
+        chat: i64,
+        r: &OpenRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
         let policy = self.policy(chat);
         let plan = plan_alerts(self.calendar(chat), &policy, r.received_at);
         let category = r.classification.category.as_str();
@@ -206,7 +234,13 @@ impl Engine {
         else {
             return Ok(None);
         };
-        messages::set_category(conn, chat, r.message_id, category, r.classification.confidence)?;
+        messages::set_category(
+            conn,
+            chat,
+            r.message_id,
+            category,
+            r.classification.confidence,
+        )?;
         insert_timers(conn, id, &plan, &[])?;
         outbox::push(
             conn,
@@ -230,7 +264,10 @@ impl Engine {
         by: Option<UserId>,
         answer_message_id: Option<i64>,
     ) -> Result<bool> {
-        let working = row.anchor_used_seconds + self.calendar(row.chat_id).working_seconds(at(row.anchor_at), when);
+        let working = row.anchor_used_seconds
+            + self
+                .calendar(row.chat_id)
+                .working_seconds(at(row.anchor_at), when);
         let breached = row.deadline_at.is_some_and(|d| ts(when) > d);
         let closure = Closure {
             status,
@@ -262,12 +299,18 @@ impl Engine {
 
     /// Fires one due timer: records the alert and its deliveries if the
     /// request is still open, and removes the timer either way.
-    pub fn fire(&self, conn: &Connection, t: &timers::TimerRow, now: DateTime<Utc>) -> Result<Fired> {
+    pub fn fire(
+        &self,
+        conn: &Connection,
+        t: &timers::TimerRow,
+        now: DateTime<Utc>,
+    ) -> Result<Fired> {
         timers::delete(conn, t)?;
         let Some(row) = requests::get(conn, t.request_id)?.filter(|r| r.status == "open") else {
             return Ok(Fired::Nothing);
         };
-        let Some(alert_id) = alerts::insert(conn, row.id, t.kind, t.level, t.due_at, ts(now))? else {
+        let Some(alert_id) = alerts::insert(conn, row.id, t.kind, t.level, t.due_at, ts(now))?
+        else {
             return Ok(Fired::Nothing);
         };
         if t.kind == "breach" {
@@ -318,13 +361,26 @@ impl Engine {
 
     /// The timers an open request should have now: its plan from its
     /// anchor, minus the alerts it already got.
-    pub fn expected_timers(&self, conn: &Connection, row: &RequestRow) -> Result<Vec<PlannedAlert>> {
+    pub fn expected_timers(
+        &self,
+        conn: &Connection,
+        row: &RequestRow,
+    ) -> Result<Vec<PlannedAlert>> {
         let policy = self.policy(row.chat_id);
         let fired = alerts::fired_for_request(conn, row.id)?;
-        let plan = plan_alerts_from(self.calendar(row.chat_id), &policy, at(row.anchor_at), row.anchor_used_seconds);
+        let plan = plan_alerts_from(
+            self.calendar(row.chat_id),
+            &policy,
+            at(row.anchor_at),
+            row.anchor_used_seconds,
+        );
         Ok(plan
             .into_iter()
-            .filter(|a| !fired.iter().any(|(k, l)| k == a.kind.as_str() && *l == i64::from(a.level)))
+            .filter(|a| {
+                !fired
+                    .iter()
+                    .any(|(k, l)| k == a.kind.as_str() && *l == i64::from(a.level))
+            })
             .collect())
     }
 
@@ -341,10 +397,20 @@ impl Engine {
                 continue;
             }
             let anchor = now.max(at(row.anchor_at));
-            let used = row.anchor_used_seconds + old.calendar(chat).working_seconds(at(row.anchor_at), anchor);
+            let used = row.anchor_used_seconds
+                + old
+                    .calendar(chat)
+                    .working_seconds(at(row.anchor_at), anchor);
             let policy = self.policy(chat);
             let plan = plan_alerts_from(self.calendar(chat), &policy, anchor, used);
-            requests::retime(conn, row.id, ts(anchor), used, i64::from(policy.threshold_minutes), breach_due(&plan))?;
+            requests::retime(
+                conn,
+                row.id,
+                ts(anchor),
+                used,
+                i64::from(policy.threshold_minutes),
+                breach_due(&plan),
+            )?;
             let moved = RequestRow {
                 anchor_at: ts(anchor),
                 anchor_used_seconds: used,
@@ -360,12 +426,22 @@ impl Engine {
 }
 
 fn breach_due(plan: &[PlannedAlert]) -> Option<i64> {
-    plan.iter().find(|a| a.kind == AlertKind::Breach).map(|a| ts(a.due))
+    plan.iter()
+        .find(|a| a.kind == AlertKind::Breach)
+        .map(|a| ts(a.due))
 }
 
-fn insert_timers(conn: &Connection, request_id: i64, plan: &[PlannedAlert], fired: &[(String, i64)]) -> Result<()> {
+fn insert_timers(
+    conn: &Connection,
+    request_id: i64,
+    plan: &[PlannedAlert],
+    fired: &[(String, i64)],
+) -> Result<()> {
     for a in plan {
-        if fired.iter().any(|(k, l)| k == a.kind.as_str() && *l == i64::from(a.level)) {
+        if fired
+            .iter()
+            .any(|(k, l)| k == a.kind.as_str() && *l == i64::from(a.level))
+        {
             continue;
         }
         timers::insert(

@@ -38,6 +38,10 @@ impl Event {
 
     /// `message` or `edit`, as the metrics name events.
     pub fn kind(&self) -> &'static str {
-        if self.message.edit_version == 0 { "message" } else { "edit" }
+        if self.message.edit_version == 0 {
+            "message"
+        } else {
+            "edit"
+        }
     }
 }

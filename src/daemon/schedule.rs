@@ -51,10 +51,19 @@ mod tests {
         let cron = parse_cron("0 0 3 * * *").unwrap();
         let berlin = chrono_tz::Europe::Berlin;
         // Berlin springs forward on 2025-03-30: 03:00 local is 01:00Z after.
-        assert_eq!(next_after(&cron, berlin, t("2025-03-29T12:00:00Z")), Some(t("2025-03-30T01:00:00Z")));
-        assert_eq!(next_after(&cron, berlin, t("2025-03-28T12:00:00Z")), Some(t("2025-03-29T02:00:00Z")));
+        assert_eq!(
+            next_after(&cron, berlin, t("2025-03-29T12:00:00Z")),
+            Some(t("2025-03-30T01:00:00Z"))
+        );
+        assert_eq!(
+            next_after(&cron, berlin, t("2025-03-28T12:00:00Z")),
+            Some(t("2025-03-29T02:00:00Z"))
+        );
         let moscow = chrono_tz::Europe::Moscow;
-        assert_eq!(next_after(&cron, moscow, t("2025-01-10T00:30:00Z")), Some(t("2025-01-11T00:00:00Z")));
+        assert_eq!(
+            next_after(&cron, moscow, t("2025-01-10T00:30:00Z")),
+            Some(t("2025-01-11T00:00:00Z"))
+        );
     }
 
     #[test]
@@ -62,8 +71,18 @@ mod tests {
         let cron = parse_cron("0 0 3 * * SUN").unwrap();
         let tz = chrono_tz::Europe::Moscow;
         // Last run Sunday 2025-01-05 03:00; down until Monday 13th.
-        assert!(missed(&cron, tz, t("2025-01-05T00:00:00Z"), t("2025-01-13T08:00:00Z")));
-        assert!(!missed(&cron, tz, t("2025-01-05T00:00:00Z"), t("2025-01-11T08:00:00Z")));
+        assert!(missed(
+            &cron,
+            tz,
+            t("2025-01-05T00:00:00Z"),
+            t("2025-01-13T08:00:00Z")
+        ));
+        assert!(!missed(
+            &cron,
+            tz,
+            t("2025-01-05T00:00:00Z"),
+            t("2025-01-11T08:00:00Z")
+        ));
     }
 
     #[test]

@@ -32,7 +32,11 @@ pub enum SourceError {
     #[error(transparent)]
     Export(#[from] export::ExportError),
     #[error("{file}: line {line}: {message}")]
-    Lines { file: String, line: usize, message: String },
+    Lines {
+        file: String,
+        line: usize,
+        message: String,
+    },
     #[error("cannot open {file}: {source}")]
     Open {
         file: String,
@@ -113,7 +117,12 @@ pub fn first_date(file: &std::path::Path, tz: Tz) -> Result<Option<DateTime<Utc>
 
 /// Reads a replay file on the calling (blocking) thread, sending events
 /// after the first `skip` into `tx`. Stops early when the receiver is gone.
-pub fn read_replay(file: &std::path::Path, tz: Tz, skip: u64, tx: &mpsc::Sender<Event>) -> Result<(), SourceError> {
+pub fn read_replay(
+    file: &std::path::Path,
+    tz: Tz,
+    skip: u64,
+    tx: &mpsc::Sender<Event>,
+) -> Result<(), SourceError> {
     let name = file.display().to_string();
     let f = File::open(file).map_err(|source| SourceError::Open {
         file: name.clone(),
@@ -147,7 +156,11 @@ pub fn read_replay(file: &std::path::Path, tz: Tz, skip: u64, tx: &mpsc::Sender<
 
 /// JSON lines: one object per line, `{"chat_id", "message_id", "date"
 /// (RFC 3339), "from" (user id), "text", "reply_to", "edit_version"}`.
-fn read_jsonl(r: impl BufRead, name: &str, send: &mut dyn FnMut(MessageEvent) -> bool) -> Result<(), SourceError> {
+fn read_jsonl(
+    r: impl BufRead,
+    name: &str,
+    send: &mut dyn FnMut(MessageEvent) -> bool,
+) -> Result<(), SourceError> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Line {
@@ -209,13 +222,17 @@ mod tests {
     #[test]
     fn source_specs() {
         assert_eq!(
-            "replay:/tmp/x.json?speed=600".parse::<SourceSpec>().unwrap(),
+            "replay:/tmp/x.json?speed=600"
+                .parse::<SourceSpec>()
+                .unwrap(),
             SourceSpec::Replay {
                 file: "/tmp/x.json".into(),
                 speed: 600.0
             }
         );
-        assert!(matches!("replay:x.json".parse::<SourceSpec>(), Ok(SourceSpec::Replay { speed, .. }) if speed == 1.0));
+        assert!(
+            matches!("replay:x.json".parse::<SourceSpec>(), Ok(SourceSpec::Replay { speed, .. }) if speed == 1.0)
+        );
         assert!("replay:x?speed=0".parse::<SourceSpec>().is_err());
         assert!("kafka:x".parse::<SourceSpec>().is_err());
         assert_eq!(parse_position("12@1700000000"), Some((12, 1_700_000_000)));

@@ -1,5 +1,6 @@
 //! One integration-test binary (one link step) with a module per concept.
 
+mod backup;
 mod calendar;
 mod classify;
 mod cli;

@@ -1,0 +1,144 @@
+//! `buhbot backup [list|verify]` and `buhbot restore`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::{Args, Subcommand};
+
+use crate::backup::{self, BackupSettings};
+
+use super::Cli;
+
+const DEFAULT_DB: &str = "/var/lib/buhbot/buhbot.db";
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub command: Option<BackupCmd>,
+    #[command(flatten)]
+    pub create: CreateArgs,
+}
+
+/// Without a subcommand: create a backup now (then prune old ones: older than
+/// 28 days or beyond the newest 28, never the newest).
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Directory for the archive
+    #[arg(long, value_name = "DIR", default_value = backup::DEFAULT_DIR)]
+    pub to: PathBuf,
+    /// The daemon's database
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCmd {
+    /// List the archives, newest first
+    List {
+        /// Directory holding the archives
+        #[arg(long, value_name = "DIR", default_value = backup::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
+    /// Check an archive: manifest, database integrity, row counts
+    Verify {
+        /// The archive (buhbot-YYYYMMDDTHHMMSSZ.tar.gz)
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The archive to restore (verified first)
+    pub file: PathBuf,
+    /// The daemon's database to replace (kept as <PATH>.replaced-<time>)
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
+    pub db: PathBuf,
+    /// Restore even though the database lock is held (the daemon may be running)
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<()> {
+    match &args.command {
+        None => create(cli, &args.create),
+        Some(BackupCmd::List { dir }) => {
+            let entries = backup::list(dir)?;
+            if entries.is_empty() {
+                println!("no backups in {}", dir.display());
+            }
+            for e in entries {
+                println!(
+                    "{}  {:>12}  {}",
+                    e.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    e.size_bytes,
+                    e.path.display()
+                );
+            }
+            Ok(())
+        }
+        Some(BackupCmd::Verify { file }) => {
+            let m = backup::verify(file)?;
+            let rows: u64 = m.row_counts.values().sum();
+            println!(
+                "{}: OK (created {}, buhbot {}, schema {}, {} table(s), {rows} row(s){})",
+                file.display(),
+                m.created_at.to_rfc3339(),
+                m.buhbot_version,
+                m.schema_version,
+                m.row_counts.len(),
+                if m.config_included {
+                    ", with configuration"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn create(cli: &Cli, args: &CreateArgs) -> anyhow::Result<()> {
+    // Only the file's path is needed, but loading validates it, and a backup
+    // of a configuration that does not load would be a poor backup.
+    let config = super::load_config(cli)?;
+    let settings = BackupSettings {
+        dir: args.to.clone(),
+        ..BackupSettings::default()
+    };
+    let progress = backup::progress_for_terminal("backup");
+    let info = backup::create(
+        &args.db,
+        config.file.as_deref(),
+        &settings,
+        Utc::now(),
+        progress.as_ref(),
+    )
+    .context("backup failed")?;
+    println!("{} ({} bytes)", info.path.display(), info.size_bytes);
+    for (table, rows) in &info.row_counts {
+        println!("  {table}: {rows}");
+    }
+    Ok(())
+}
+
+pub fn restore(args: &RestoreArgs) -> anyhow::Result<()> {
+    let info =
+        backup::restore(&args.file, &args.db, args.force, Utc::now()).context("restore failed")?;
+    let rows: u64 = info.manifest.row_counts.values().sum();
+    println!(
+        "restored {} from {} (created {}, {rows} row(s))",
+        args.db.display(),
+        args.file.display(),
+        info.manifest.created_at.to_rfc3339()
+    );
+    match &info.replaced {
+        Some(p) => println!("previous database kept as {}", p.display()),
+        None => println!("there was no previous database"),
+    }
+    if info.forced {
+        println!("warning: the database lock was held; restart the daemon now");
+    }
+    Ok(())
+}
