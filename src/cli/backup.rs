@@ -10,7 +10,21 @@ use crate::backup::{self, BackupSettings};
 
 use super::Cli;
 
-const DEFAULT_DB: &str = "/var/lib/buhbot/buhbot.db";
+/// The database and backup settings of the configuration; a recovery
+/// tool must work even when the configuration does not load, so it falls
+/// back to the defaults then (with a warning).
+fn configured(cli: &Cli) -> (PathBuf, crate::config::BackupConfig) {
+    match super::load_config(cli) {
+        Ok(c) => (c.store.path, c.backup),
+        Err(e) => {
+            eprintln!("buhbot: warning: using default paths, the configuration does not load: {e}");
+            (
+                PathBuf::from(crate::store::DEFAULT_PATH),
+                crate::config::BackupConfig::default(),
+            )
+        }
+    }
+}
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -25,21 +39,21 @@ pub struct BackupArgs {
 /// 28 days or beyond the newest 28, never the newest).
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Directory for the archive
-    #[arg(long, value_name = "DIR", default_value = backup::DEFAULT_DIR)]
-    pub to: PathBuf,
-    /// The daemon's database
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    /// Directory for the archive [default: [backup] dir]
+    #[arg(long, value_name = "DIR")]
+    pub to: Option<PathBuf>,
+    /// The daemon's database [default: [store] path]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCmd {
     /// List the archives, newest first
     List {
-        /// Directory holding the archives
-        #[arg(long, value_name = "DIR", default_value = backup::DEFAULT_DIR)]
-        dir: PathBuf,
+        /// Directory holding the archives [default: [backup] dir]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Check an archive: manifest, database integrity, row counts
     Verify {
@@ -52,9 +66,9 @@ pub enum BackupCmd {
 pub struct RestoreArgs {
     /// The archive to restore (verified first)
     pub file: PathBuf,
-    /// The daemon's database to replace (kept as <PATH>.replaced-<time>)
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_DB)]
-    pub db: PathBuf,
+    /// The daemon's database to replace (kept as <PATH>.replaced-<time>) [default: [store] path]
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
     /// Restore even though the database lock is held (the daemon may be running)
     #[arg(long)]
     pub force: bool,
@@ -64,6 +78,8 @@ pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<()> {
     match &args.command {
         None => create(cli, &args.create),
         Some(BackupCmd::List { dir }) => {
+            let dir = dir.clone().unwrap_or_else(|| configured(cli).1.dir);
+            let dir = &dir;
             let entries = backup::list(dir)?;
             if entries.is_empty() {
                 println!("no backups in {}", dir.display());
@@ -104,12 +120,14 @@ fn create(cli: &Cli, args: &CreateArgs) -> anyhow::Result<()> {
     // of a configuration that does not load would be a poor backup.
     let config = super::load_config(cli)?;
     let settings = BackupSettings {
-        dir: args.to.clone(),
-        ..BackupSettings::default()
+        dir: args.to.clone().unwrap_or_else(|| config.backup.dir.clone()),
+        keep_days: config.backup.keep_days,
+        keep_count: config.backup.keep_count,
     };
+    let db = args.db.clone().unwrap_or_else(|| config.store.path.clone());
     let progress = backup::progress_for_terminal("backup");
     let info = backup::create(
-        &args.db,
+        &db,
         config.file.as_deref(),
         &settings,
         Utc::now(),
@@ -123,13 +141,14 @@ fn create(cli: &Cli, args: &CreateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn restore(args: &RestoreArgs) -> anyhow::Result<()> {
+pub fn restore(cli: &Cli, args: &RestoreArgs) -> anyhow::Result<()> {
+    let db = args.db.clone().unwrap_or_else(|| configured(cli).0);
     let info =
-        backup::restore(&args.file, &args.db, args.force, Utc::now()).context("restore failed")?;
+        backup::restore(&args.file, &db, args.force, Utc::now()).context("restore failed")?;
     let rows: u64 = info.manifest.row_counts.values().sum();
     println!(
         "restored {} from {} (created {}, {rows} row(s))",
-        args.db.display(),
+        db.display(),
         args.file.display(),
         info.manifest.created_at.to_rfc3339()
     );

@@ -52,6 +52,21 @@ pub enum Command {
     Backup(backup::BackupArgs),
     /// Replace the database with a verified backup (stop the daemon first)
     Restore(backup::RestoreArgs),
+    /// Run the daemon (under systemd: Type=notify)
+    Run(RunArgs),
+    /// Apply pending database migrations and exit
+    Migrate,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Event source: replay:FILE[?speed=N] (a Telegram Desktop export or a
+    /// .jsonl event file, on a virtual clock N times faster than real time)
+    #[arg(long, value_name = "SOURCE", default_value = "telegram")]
+    pub source: crate::daemon::source::SourceSpec,
+    /// Test-only: SIGUSR1 wedges the ingest loop (to exercise the watchdog)
+    #[arg(long, hide = true)]
+    pub wedge_on_usr1: bool,
 }
 
 /// Parses the arguments, runs the command and maps its outcome to an exit
@@ -99,6 +114,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Replay(args) => replay::run(&load_config(&cli)?, args),
         Command::Backup(args) => backup::run(&cli, args),
-        Command::Restore(args) => backup::restore(args),
+        Command::Restore(args) => backup::restore(&cli, args),
+        Command::Run(args) => {
+            let opts = crate::daemon::run::RunOptions {
+                config: cli.config.clone(),
+                source: args.source.clone(),
+                wedge_on_usr1: args.wedge_on_usr1,
+            };
+            crate::daemon::run::run(opts).map_err(|e| match e {
+                crate::daemon::run::RunError::Config(c) => anyhow::Error::new(c),
+                other => anyhow::Error::new(other),
+            })
+        }
+        Command::Migrate => {
+            let config = load_config(&cli)?;
+            let (_, report) = crate::store::Store::open_migrated(&config.store.path)?;
+            println!(
+                "{}: schema version {} (was {}; applied {})",
+                config.store.path.display(),
+                report.to,
+                report.from,
+                report.applied.len()
+            );
+            Ok(())
+        }
     }
 }

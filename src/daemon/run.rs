@@ -1,0 +1,389 @@
+//! `buhbot run`: start-up, the task tree, signals and the shutdown
+//! choreography (signal → STOPPING → cancel → drain → close the store).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::DateTime;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::clock::Clock;
+use super::engine::Engine;
+use super::notify::{HeartbeatRegistry, Notifier, run_watchdog};
+use super::shared::Shared;
+use super::source::{self, SourceSpec};
+use super::{delivery, ingest, scheduler};
+use crate::backup::DbLock;
+use crate::config::{Config, ConfigError};
+use crate::metrics::{self as bmetrics, TextfileSettings, catalogue as m};
+use crate::sinks::{AlertSink, EmailSink, LogSink};
+use crate::store::{Store, alerts, outbox, requests, state};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Startup(String),
+    #[error("{task} failed: {message}")]
+    Task { task: &'static str, message: String },
+}
+
+/// Options of `buhbot run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub config: Option<PathBuf>,
+    pub source: SourceSpec,
+    /// Test-only (hidden option): SIGUSR1 wedges the ingest loop so that
+    /// the systemd watchdog can be seen to fire.
+    pub wedge_on_usr1: bool,
+}
+
+fn startup<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> RunError + '_ {
+    move |e| RunError::Startup(format!("{what}: {e}"))
+}
+
+pub fn run(opts: RunOptions) -> Result<(), RunError> {
+    let config = Arc::new(Config::load(opts.config.as_deref())?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+        .map_err(startup("cannot start the runtime"))?;
+    runtime.block_on(run_async(config, opts))
+}
+
+fn sinks_for(config: &Config) -> Result<Vec<Arc<dyn AlertSink>>, RunError> {
+    let mut sinks: Vec<Arc<dyn AlertSink>> = vec![Arc::new(LogSink)];
+    if let Some(email) = &config.email {
+        sinks.push(Arc::new(EmailSink::new(email.smtp.clone()).map_err(
+            |e| RunError::Config(ConfigError::Syntax(format!("[email]: {e}"))),
+        )?));
+    }
+    Ok(sinks)
+}
+
+async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError> {
+    let notifier = Notifier::from_env();
+    let db = config.store.path.clone();
+    let store = tokio::task::spawn_blocking({
+        let db = db.clone();
+        move || -> Result<(Store, DbLock), RunError> {
+            let store = Store::open(&db).map_err(startup("cannot open the store"))?;
+            let lock = DbLock::acquire(&db).map_err(startup(
+                "cannot lock the store (is another buhbot running?)",
+            ))?;
+            let report = store
+                .migrate()
+                .map_err(startup("cannot migrate the store"))?;
+            if !report.applied.is_empty() {
+                tracing::info!(from = report.from, to = report.to, "database migrated");
+            }
+            Ok((store, lock))
+        }
+    })
+    .await
+    .map_err(startup("start-up task"))??;
+    let (store, _lock) = store;
+
+    let metrics = bmetrics::install().map_err(startup("cannot install metrics"))?;
+    ::metrics::gauge!(m::START_TIME_SECONDS).set(chrono::Utc::now().timestamp() as f64);
+
+    // The source: where it stands, and the clock it implies.
+    let (tx, rx) = mpsc::channel(1024);
+    let (clock, reader, source_name) = match &opts.source {
+        SourceSpec::Telegram => {
+            return Err(RunError::Startup(
+                source::SourceError::TelegramUnavailable.to_string(),
+            ));
+        }
+        SourceSpec::Replay { file, speed } => {
+            let pos = store
+                .run(|c| state::position(c, ingest::REPLAY_SOURCE))
+                .await
+                .map_err(startup("store"))?;
+            let (skip, resume_at) = pos.as_deref().and_then(source::parse_position).unzip();
+            let tz = config.calendar.timezone;
+            let origin = match resume_at.and_then(|t| DateTime::from_timestamp(t, 0)) {
+                Some(t) => Some(t),
+                None => {
+                    let f = file.clone();
+                    tokio::task::spawn_blocking(move || source::first_date(&f, tz))
+                        .await
+                        .map_err(startup("replay"))?
+                        .map_err(startup("replay source"))?
+                }
+            };
+            let clock = origin.map_or(Clock::System, |o| Clock::virtual_from(o, *speed));
+            let (file, skip) = (file.clone(), skip.unwrap_or(0));
+            if skip > 0 {
+                tracing::info!(skip, "resuming the replay after the last processed event");
+            }
+            let reader =
+                tokio::task::spawn_blocking(move || source::read_replay(&file, tz, skip, &tx));
+            (clock, reader, ingest::REPLAY_SOURCE)
+        }
+    };
+
+    let shared = Arc::new(Shared::new(
+        store.clone(),
+        clock,
+        Engine::new(config.clone()),
+        sinks_for(&config)?,
+        false,
+    ));
+    let cancel = CancellationToken::new();
+    let heartbeats = HeartbeatRegistry::new();
+    let mut tasks: JoinSet<(&'static str, Result<(), String>)> = JoinSet::new();
+    let err = |e: crate::store::StoreError| e.to_string();
+
+    tasks.spawn({
+        let (s, hb, c) = (
+            shared.clone(),
+            heartbeats.register("ingest"),
+            cancel.clone(),
+        );
+        async move {
+            (
+                "ingest",
+                ingest::run(s, rx, source_name, hb, c).await.map_err(err),
+            )
+        }
+    });
+    tasks.spawn({
+        let (s, hb, c) = (
+            shared.clone(),
+            heartbeats.register("scheduler"),
+            cancel.clone(),
+        );
+        async move { ("scheduler", scheduler::run(s, hb, c).await.map_err(err)) }
+    });
+    tasks.spawn({
+        let (s, hb, c) = (
+            shared.clone(),
+            heartbeats.register("delivery"),
+            cancel.clone(),
+        );
+        async move { ("delivery", delivery::run(s, hb, c).await.map_err(err)) }
+    });
+    tasks.spawn({
+        let c = cancel.clone();
+        async move {
+            match reader.await {
+                Ok(Ok(())) => ("source", Ok(())),
+                Ok(Err(e)) if !c.is_cancelled() => ("source", Err(e.to_string())),
+                Ok(Err(_)) => ("source", Ok(())),
+                Err(e) => ("source", Err(e.to_string())),
+            }
+        }
+    });
+    tasks.spawn({
+        let settings = TextfileSettings {
+            path: config.metrics.textfile.clone(),
+            interval: config.metrics.interval,
+        };
+        let c = cancel.clone();
+        async move {
+            bmetrics::run_textfile_writer(metrics, settings, c).await;
+            ("metrics", Ok(()))
+        }
+    });
+    let stall_after = notifier
+        .watchdog_interval()
+        .map_or(Duration::from_secs(30), |i| i * 2);
+    tasks.spawn({
+        let (n, h, c) = (notifier.clone(), heartbeats.clone(), cancel.clone());
+        async move {
+            run_watchdog(n, h, stall_after, c).await;
+            ("watchdog", Ok(()))
+        }
+    });
+    tasks.spawn({
+        let (s, n, c) = (shared.clone(), notifier.clone(), cancel.clone());
+        async move { ("status", status_loop(s, n, c).await.map_err(err)) }
+    });
+
+    let status = status_line(&shared).await.unwrap_or_default();
+    let _ = notifier.ready(&status);
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), db = %db.display(), "buhbot is running; {status}");
+
+    let outcome = supervise(&shared, &notifier, &cancel, &mut tasks, &opts).await;
+
+    // Drain: every loop finishes its current step and returns.
+    let _ = notifier.stopping();
+    cancel.cancel();
+    let drain = config.daemon.drain_timeout;
+    let drained = tokio::time::timeout(drain, async {
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((name, Err(e))) = joined {
+                tracing::warn!(task = name, error = %e, "task ended with an error during shutdown");
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            seconds = drain.as_secs(),
+            "drain deadline passed; abandoning unfinished work (it is redone after restart)"
+        );
+        tasks.abort_all();
+    }
+    drop(shared);
+    drop(store);
+    tracing::info!("buhbot stopped");
+    outcome
+}
+
+/// Waits for a stop signal or a failing task; handles SIGHUP reloads.
+async fn supervise(
+    shared: &Arc<Shared>,
+    notifier: &Notifier,
+    cancel: &CancellationToken,
+    tasks: &mut JoinSet<(&'static str, Result<(), String>)>,
+    opts: &RunOptions,
+) -> Result<(), RunError> {
+    let sig = |k| signal(k).map_err(startup("cannot install signal handlers"));
+    let (mut term, mut int, mut hup, mut usr1) = (
+        sig(SignalKind::terminate())?,
+        sig(SignalKind::interrupt())?,
+        sig(SignalKind::hangup())?,
+        sig(SignalKind::user_defined1())?,
+    );
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); return Ok(()); }
+            _ = int.recv() => { tracing::info!("SIGINT: stopping"); return Ok(()); }
+            _ = hup.recv() => reload(shared, notifier, opts).await,
+            _ = usr1.recv() => {
+                if opts.wedge_on_usr1 {
+                    shared.wedged.store(true, Ordering::Relaxed);
+                }
+            }
+            joined = tasks.join_next() => match joined {
+                // A task that ends by itself (the source finishing) is fine;
+                // an error or a panic is fatal: better a restart by systemd
+                // than a half-dead daemon.
+                Some(Ok((_, Ok(())))) => {}
+                Some(Ok((task, Err(message)))) => {
+                    tracing::error!(task, error = %message, "fatal error");
+                    return Err(RunError::Task { task, message });
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "a task panicked");
+                    return Err(RunError::Task { task: "task", message: e.to_string() });
+                }
+                None => return Ok(()),
+            },
+            _ = cancel.cancelled() => return Ok(()),
+        }
+    }
+}
+
+/// SIGHUP: a new configuration is validated, then swapped in and open
+/// requests re-timed; a bad one is rejected and the old one kept.
+async fn reload(shared: &Arc<Shared>, notifier: &Notifier, opts: &RunOptions) {
+    let _ = notifier.reloading();
+    let path = opts.config.clone();
+    let loaded = tokio::task::spawn_blocking(move || Config::load(path.as_deref())).await;
+    let config = match loaded {
+        Ok(Ok(c)) => Arc::new(c),
+        Ok(Err(e)) => {
+            tracing::error!("configuration reload rejected, keeping the running one: {e}");
+            let _ = notifier.reloaded();
+            return;
+        }
+        Err(e) => {
+            tracing::error!("configuration reload failed: {e}");
+            let _ = notifier.reloaded();
+            return;
+        }
+    };
+    let sinks = match sinks_for(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("configuration reload rejected, keeping the running one: {e}");
+            let _ = notifier.reloaded();
+            return;
+        }
+    };
+    let new = Arc::new(Engine::new(config));
+    let old = shared.engine();
+    let now = shared.clock.now();
+    let engine = new.clone();
+    let retimed = shared
+        .store
+        .run(move |conn| {
+            let tx = conn.transaction()?;
+            let n = engine.retime(&tx, &old, now)?;
+            tx.commit()?;
+            Ok(n)
+        })
+        .await;
+    match retimed {
+        Ok(n) => {
+            shared.set_engine(new);
+            shared.set_sinks(sinks);
+            shared.timers_changed.notify_one();
+            tracing::info!(retimed = n, "configuration reloaded");
+        }
+        Err(e) => tracing::error!(
+            "configuration reload failed while re-timing requests, keeping the running one: {e}"
+        ),
+    }
+    let _ = notifier.reloaded();
+}
+
+async fn status_line(shared: &Arc<Shared>) -> Result<String, crate::store::StoreError> {
+    let (open, pending, (depth, oldest)) = shared
+        .store
+        .run(|c| {
+            Ok((
+                requests::count_open(c)?,
+                alerts::pending_count(c)?,
+                outbox::stats(c)?,
+            ))
+        })
+        .await?;
+    let now = shared.clock.now().timestamp();
+    ::metrics::gauge!(m::REQUESTS_OPEN).set(open as f64);
+    ::metrics::gauge!(m::ALERT_DELIVERIES_PENDING).set(pending as f64);
+    ::metrics::gauge!(m::OUTBOX_DEPTH).set(depth as f64);
+    ::metrics::gauge!(m::OUTBOX_OLDEST_AGE_SECONDS)
+        .set(oldest.map_or(0, |o| (now - o).max(0)) as f64);
+    let last = shared.last_event.load(Ordering::Relaxed);
+    let last = DateTime::from_timestamp(last, 0)
+        .filter(|_| last > 0)
+        .map_or_else(
+            || "none yet".to_string(),
+            |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        );
+    Ok(format!(
+        "{open} open requests, last event {last}, {pending} alerts to deliver, outbox {depth}"
+    ))
+}
+
+async fn status_loop(
+    shared: Arc<Shared>,
+    notifier: Notifier,
+    cancel: CancellationToken,
+) -> Result<(), crate::store::StoreError> {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+        let line = status_line(&shared).await?;
+        let _ = notifier.status(&line);
+    }
+}
+
+/// The database a `run` with this configuration would use.
+pub fn db_path(config: &Config) -> &Path {
+    &config.store.path
+}
