@@ -336,6 +336,31 @@ impl Engine {
         })
     }
 
+    /// Fires every timer due at or before `upto`, earliest first; returns
+    /// `(request, kind, level, due, deliveries)` of the alerts recorded.
+    pub fn fire_due(
+        &self,
+        conn: &Connection,
+        upto: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(i64, &'static str, i64, i64, usize)>> {
+        let mut out = Vec::new();
+        loop {
+            let due = timers::due(conn, upto, 500)?;
+            for t in &due {
+                if let Fired::Alert {
+                    deliveries, kind, ..
+                } = self.fire(conn, t, now)?
+                {
+                    out.push((t.request_id, kind, t.level, t.due_at, deliveries));
+                }
+            }
+            if due.len() < 500 {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Who gets an alert of `kind`: (sink, recipient) pairs. Warnings go to
     /// accountants, breaches to accountants and managers, escalations to
     /// managers. Never the client's chat.

@@ -100,6 +100,7 @@ async fn commit(
 ) -> Result<(), store::StoreError> {
     let engine = shared.engine();
     let now = shared.clock.now();
+    let replay = source == REPLAY_SOURCE;
     let started = Instant::now();
     let kinds: Vec<&'static str> = batch.iter().map(Event::kind).collect();
     let last_date = batch
@@ -115,7 +116,14 @@ async fn commit(
             let mut answered = 0;
             let mut duplicates = 0;
             let mut earliest: Option<i64> = None;
+            let mut fired = Vec::new();
             for e in &batch {
+                if replay {
+                    // A replay fires, in order, the timers due before each
+                    // event: the alert decisions then do not depend on how
+                    // events happen to be batched.
+                    fired.extend(engine.fire_due(&tx, e.date().timestamp() - 1, now)?);
+                }
                 let r = engine.ingest(&tx, &e.message, now)?;
                 opened += r.opened;
                 answered += r.answered;
@@ -129,10 +137,11 @@ async fn commit(
                 state::set_position(&tx, source, &last.position, now.timestamp())?;
             }
             tx.commit()?;
-            Ok((opened, answered, duplicates, earliest))
+            Ok((opened, answered, duplicates, earliest, fired))
         })
         .await?;
-    let (opened, answered, duplicates, earliest) = outcome;
+    let (opened, answered, duplicates, earliest, fired) = outcome;
+    super::scheduler::record_fired(shared, now, fired);
     let per_event = started.elapsed().as_secs_f64() / kinds.len().max(1) as f64;
     for kind in &kinds {
         ::metrics::counter!(m::EVENTS_RECEIVED_TOTAL, "kind" => *kind).increment(1);

@@ -4,16 +4,13 @@
 
 use std::sync::Arc;
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::engine::Fired;
 use super::notify::Heartbeat;
 use super::shared::{Shared, TICK};
 use crate::metrics::catalogue as m;
 use crate::store::{self, timers};
-
-const BATCH: i64 = 200;
 
 pub async fn run(
     shared: Arc<Shared>,
@@ -22,14 +19,7 @@ pub async fn run(
 ) -> Result<(), store::StoreError> {
     loop {
         heartbeat.beat();
-        // Fire everything due (in batches, so one transaction stays short).
-        loop {
-            let upto = shared.fire_upto();
-            let fired = fire_due(&shared, upto).await?;
-            if fired < BATCH as usize {
-                break;
-            }
-        }
+        fire_due(&shared, shared.fire_upto()).await?;
         let next = shared.store.run(|c| timers::next_due(c)).await?;
         // Sleep until the next due timer or until new timers / a moved
         // watermark / cancellation; wake every TICK only to beat.
@@ -57,28 +47,30 @@ pub async fn run(
     }
 }
 
-/// Fires timers due at or before `upto`; returns how many were handled.
-async fn fire_due(shared: &Arc<Shared>, upto: i64) -> Result<usize, store::StoreError> {
+/// Fires timers due at or before `upto` in one transaction.
+async fn fire_due(shared: &Arc<Shared>, upto: i64) -> Result<(), store::StoreError> {
     let engine = shared.engine();
     let now = shared.clock.now();
-    let (handled, fired) = shared
+    let fired = shared
         .store
         .run(move |conn| {
             let tx = conn.transaction()?;
-            let due = timers::due(&tx, upto, BATCH)?;
-            let mut fired = Vec::new();
-            for t in &due {
-                if let Fired::Alert {
-                    deliveries, kind, ..
-                } = engine.fire(&tx, t, now)?
-                {
-                    fired.push((t.request_id, kind, t.level, t.due_at, deliveries));
-                }
-            }
+            let fired = engine.fire_due(&tx, upto, now)?;
             tx.commit()?;
-            Ok((due.len(), fired))
+            Ok(fired)
         })
         .await?;
+    record_fired(shared, now, fired);
+    Ok(())
+}
+
+/// Metrics, log lines and a nudge to the delivery loop for fired alerts:
+/// `(request, kind, level, due, deliveries)`.
+pub fn record_fired(
+    shared: &Shared,
+    now: DateTime<Utc>,
+    fired: Vec<(i64, &'static str, i64, i64, usize)>,
+) {
     let mut deliveries = 0;
     for (request, kind, level, due, n) in fired {
         let lateness = (now.timestamp_millis() - due * 1000).max(0) as f64 / 1000.0;
@@ -92,5 +84,4 @@ async fn fire_due(shared: &Arc<Shared>, upto: i64) -> Result<usize, store::Store
     if deliveries > 0 {
         shared.deliveries_changed.notify_one();
     }
-    Ok(handled)
 }

@@ -141,7 +141,12 @@ impl ChatRun {
             ctx: ChatContext {
                 accountants,
                 staff: staff.clone(),
-                bots: opts.bots.iter().copied().collect(),
+                bots: opts
+                    .bots
+                    .iter()
+                    .copied()
+                    .chain(config.telegram.bot_id)
+                    .collect(),
             },
             calendar: Calendar::new(config.chat_calendar(Some(chat.id)).clone()),
             policy: config.chat_policy(chat.id),

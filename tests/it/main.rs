@@ -5,6 +5,7 @@ mod calendar;
 mod classify;
 mod cli;
 mod config;
+mod daemon;
 mod email;
 mod export;
 mod metrics;

@@ -1,0 +1,361 @@
+//! `buhbot run` as a process on a replay source: it must end with exactly
+//! the requests and alerts `buhbot replay` reports, also when killed with
+//! SIGKILL again and again.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use buhbot::export::{ExportEvent, read_export};
+use rusqlite::{Connection, OpenFlags};
+use serde_json::Value;
+
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub db: PathBuf,
+}
+
+fn manifest(path: &str) -> String {
+    format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A configuration with everything under a temp dir; `extra` is appended.
+pub fn setup(extra: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("buhbot.db");
+    let config = dir.path().join("buhbot.toml");
+    let toml = format!(
+        r#"
+[calendar]
+timezone = "Europe/Moscow"
+production_calendar = ["{cal}"]
+[store]
+path = "{db}"
+[metrics]
+textfile = "{metrics}"
+interval_seconds = 1
+[backup]
+enabled = false
+dir = "{backups}"
+[telegram]
+bot_id = 6000000
+[[chats]]
+id = -1001987654321
+title = "ООО Ромашка — бухгалтерия"
+accountants = [7000001, 7000002]
+managers = [7000009]
+{extra}
+"#,
+        cal = manifest("data/calendars/ru/2025.xml"),
+        db = db.display(),
+        metrics = dir.path().join("metrics/buhbot.prom").display(),
+        backups = dir.path().join("backups").display(),
+    );
+    std::fs::write(&config, toml).unwrap();
+    Setup { dir, config, db }
+}
+
+pub fn start(s: &Setup, source: &str, log: &str) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(s.dir.path().join(log))
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_buhbot"))
+        .args([
+            "run",
+            "--config",
+            s.config.to_str().unwrap(),
+            "--source",
+            source,
+        ])
+        .env("BUHBOT_LOG", "info")
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start buhbot run")
+}
+
+pub fn stop(mut child: Child) -> std::process::ExitStatus {
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "buhbot did not stop within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn read_only(db: &Path) -> Connection {
+    let c = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    c
+}
+
+/// Number of messages in an export and the date of the last one.
+pub fn export_extent(path: &Path) -> (u64, i64) {
+    let (mut n, mut last) = (0, 0);
+    let f = std::fs::File::open(path).unwrap();
+    read_export(f, "x", chrono_tz::Europe::Moscow, &mut |e| {
+        if let ExportEvent::Message(m) = e {
+            n += 1;
+            last = last.max(m.date.timestamp());
+        }
+    })
+    .unwrap();
+    (n, last)
+}
+
+/// Waits until the daemon has processed all `n` events and every timer
+/// due by `end` has fired and been delivered.
+pub fn wait_done(s: &Setup, n: u64, end: i64, child: &mut Child, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("buhbot exited early with {status}: {}", log_tail(s));
+        }
+        if s.db.exists() {
+            let c = read_only(&s.db);
+            let pos: Option<String> = c
+                .query_row(
+                    "SELECT position FROM transport_state WHERE source = 'replay'",
+                    [],
+                    |r| r.get(0),
+                )
+                .ok();
+            let done = pos.is_some_and(|p| p.starts_with(&format!("{n}@")));
+            let due: i64 = c
+                .query_row(
+                    "SELECT count(*) FROM timers WHERE due_at <= ?1",
+                    [end],
+                    |r| r.get(0),
+                )
+                .unwrap_or(1);
+            let pending: i64 = c
+                .query_row(
+                    "SELECT count(*) FROM alert_deliveries WHERE status <> 'sent'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap_or(1);
+            if done && due == 0 && pending == 0 {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replay not finished in time: {}",
+            log_tail(s)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn log_tail(s: &Setup) -> String {
+    let text = std::fs::read_to_string(s.dir.path().join("daemon.log")).unwrap_or_default();
+    text.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+}
+
+/// Requests and alerts (due by `end`) as comparable rows.
+pub fn db_state(db: &Path, end: i64) -> (Vec<Value>, Vec<(i64, String, i64, i64)>) {
+    let c = read_only(db);
+    let mut stmt = c
+        .prepare(
+            "SELECT message_id, client_id, received_at, answered_at, answered_by, working_minutes,
+                    breached, breached_at, status
+             FROM client_requests ORDER BY chat_id, message_id",
+        )
+        .unwrap();
+    let requests = stmt
+        .query_map([], |r| {
+            let answered: Option<i64> = r.get(3)?;
+            let breached_at: Option<i64> = r.get(7)?;
+            Ok(serde_json::json!({
+                "message_id": r.get::<_, i64>(0)?,
+                "client_id": r.get::<_, i64>(1)?,
+                "received_at": r.get::<_, i64>(2)?,
+                "answered_at": answered,
+                "answered_by": r.get::<_, Option<i64>>(4)?,
+                "working_minutes": if answered.is_some() { r.get::<_, Option<i64>>(5)? } else { None },
+                "breached_at": breached_at.filter(|&b| b <= end),
+                "status": r.get::<_, String>(8)?,
+            }))
+        })
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let mut stmt = c
+        .prepare(
+            "SELECT r.message_id, a.kind, a.level, a.due_at FROM sla_alerts a
+             JOIN client_requests r ON r.id = a.request_id WHERE a.due_at <= ?1
+             ORDER BY r.message_id, a.level, a.kind",
+        )
+        .unwrap();
+    let alerts = stmt
+        .query_map([end], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    (requests, alerts)
+}
+
+fn rfc(t: &Value) -> Option<i64> {
+    t.as_str()
+        .map(|s| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp())
+}
+
+#[test]
+fn the_daemon_ends_with_what_replay_reports() {
+    let s = setup("");
+    let export = PathBuf::from(manifest("data/examples/chat-export.json"));
+    let (n, end) = export_extent(&export);
+    let mut child = start(
+        &s,
+        &format!("replay:{}?speed=1e9", export.display()),
+        "daemon.log",
+    );
+    wait_done(&s, n, end, &mut child, Duration::from_secs(60));
+    assert!(stop(child).success(), "{}", log_tail(&s));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_buhbot"))
+        .args([
+            "replay",
+            "--config",
+            s.config.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .arg(&export)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (requests, alerts) = db_state(&s.db, end);
+
+    let expected: Vec<Value> = report["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let answered = rfc(&r["answered_at"]);
+            serde_json::json!({
+                "message_id": r["message_id"],
+                "client_id": r["client_id"],
+                "received_at": rfc(&r["received_at"]),
+                "answered_at": answered,
+                "answered_by": r["answered_by"],
+                "working_minutes": if answered.is_some() { r["working_minutes"].clone() } else { Value::Null },
+                "breached_at": rfc(&r["breached_at"]),
+                "status": if answered.is_some() { "answered" } else { "open" },
+            })
+        })
+        .collect();
+    assert_eq!(requests, expected);
+    let mut expected_alerts: Vec<(i64, String, i64, i64)> = report["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            let id = r["message_id"].as_i64().unwrap();
+            r["alerts"].as_array().unwrap().iter().map(move |a| {
+                (
+                    id,
+                    a["kind"].as_str().unwrap().to_string(),
+                    a["level"].as_i64().unwrap(),
+                    rfc(&a["at"]).unwrap(),
+                )
+            })
+        })
+        .collect();
+    expected_alerts.sort_by(|a, b| (a.0, a.2, &a.1).cmp(&(b.0, b.2, &b.1)));
+    assert!(!expected_alerts.is_empty());
+    assert_eq!(alerts, expected_alerts);
+
+    // Every alert was delivered once to the log sink; the textfile exists.
+    let c = read_only(&s.db);
+    let deliveries: i64 = c
+        .query_row(
+            "SELECT count(*) FROM alert_deliveries WHERE status = 'sent'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let fired: i64 = c
+        .query_row("SELECT count(*) FROM sla_alerts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(deliveries, fired);
+    let prom = std::fs::read_to_string(s.dir.path().join("metrics/buhbot.prom")).unwrap();
+    assert!(prom.contains("buhbot_requests_opened_total"), "{prom}");
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let export = data.path().join("synthetic.json");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&export).unwrap());
+    buhbot::export::synth::write_synthetic(&mut f, 6000, 11).unwrap();
+    drop(f);
+    let (n, end) = export_extent(&export);
+    let source = format!("replay:{}?speed=1e9", export.display());
+
+    let reference = setup("");
+    let mut child = start(&reference, &source, "daemon.log");
+    wait_done(&reference, n, end, &mut child, Duration::from_secs(120));
+    assert!(stop(child).success());
+    let expected = db_state(&reference.db, end);
+    assert!(
+        expected.0.len() > 100 && expected.1.len() > 100,
+        "a meaningful workload"
+    );
+
+    let crashed = setup("");
+    // A fixed pseudo-random sequence of kill delays (reproducible).
+    let mut seed: u64 = 0x5eed;
+    let mut kills = 0;
+    for _ in 0..20 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = Duration::from_millis(100 + (seed >> 33) % 700);
+        let mut child = start(&crashed, &source, "daemon.log");
+        std::thread::sleep(delay);
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+    }
+    let progress: Option<String> = read_only(&crashed.db)
+        .query_row("SELECT position FROM transport_state", [], |r| r.get(0))
+        .ok();
+    let mut child = start(&crashed, &source, "daemon.log");
+    wait_done(&crashed, n, end, &mut child, Duration::from_secs(120));
+    assert!(stop(child).success());
+    assert_eq!(kills, 20);
+    assert!(
+        progress.is_some(),
+        "the kills happened while work was in progress"
+    );
+
+    let got = db_state(&crashed.db, end);
+    assert_eq!(got.0, expected.0, "requests differ after {kills} kills");
+    assert_eq!(got.1, expected.1, "alerts differ after {kills} kills");
+    let c = read_only(&crashed.db);
+    let logged: i64 = c
+        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(logged as u64, n, "every message logged exactly once");
+    let (alerts, deliveries): (i64, i64) = c
+        .query_row(
+            "SELECT (SELECT count(*) FROM sla_alerts), (SELECT count(*) FROM alert_deliveries)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(alerts, deliveries, "one log delivery per alert, none twice");
+}
