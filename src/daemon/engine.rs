@@ -53,6 +53,16 @@ pub enum Fired {
     Nothing,
 }
 
+/// An alert recorded by [`Engine::fire_due`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiredAlert {
+    pub request_id: i64,
+    pub kind: &'static str,
+    pub level: i64,
+    pub due_at: i64,
+    pub deliveries: usize,
+}
+
 /// Configuration compiled for the engine: calendars per chat, staff.
 pub struct Engine {
     pub config: Arc<Config>,
@@ -337,13 +347,13 @@ impl Engine {
     }
 
     /// Fires every timer due at or before `upto`, earliest first; returns
-    /// `(request, kind, level, due, deliveries)` of the alerts recorded.
+    /// the alerts recorded.
     pub fn fire_due(
         &self,
         conn: &Connection,
         upto: i64,
         now: DateTime<Utc>,
-    ) -> Result<Vec<(i64, &'static str, i64, i64, usize)>> {
+    ) -> Result<Vec<FiredAlert>> {
         let mut out = Vec::new();
         loop {
             let due = timers::due(conn, upto, 500)?;
@@ -352,7 +362,13 @@ impl Engine {
                     deliveries, kind, ..
                 } = self.fire(conn, t, now)?
                 {
-                    out.push((t.request_id, kind, t.level, t.due_at, deliveries));
+                    out.push(FiredAlert {
+                        request_id: t.request_id,
+                        kind,
+                        level: t.level,
+                        due_at: t.due_at,
+                        deliveries,
+                    });
                 }
             }
             if due.len() < 500 {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
+use super::engine::FiredAlert;
 use super::notify::Heartbeat;
 use super::shared::{Shared, TICK};
 use crate::metrics::catalogue as m;
@@ -64,15 +65,17 @@ async fn fire_due(shared: &Arc<Shared>, upto: i64) -> Result<(), store::StoreErr
     Ok(())
 }
 
-/// Metrics, log lines and a nudge to the delivery loop for fired alerts:
-/// `(request, kind, level, due, deliveries)`.
-pub fn record_fired(
-    shared: &Shared,
-    now: DateTime<Utc>,
-    fired: Vec<(i64, &'static str, i64, i64, usize)>,
-) {
+/// Metrics, log lines and a nudge to the delivery loop for fired alerts.
+pub fn record_fired(shared: &Shared, now: DateTime<Utc>, fired: Vec<FiredAlert>) {
     let mut deliveries = 0;
-    for (request, kind, level, due, n) in fired {
+    for FiredAlert {
+        request_id: request,
+        kind,
+        level,
+        due_at: due,
+        deliveries: n,
+    } in fired
+    {
         let lateness = (now.timestamp_millis() - due * 1000).max(0) as f64 / 1000.0;
         ::metrics::histogram!(m::TIMER_LATENESS_SECONDS).record(lateness);
         if kind == "breach" {

@@ -163,8 +163,11 @@ pub fn log_tail(s: &Setup) -> String {
     text.lines().rev().take(20).collect::<Vec<_>>().join("\n")
 }
 
+/// An alert as (request message id, kind, level, due).
+pub type AlertRow = (i64, String, i64, i64);
+
 /// Requests and alerts (due by `end`) as comparable rows.
-pub fn db_state(db: &Path, end: i64) -> (Vec<Value>, Vec<(i64, String, i64, i64)>) {
+pub fn db_state(db: &Path, end: i64) -> (Vec<Value>, Vec<AlertRow>) {
     let c = read_only(db);
     let mut stmt = c
         .prepare(
@@ -258,7 +261,7 @@ fn the_daemon_ends_with_what_replay_reports() {
         })
         .collect();
     assert_eq!(requests, expected);
-    let mut expected_alerts: Vec<(i64, String, i64, i64)> = report["requests"]
+    let mut expected_alerts: Vec<AlertRow> = report["requests"]
         .as_array()
         .unwrap()
         .iter()
