@@ -111,7 +111,7 @@ async fn commit(
     let outcome = shared
         .store
         .run(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = crate::store::write_tx(conn)?;
             let mut opened = 0;
             let mut answered = 0;
             let mut duplicates = 0;

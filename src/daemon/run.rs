@@ -69,7 +69,29 @@ fn sinks_for(config: &Config) -> Result<Vec<Arc<dyn AlertSink>>, RunError> {
     Ok(sinks)
 }
 
+/// The signals the daemon handles, installed first thing so that a stop
+/// request during start-up is not lost (nor fatal by default action).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, RunError> {
+        let sig = |k| signal(k).map_err(startup("cannot install signal handlers"));
+        Ok(Signals {
+            term: sig(SignalKind::terminate())?,
+            int: sig(SignalKind::interrupt())?,
+            hup: sig(SignalKind::hangup())?,
+            usr1: sig(SignalKind::user_defined1())?,
+        })
+    }
+}
+
 async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError> {
+    let signals = Signals::install()?;
     let notifier = Notifier::from_env();
     let db = config.store.path.clone();
     let store = tokio::task::spawn_blocking({
@@ -213,7 +235,7 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
     let _ = notifier.ready(&status);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), db = %db.display(), "buhbot is running; {status}");
 
-    let outcome = supervise(&shared, &notifier, &cancel, &mut tasks, &opts).await;
+    let outcome = supervise(signals, &shared, &notifier, &cancel, &mut tasks, &opts).await;
 
     // Drain: every loop finishes its current step and returns.
     let _ = notifier.stopping();
@@ -242,25 +264,19 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
 
 /// Waits for a stop signal or a failing task; handles SIGHUP reloads.
 async fn supervise(
+    mut signals: Signals,
     shared: &Arc<Shared>,
     notifier: &Notifier,
     cancel: &CancellationToken,
     tasks: &mut JoinSet<(&'static str, Result<(), String>)>,
     opts: &RunOptions,
 ) -> Result<(), RunError> {
-    let sig = |k| signal(k).map_err(startup("cannot install signal handlers"));
-    let (mut term, mut int, mut hup, mut usr1) = (
-        sig(SignalKind::terminate())?,
-        sig(SignalKind::interrupt())?,
-        sig(SignalKind::hangup())?,
-        sig(SignalKind::user_defined1())?,
-    );
     loop {
         tokio::select! {
-            _ = term.recv() => { tracing::info!("SIGTERM: stopping"); return Ok(()); }
-            _ = int.recv() => { tracing::info!("SIGINT: stopping"); return Ok(()); }
-            _ = hup.recv() => reload(shared, notifier, opts).await,
-            _ = usr1.recv() => {
+            _ = signals.term.recv() => { tracing::info!("SIGTERM: stopping"); return Ok(()); }
+            _ = signals.int.recv() => { tracing::info!("SIGINT: stopping"); return Ok(()); }
+            _ = signals.hup.recv() => reload(shared, notifier, opts).await,
+            _ = signals.usr1.recv() => {
                 if opts.wedge_on_usr1 {
                     shared.wedged.store(true, Ordering::Relaxed);
                 }
@@ -319,7 +335,7 @@ async fn reload(shared: &Arc<Shared>, notifier: &Notifier, opts: &RunOptions) {
     let retimed = shared
         .store
         .run(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = crate::store::write_tx(conn)?;
             let n = engine.retime(&tx, &old, now)?;
             tx.commit()?;
             Ok(n)

@@ -55,7 +55,7 @@ async fn fire_due(shared: &Arc<Shared>, upto: i64) -> Result<(), store::StoreErr
     let fired = shared
         .store
         .run(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = crate::store::write_tx(conn)?;
             let fired = engine.fire_due(&tx, upto, now)?;
             tx.commit()?;
             Ok(fired)

@@ -50,7 +50,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<MigrationReport> {
     }
     let mut applied = Vec::new();
     for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-        let tx = conn.transaction()?;
+        let tx = crate::store::write_tx(conn)?;
         let step = tx.execute_batch(sql).and_then(|()| {
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, unixepoch())",

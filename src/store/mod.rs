@@ -66,6 +66,14 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Starts a write transaction. IMMEDIATE takes the write lock up front:
+/// a deferred transaction that reads first and writes later can fail with
+/// SQLITE_BUSY at once (no busy wait) when another writer committed in
+/// between, which the daemon's concurrent loops would hit.
+pub fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
 /// A pool of connections to the database.
 #[derive(Clone)]
 pub struct Store {

@@ -14,6 +14,8 @@ pub struct Setup {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub db: PathBuf,
+    /// How many daemons were started on this setup.
+    pub starts: std::cell::Cell<usize>,
 }
 
 fn manifest(path: &str) -> String {
@@ -53,10 +55,16 @@ managers = [7000009]
         backups = dir.path().join("backups").display(),
     );
     std::fs::write(&config, toml).unwrap();
-    Setup { dir, config, db }
+    Setup {
+        dir,
+        config,
+        db,
+        starts: std::cell::Cell::new(0),
+    }
 }
 
 pub fn start(s: &Setup, source: &str, log: &str) -> Child {
+    s.starts.set(s.starts.get() + 1);
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -121,7 +129,9 @@ pub fn wait_done(s: &Setup, n: u64, end: i64, child: &mut Child, timeout: Durati
         if let Some(status) = child.try_wait().unwrap() {
             panic!("buhbot exited early with {status}: {}", log_tail(s));
         }
-        if s.db.exists() {
+        // The latest daemon must be up (past start-up) before it is judged.
+        let log = std::fs::read_to_string(s.dir.path().join("daemon.log")).unwrap_or_default();
+        if s.db.exists() && log.matches("buhbot is running").count() >= s.starts.get() {
             let c = read_only(&s.db);
             let pos: Option<String> = c
                 .query_row(
@@ -311,7 +321,8 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let reference = setup("");
     let mut child = start(&reference, &source, "daemon.log");
     wait_done(&reference, n, end, &mut child, Duration::from_secs(120));
-    assert!(stop(child).success());
+    let status = stop(child);
+    assert!(status.success(), "{status}: {}", log_tail(&reference));
     let expected = db_state(&reference.db, end);
     assert!(
         expected.0.len() > 100 && expected.1.len() > 100,
@@ -338,7 +349,8 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         .ok();
     let mut child = start(&crashed, &source, "daemon.log");
     wait_done(&crashed, n, end, &mut child, Duration::from_secs(120));
-    assert!(stop(child).success());
+    let status = stop(child);
+    assert!(status.success(), "{status}: {}", log_tail(&crashed));
     assert_eq!(kills, 20);
     assert!(
         progress.is_some(),
