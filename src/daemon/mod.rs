@@ -5,6 +5,8 @@
 pub mod clock;
 pub mod engine;
 pub mod event;
+pub mod jobs;
 pub mod notify;
 pub mod schedule;
+pub mod shared;
 pub mod source;
