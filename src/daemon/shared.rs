@@ -34,7 +34,13 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(store: Store, clock: Clock, engine: Engine, sinks: Vec<Arc<dyn AlertSink>>, live: bool) -> Shared {
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        engine: Engine,
+        sinks: Vec<Arc<dyn AlertSink>>,
+        live: bool,
+    ) -> Shared {
         Shared {
             store,
             clock,
@@ -49,7 +55,10 @@ impl Shared {
     }
 
     pub fn engine(&self) -> Arc<Engine> {
-        self.engine.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.engine
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn set_engine(&self, engine: Arc<Engine>) {
@@ -76,7 +85,10 @@ impl Shared {
 
     /// The latest instant timers may fire at now.
     pub fn fire_upto(&self) -> i64 {
-        self.clock.now().timestamp().min(self.watermark().saturating_sub(1))
+        self.clock
+            .now()
+            .timestamp()
+            .min(self.watermark().saturating_sub(1))
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod email;
 mod export;
+mod jobs;
 mod metrics;
 mod replay;
 mod sla;

@@ -233,7 +233,11 @@ impl JobRunner {
             }
             JobName::Backup => {
                 let info = run_backup(shared).await?;
-                Ok(format!("{} ({} bytes)", info.path.display(), info.size_bytes))
+                Ok(format!(
+                    "{} ({} bytes)",
+                    info.path.display(),
+                    info.size_bytes
+                ))
             }
         }
     }

@@ -95,7 +95,11 @@ pub fn reconcile(
                         want.due_at,
                         // An overdue timer fires at once: worth saying why
                         // an alert arrives late.
-                        if want.due_at <= now.timestamp() { " (overdue)" } else { "" }
+                        if want.due_at <= now.timestamp() {
+                            " (overdue)"
+                        } else {
+                            ""
+                        }
                     ),
                 ),
             };
