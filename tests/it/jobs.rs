@@ -10,8 +10,8 @@ use buhbot::daemon::clock::Clock;
 use buhbot::daemon::engine::Engine;
 use buhbot::daemon::event::MessageEvent;
 use buhbot::daemon::jobs::{
-    JobName, JobRunner, RepairKind, RunOutcome, due_at_start, reconcile, retention_batch, run_jobs,
-    run_retention_batched,
+    JobName, JobRunner, RepairKind, RunOutcome, due_at_start, on_schedule, reconcile,
+    retention_batch, run_jobs, run_retention_batched,
 };
 use buhbot::daemon::schedule::parse_cron;
 use buhbot::daemon::shared::Shared;
@@ -372,4 +372,21 @@ async fn scheduler_runs_reconcile_on_schedule_and_a_first_backup_at_start() {
         .unwrap()
         .count();
     assert!(archives >= 1);
+}
+
+#[test]
+fn a_tick_at_a_stale_utc_offset_is_not_an_occurrence() {
+    let berlin = chrono_tz::Europe::Berlin;
+    let daily3 = parse_cron("0 0 3 * * *").unwrap();
+    // 03:00 CET is 02:00Z; the scheduler polls, so a tick comes late.
+    assert!(on_schedule(&daily3, berlin, t("2025-01-13T02:00:00.400Z")));
+    assert!(on_schedule(&daily3, berlin, t("2025-01-13T02:00:59Z")));
+    assert!(!on_schedule(&daily3, berlin, t("2025-01-13T02:05:00Z")));
+    // Autumn: a job created in summer (UTC+2) ticks at 01:00Z, which is
+    // 02:00 CET after the change on 2025-10-26: not 03:00, dropped.
+    assert!(!on_schedule(&daily3, berlin, t("2025-10-27T01:00:00Z")));
+    assert!(on_schedule(&daily3, berlin, t("2025-10-27T02:00:00Z")));
+    // Every second: always on schedule.
+    let every = parse_cron("*/1 * * * * *").unwrap();
+    assert!(on_schedule(&every, berlin, t("2025-10-27T01:00:00.7Z")));
 }

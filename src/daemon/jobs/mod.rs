@@ -11,6 +11,7 @@ mod scheduler;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -115,6 +116,21 @@ pub fn due_at_start(
         Some(last) => schedule::missed(cron, tz, last, now),
         None => job == JobName::Backup,
     }
+}
+
+/// How late after its occurrence a tick may come and still count as it:
+/// the scheduler polls twice a second, a loaded machine is slower still,
+/// but a stale UTC offset is off by half an hour at least.
+pub const TICK_TOLERANCE: Duration = Duration::from_secs(60);
+
+/// Whether a tick at `fired_at` is an occurrence of `cron` in `tz` (one
+/// fell in the last [`TICK_TOLERANCE`]). The scheduler's ticks after a
+/// daylight-saving change come an offset off until the jobs are re-created;
+/// such a tick is dropped (and a run it stood for is made up by the
+/// catch-up that follows the re-creation).
+pub fn on_schedule(cron: &Cron, tz: Tz, fired_at: DateTime<Utc>) -> bool {
+    let window = chrono::Duration::from_std(TICK_TOLERANCE).unwrap_or_default();
+    schedule::missed(cron, tz, fired_at - window, fired_at)
 }
 
 /// How a [`JobRunner::run`] call ended.

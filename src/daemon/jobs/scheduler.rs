@@ -7,7 +7,12 @@
 //! every [`RECHECK`]. A configuration reload that changes a schedule takes
 //! the same path. An occurrence that falls between an offset change and
 //! the next check is not lost: re-creation runs the start-up catch-up,
-//! which makes up any occurrence that passed since the job's last run.
+//! which makes up any occurrence that passed since the job's last run. A
+//! tick the stale offset puts at the wrong local time is dropped (see
+//! [`on_schedule`]), so nothing runs twice either.
+//!
+//! (Computing every occurrence with `schedule::next_after` and one-shot
+//! jobs would avoid the re-creation, but re-implement the scheduler.)
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +22,9 @@ use chrono_tz::Tz;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
-use super::{JobPlan, JobRunner, planned_jobs};
+use super::{JobPlan, JobRunner, on_schedule, planned_jobs};
 use crate::config::Config;
+use crate::daemon::schedule;
 use crate::daemon::shared::Shared;
 
 /// How often the zone's offset and the configured schedules are checked.
@@ -57,9 +63,19 @@ async fn install(
     for plan in &key.plans {
         let job = plan.job;
         let runner = runner.clone();
-        let cron_job = Job::new_async_tz(plan.expr.as_str(), key.tz, move |_id, _lock| {
+        let cron = Arc::new(schedule::parse_cron(&plan.expr)?);
+        let tz = key.tz;
+        let cron_job = Job::new_async_tz(plan.expr.as_str(), tz, move |_id, _lock| {
             let runner = runner.clone();
+            let cron = cron.clone();
             Box::pin(async move {
+                if !on_schedule(&cron, tz, Utc::now()) {
+                    tracing::info!(
+                        job = job.as_str(),
+                        "tick off the local schedule (UTC offset changed) ignored"
+                    );
+                    return;
+                }
                 runner.run(job, "schedule").await;
             })
         })
