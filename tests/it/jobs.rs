@@ -10,7 +10,7 @@ use buhbot::daemon::clock::Clock;
 use buhbot::daemon::engine::Engine;
 use buhbot::daemon::event::MessageEvent;
 use buhbot::daemon::jobs::{
-    JobName, JobRunner, RepairKind, RunOutcome, due_at_start, on_schedule, reconcile,
+    JobName, JobRunner, RepairKind, RunOutcome, due_at_start, on_schedule, planned_jobs, reconcile,
     retention_batch, run_jobs, run_retention_batched,
 };
 use buhbot::daemon::schedule::parse_cron;
@@ -28,12 +28,12 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 /// A store and a `Shared` over a config with one chat whose accountant is
-/// user 1; `extra` is appended to the TOML.
+/// user 1; `extra` follows the `[backup]` keys (so it may add some).
 fn world(dir: &Path, extra: &str) -> Arc<Shared> {
     let toml = format!(
         "[calendar]\ntimezone = \"Europe/Moscow\"\n\
-         [backup]\ndir = \"{}\"\n\
-         [[chats]]\nid = {CHAT}\naccountants = [{ACCOUNTANT}]\n{extra}",
+         [backup]\ndir = \"{}\"\n{extra}\n\
+         [[chats]]\nid = {CHAT}\naccountants = [{ACCOUNTANT}]\n",
         dir.join("backups").display()
     );
     let path = dir.join("buhbot.toml");
@@ -389,4 +389,43 @@ fn a_tick_at_a_stale_utc_offset_is_not_an_occurrence() {
     // Every second: always on schedule.
     let every = parse_cron("*/1 * * * * *").unwrap();
     assert!(on_schedule(&every, berlin, t("2025-10-27T01:00:00.7Z")));
+}
+
+#[tokio::test]
+async fn catch_up_runs_what_was_missed_while_down_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = world(dir.path(), "enabled = false");
+    let plans = planned_jobs(&shared.engine().config);
+    assert_eq!(
+        plans.iter().map(|p| p.job).collect::<Vec<_>>(),
+        vec![JobName::Reconcile, JobName::Retention],
+        "a disabled backup is not scheduled"
+    );
+    let hour_ago = (Utc::now() - chrono::Duration::hours(1)).timestamp();
+    state::record_job_run(
+        &shared.store.conn().unwrap(),
+        "reconcile",
+        hour_ago,
+        true,
+        "",
+    )
+    .unwrap();
+    let runner = JobRunner::new(shared.clone());
+    let moscow = chrono_tz::Europe::Moscow;
+    let cancel = CancellationToken::new();
+    let ran = runner.catch_up(&plans, moscow, &cancel).await.unwrap();
+    assert_eq!(ran, vec![JobName::Reconcile], "retention never ran: waits");
+    let ran = runner.catch_up(&plans, moscow, &cancel).await.unwrap();
+    assert_eq!(ran, vec![], "made up once");
+    cancel.cancel();
+    state::record_job_run(
+        &shared.store.conn().unwrap(),
+        "reconcile",
+        hour_ago,
+        true,
+        "",
+    )
+    .unwrap();
+    let ran = runner.catch_up(&plans, moscow, &cancel).await.unwrap();
+    assert_eq!(ran, vec![], "nothing starts once stopping");
 }

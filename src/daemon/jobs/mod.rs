@@ -16,6 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
+use tokio_util::sync::CancellationToken;
 
 pub use backup::run_backup;
 pub use reconcile::{Repair, RepairKind, reconcile};
@@ -259,10 +260,19 @@ impl JobRunner {
     }
 
     /// Runs, one after the other, the jobs of `plans` that [`due_at_start`]
-    /// says are due; returns them.
-    pub async fn catch_up(&self, plans: &[JobPlan], tz: Tz) -> Result<Vec<JobName>, JobError> {
+    /// says are due; returns them. Stops starting jobs once `cancel` is
+    /// set, so a stopping daemon does not begin a backup.
+    pub async fn catch_up(
+        &self,
+        plans: &[JobPlan],
+        tz: Tz,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<JobName>, JobError> {
         let mut ran = Vec::new();
         for plan in plans {
+            if cancel.is_cancelled() {
+                break;
+            }
             let cron = schedule::parse_cron(&plan.expr)?;
             let name = plan.job.as_str();
             let last = self

@@ -94,11 +94,12 @@ async fn install(
 
 /// Makes up missed runs in the background: a backup must not delay the
 /// scheduler (or shutdown) by its duration.
-fn spawn_catch_up(runner: &Arc<JobRunner>, key: &Key) {
+fn spawn_catch_up(runner: &Arc<JobRunner>, key: &Key, cancel: &CancellationToken) {
     let runner = runner.clone();
+    let cancel = cancel.clone();
     let (plans, tz) = (key.plans.clone(), key.tz);
     tokio::spawn(async move {
-        if let Err(e) = runner.catch_up(&plans, tz).await {
+        if let Err(e) = runner.catch_up(&plans, tz, &cancel).await {
             tracing::error!(error = %e, "cannot check for missed job runs");
         }
     });
@@ -114,7 +115,7 @@ pub async fn run_jobs(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow:
     let mut key = Key::of(&shared.engine().config, Utc::now());
     let mut installed = install(&sched, &runner, &key).await?;
     sched.start().await?;
-    spawn_catch_up(&runner, &key);
+    spawn_catch_up(&runner, &key, &cancel);
 
     let mut check = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -131,7 +132,7 @@ pub async fn run_jobs(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow:
                 }
                 key = want;
                 installed = install(&sched, &runner, &key).await?;
-                spawn_catch_up(&runner, &key);
+                spawn_catch_up(&runner, &key, &cancel);
             }
         }
     }
