@@ -1,12 +1,20 @@
-//! Plumbing of the long-running `buhbot` service: what it tells systemd.
-//! The loops themselves (ingest, scheduler, mailer) live elsewhere and only
-//! hold [`notify::Heartbeat`] handles.
+//! The long-running `buhbot run` service.
+//!
+//! - [`run`]: start-up, the task tree, signals, reload, shutdown.
+//! - [`source`]: event sources (a replay of an export; Telegram later).
+//! - [`ingest`]: events → [`engine`] → one transaction with the position.
+//! - [`scheduler`]: durable timers fired when due; [`delivery`]: alerts sent
+//!   through their sinks with retries.
+//! - [`jobs`]: cron jobs (reconciliation, retention, backups).
+//! - [`notify`]: sd_notify and the progress-gated watchdog; [`clock`]: the
+//!   system or virtual clock; [`shared`]: state the loops share.
 
 pub mod clock;
 pub mod delivery;
 pub mod engine;
 pub mod event;
 pub mod ingest;
+pub mod jobs;
 pub mod notify;
 pub mod run;
 pub mod schedule;

@@ -8,6 +8,7 @@ mod config;
 mod daemon;
 mod email;
 mod export;
+mod jobs;
 mod metrics;
 mod replay;
 mod sla;
