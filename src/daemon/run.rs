@@ -230,6 +230,10 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         let (s, n, c) = (shared.clone(), notifier.clone(), cancel.clone());
         async move { ("status", status_loop(s, n, c).await.map_err(err)) }
     });
+    tasks.spawn({
+        let (s, c) = (shared.clone(), cancel.clone());
+        async move { ("jobs", super::jobs::run_jobs(s, c).await.map_err(|e| format!("{e:#}"))) }
+    });
 
     let status = status_line(&shared).await.unwrap_or_default();
     let _ = notifier.ready(&status);

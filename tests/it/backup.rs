@@ -5,7 +5,7 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -344,7 +344,7 @@ fn restore_respects_the_lock_and_keeps_the_replaced_database() {
 }
 
 fn buhbot(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_buhbot"))
+    crate::buhbot()
         .args(args)
         .env_remove("BUHBOT_LOG")
         .output()

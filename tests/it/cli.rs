@@ -1,9 +1,9 @@
 //! The `buhbot` binary: output formats and exit codes.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn buhbot(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_buhbot"))
+    crate::buhbot()
         .args(args)
         .env_remove("BUHBOT_LOG")
         .output()

@@ -3,7 +3,7 @@
 //! SIGKILL again and again.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use buhbot::export::{ExportEvent, read_export};
@@ -70,7 +70,7 @@ pub fn start(s: &Setup, source: &str, log: &str) -> Child {
         .append(true)
         .open(s.dir.path().join(log))
         .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_buhbot"))
+    crate::buhbot()
         .args([
             "run",
             "--config",
@@ -237,7 +237,7 @@ fn the_daemon_ends_with_what_replay_reports() {
     wait_done(&s, n, end, &mut child, Duration::from_secs(60));
     assert!(stop(child).success(), "{}", log_tail(&s));
 
-    let out = Command::new(env!("CARGO_BIN_EXE_buhbot"))
+    let out = crate::buhbot()
         .args([
             "replay",
             "--config",

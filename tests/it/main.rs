@@ -12,3 +12,17 @@ mod jobs;
 mod metrics;
 mod replay;
 mod sla;
+
+/// The `buhbot` binary with a clean environment: figment::Jail tests set
+/// `BUHBOT_*` variables process-wide while they run, and a child spawned
+/// by another test thread must not inherit them.
+pub fn buhbot() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_buhbot"));
+    cmd.env_clear();
+    for key in ["PATH", "HOME", "TMPDIR", "LANG"] {
+        if let Some(v) = std::env::var_os(key) {
+            cmd.env(key, v);
+        }
+    }
+    cmd
+}
