@@ -121,7 +121,11 @@ mod tests {
     fn an_empty_systemd_credential_means_not_set() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("smtp_password"), "").unwrap();
-        assert!(credential_in(Some(dir.path()), "smtp_password", None).unwrap().is_none());
+        assert!(
+            credential_in(Some(dir.path()), "smtp_password", None)
+                .unwrap()
+                .is_none()
+        );
         let explicit = dir.path().join("pw");
         std::fs::write(&explicit, "s3cret\n").unwrap();
         let got = credential_in(Some(dir.path()), "smtp_password", Some(&explicit)).unwrap();
