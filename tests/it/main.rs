@@ -6,6 +6,7 @@ mod classify;
 mod cli;
 mod config;
 mod daemon;
+mod daemon_email;
 mod email;
 mod engine;
 mod export;
