@@ -394,3 +394,77 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         .unwrap();
     assert_eq!(alerts, deliveries, "one log delivery per alert, none twice");
 }
+
+#[test]
+fn sighup_reloads_the_configuration_and_retimes_open_requests() {
+    let s = setup("");
+    let events = s.dir.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        r#"{"chat_id": -1001987654321, "message_id": 1, "date": "2025-01-13T07:00:00Z", "from": 5000001, "text": "Где акт сверки?"}
+"#,
+    )
+    .unwrap();
+    let mut child = start(&s, &format!("replay:{}", events.display()), "daemon.log");
+    let breach_due = |s: &Setup| -> Option<i64> {
+        read_only(&s.db)
+            .query_row("SELECT due_at FROM timers WHERE kind = 'breach'", [], |r| {
+                r.get(0)
+            })
+            .ok()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(s.db.exists() && breach_due(&s).is_some()) {
+        assert!(
+            child.try_wait().unwrap().is_none() && Instant::now() < deadline,
+            "{}",
+            log_tail(&s)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        breach_due(&s),
+        Some(1_736_755_200),
+        "10:00 + 60 working minutes"
+    );
+
+    let good = std::fs::read_to_string(&s.config).unwrap();
+    let hup = |child: &Child| unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    // A broken configuration is rejected and the running one kept.
+    std::fs::write(&s.config, format!("{good}\n[sla]\nthreshold_minutes = 0\n")).unwrap();
+    hup(&child);
+    let wait_log = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log = std::fs::read_to_string(s.dir.path().join("daemon.log")).unwrap_or_default();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the log: {}",
+                log_tail(&s)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let log = wait_log("reload rejected");
+    assert!(
+        log.contains("sla.threshold_minutes"),
+        "the problem is named"
+    );
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+    assert_eq!(breach_due(&s), Some(1_736_755_200));
+
+    // A good one re-times the open request: 30 minutes from 10:00.
+    std::fs::write(
+        &s.config,
+        format!("{good}\n[sla]\nthreshold_minutes = 30\n"),
+    )
+    .unwrap();
+    hup(&child);
+    wait_log("configuration reloaded");
+    assert_eq!(breach_due(&s), Some(1_736_753_400));
+    let status = stop(child);
+    assert!(status.success(), "{status}");
+}
