@@ -240,3 +240,46 @@ fn replay_of_a_missing_or_broken_file_fails_cleanly() {
         "{err}"
     );
 }
+
+#[test]
+fn run_exits_78_on_a_bad_configuration_and_1_on_a_newer_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("b.toml");
+    std::fs::write(&cfg, "[daemon]\ndrain_timeout_seconds = 99\n").unwrap();
+    let o = buhbot(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--source",
+        "replay:/nonexistent.json",
+    ]);
+    assert_eq!(o.status.code(), Some(78), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("daemon.drain_timeout_seconds"));
+
+    let db = dir.path().join("b.db");
+    std::fs::write(&cfg, format!("[store]\npath = \"{}\"\n", db.display())).unwrap();
+    let (store, _) = buhbot::store::Store::open_migrated(&db).unwrap();
+    store
+        .conn()
+        .unwrap()
+        .execute(
+            "INSERT INTO schema_migrations VALUES (999, 'future', 0)",
+            [],
+        )
+        .unwrap();
+    drop(store);
+    let o = buhbot(&["migrate", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("newer than this buhbot"),
+        "{o:?}"
+    );
+    let o = buhbot(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--source",
+        "replay:/nonexistent.json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+}
