@@ -9,6 +9,7 @@ mod daemon;
 mod email;
 mod export;
 mod jobs;
+mod man;
 mod metrics;
 mod replay;
 mod sla;
