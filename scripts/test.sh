@@ -13,6 +13,7 @@ ensure_pkg gcc
 ensure_pkg pkg-config
 ensure_pkg prometheus  # promtool, to lint the metrics textfile
 ensure_pkg python3-aiosmtpd  # tests/it/email.rs runs a real SMTP server
+ensure_pkg man-db  # tests/it/man.rs lints the manual pages with man --warnings (pulls groff-base)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need_pkgs[*]} (run as root or install them)" >&2

@@ -3,6 +3,7 @@
 
 mod backup;
 mod calendar;
+pub mod man;
 mod replay;
 
 use std::path::PathBuf;
@@ -56,6 +57,9 @@ pub enum Command {
     Run(RunArgs),
     /// Apply pending database migrations and exit
     Migrate,
+    /// Print or write the manual pages buhbot(8) and buhbot.toml(5)
+    #[command(hide = true)]
+    Man(man::ManArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -138,5 +142,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Man(args) => man::run(args),
     }
 }

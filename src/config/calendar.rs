@@ -19,7 +19,10 @@ pub const KEYS: &[&str] = &[
     "production_calendar",
     "shortened_day_minutes",
 ];
-const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+/// The keys of a `week` table.
+pub const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+/// The keys of one `[[calendar.workdays]]` entry.
+pub const WORKDAY_KEYS: &[&str] = &["date", "hours"];
 
 /// Production calendar files already read, so chats sharing them read once.
 #[derive(Default)]
@@ -194,7 +197,7 @@ fn workdays(
     };
     for (i, v) in list.iter().enumerate() {
         let path = format!("{key}[{i}]");
-        let t = Table::new(problems, &path, Some(v), &["date", "hours"]);
+        let t = Table::new(problems, &path, Some(v), WORKDAY_KEYS);
         let Some(d) = t.raw("date").and_then(date) else {
             problems.push(
                 &join(&path, "date"),

@@ -44,12 +44,66 @@ const TOP_KEYS: &[&str] = &[
     "email",
     "telegram",
 ];
+const CLASSIFIER_KEYS: &[&str] = &["rules"];
+/// A `[[chats]]` entry's own keys; it also takes every [`POLICY_KEYS`] key.
+const CHAT_KEYS: &[&str] = &["id", "title", "accountants", "managers", "calendar"];
 const POLICY_KEYS: &[&str] = &[
     "threshold_minutes",
     "warning_percent",
     "escalation_interval_minutes",
     "max_escalations",
 ];
+
+/// Every key the configuration accepts, dotted (`calendar.week.mon`,
+/// `chats.calendar.timezone`; array-of-tables elements without an index),
+/// tables included. Built from the same lists validation uses, so the
+/// documentation tests cannot drift from what the reader accepts.
+pub fn all_keys() -> Vec<String> {
+    fn calendar_keys(prefix: &str, out: &mut Vec<String>) {
+        for key in calendar::KEYS {
+            out.push(format!("{prefix}.{key}"));
+        }
+        for day in calendar::DAYS {
+            out.push(format!("{prefix}.week.{day}"));
+        }
+        for key in calendar::WORKDAY_KEYS {
+            out.push(format!("{prefix}.workdays.{key}"));
+        }
+    }
+    let mut out = Vec::new();
+    for section in TOP_KEYS {
+        let keys: &[&str] = match *section {
+            "calendar" => {
+                calendar_keys("calendar", &mut out);
+                continue;
+            }
+            "sla" => POLICY_KEYS,
+            "chats" => {
+                for key in CHAT_KEYS.iter().chain(POLICY_KEYS) {
+                    out.push(format!("chats.{key}"));
+                }
+                calendar_keys("chats.calendar", &mut out);
+                continue;
+            }
+            "classifier" => CLASSIFIER_KEYS,
+            "store" => daemon::STORE_KEYS,
+            "daemon" => daemon::DAEMON_KEYS,
+            "metrics" => daemon::METRICS_KEYS,
+            "backup" => daemon::BACKUP_KEYS,
+            "alerts" => daemon::ALERTS_KEYS,
+            "email" => daemon::EMAIL_KEYS,
+            "telegram" => daemon::TELEGRAM_KEYS,
+            other => unreachable!("section {other} has no key list in all_keys"),
+        };
+        out.extend(keys.iter().map(|k| format!("{section}.{k}")));
+    }
+    out
+}
+
+/// The top-level sections.
+pub fn sections() -> &'static [&'static str] {
+    TOP_KEYS
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -190,7 +244,7 @@ impl Config {
             &mut problems,
             "classifier",
             top.raw("classifier"),
-            &["rules"],
+            CLASSIFIER_KEYS,
         );
         let classifier = match cls.get::<String>(&mut problems, "rules") {
             None => Classifier::builtin(),
@@ -282,7 +336,7 @@ fn read_chat(
     base_dir: &Path,
     xml: &mut calendar::XmlCache,
 ) -> Option<ChatConfig> {
-    let mut keys = vec!["id", "title", "accountants", "managers", "calendar"];
+    let mut keys = CHAT_KEYS.to_vec();
     keys.extend_from_slice(POLICY_KEYS);
     let t = Table::new(problems, path, Some(value), &keys);
     let id = t.get::<i64>(problems, "id");

@@ -11,6 +11,7 @@ mod email;
 mod engine;
 mod export;
 mod jobs;
+mod man;
 mod metrics;
 mod replay;
 mod sla;
