@@ -10,6 +10,7 @@ mod email;
 mod export;
 mod jobs;
 mod metrics;
+mod prometheus;
 mod replay;
 mod sla;
 
