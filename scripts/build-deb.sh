@@ -22,6 +22,9 @@ if ! cargo deb --version >/dev/null 2>&1; then
     cargo install cargo-deb --locked >&2
 fi
 
+log "packaging/buhbot.toml up to date"
+scripts/packaging-config.sh --check >&2
+
 # The package goes to this worktree's target/debian/, not to a shared
 # CARGO_TARGET_DIR where another checkout's build could replace it.
 target_dir=${CARGO_TARGET_DIR:-target}
