@@ -333,14 +333,14 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let data = tempfile::tempdir().unwrap();
     let export = data.path().join("synthetic.json");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&export).unwrap());
-    buhbot::export::synth::write_synthetic(&mut f, 6000, 11).unwrap();
+    buhbot::export::synth::write_synthetic(&mut f, 4000, 11).unwrap();
     drop(f);
     let (n, end) = export_extent(&export);
     let source = format!("replay:{}?speed=1e9", export.display());
 
     let reference = setup("");
     let mut child = start(&reference, &source, "daemon.log");
-    wait_done(&reference, n, end, &mut child, Duration::from_secs(120));
+    wait_done(&reference, n, end, &mut child, Duration::from_secs(300));
     let status = stop(child);
     assert!(status.success(), "{status}: {}", log_tail(&reference));
     let expected = db_state(&reference.db, end);
@@ -368,7 +368,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         .query_row("SELECT position FROM transport_state", [], |r| r.get(0))
         .ok();
     let mut child = start(&crashed, &source, "daemon.log");
-    wait_done(&crashed, n, end, &mut child, Duration::from_secs(120));
+    wait_done(&crashed, n, end, &mut child, Duration::from_secs(300));
     let status = stop(child);
     assert!(status.success(), "{status}: {}", log_tail(&crashed));
     assert_eq!(kills, 20);
