@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::notify::Heartbeat;
-use super::shared::{Shared, TICK};
+use super::shared::{Shared, sleep_until};
 use crate::domain::render::AlertText;
 use crate::domain::sla::AlertKind;
 use crate::metrics::catalogue as m;
@@ -47,19 +47,8 @@ pub async fn run(
         }
         let next = shared.store.run(|c| alerts::next_delivery_at(c)).await?;
         let wake = next.map(|t| shared.clock.instant_at(at(t)));
-        loop {
-            heartbeat.beat();
-            let tick = tokio::time::Instant::now() + TICK;
-            let until = wake.map_or(tick, |w| w.min(tick));
-            tokio::select! {
-                _ = cancel.cancelled() => return Ok(()),
-                _ = shared.deliveries_changed.notified() => break,
-                _ = tokio::time::sleep_until(until) => {
-                    if wake.is_some_and(|w| w <= tokio::time::Instant::now()) {
-                        break;
-                    }
-                }
-            }
+        if !sleep_until(wake, &shared.deliveries_changed, &heartbeat, &cancel).await {
+            return Ok(());
         }
     }
 }

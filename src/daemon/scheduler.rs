@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::engine::FiredAlert;
 use super::notify::Heartbeat;
-use super::shared::{Shared, TICK};
+use super::shared::{Shared, sleep_until};
 use crate::metrics::catalogue as m;
 use crate::store::{self, timers};
 
@@ -31,19 +31,8 @@ pub async fn run(
             // Due but held back by the watermark: wait for it to move.
             _ => None,
         };
-        loop {
-            heartbeat.beat();
-            let tick = tokio::time::Instant::now() + TICK;
-            let until = wake.map_or(tick, |w| w.min(tick));
-            tokio::select! {
-                _ = cancel.cancelled() => return Ok(()),
-                _ = shared.timers_changed.notified() => break,
-                _ = tokio::time::sleep_until(until) => {
-                    if wake.is_some_and(|w| w <= tokio::time::Instant::now()) {
-                        break;
-                    }
-                }
-            }
+        if !sleep_until(wake, &shared.timers_changed, &heartbeat, &cancel).await {
+            return Ok(());
         }
     }
 }

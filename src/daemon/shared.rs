@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::notify::Heartbeat;
 
 use super::clock::Clock;
 use super::engine::Engine;
@@ -14,6 +17,31 @@ use crate::store::Store;
 
 /// How often idle loops wake to show the watchdog they are alive.
 pub const TICK: Duration = Duration::from_secs(2);
+
+/// Sleeps until `wake` (none: until nudged), until `nudge` is notified, or
+/// until cancelled (then returns false). Wakes every [`TICK`] only to beat:
+/// an idle loop is not a wedged one.
+pub async fn sleep_until(
+    wake: Option<tokio::time::Instant>,
+    nudge: &Notify,
+    heartbeat: &Heartbeat,
+    cancel: &CancellationToken,
+) -> bool {
+    loop {
+        heartbeat.beat();
+        let tick = tokio::time::Instant::now() + TICK;
+        let until = wake.map_or(tick, |w| w.min(tick));
+        tokio::select! {
+            _ = cancel.cancelled() => return false,
+            _ = nudge.notified() => return true,
+            _ = tokio::time::sleep_until(until) => {
+                if wake.is_some_and(|w| w <= tokio::time::Instant::now()) {
+                    return true;
+                }
+            }
+        }
+    }
+}
 
 pub struct Shared {
     pub store: Store,

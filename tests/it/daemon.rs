@@ -14,8 +14,9 @@ pub struct Setup {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub db: PathBuf,
-    /// How many daemons were started on this setup.
-    pub starts: std::cell::Cell<usize>,
+    /// "buhbot is running" lines in the log when the latest daemon was
+    /// started (a daemon killed during start-up never writes one).
+    pub running_before: std::cell::Cell<usize>,
 }
 
 fn manifest(path: &str) -> String {
@@ -59,16 +60,41 @@ managers = [7000009]
         dir,
         config,
         db,
-        starts: std::cell::Cell::new(0),
+        running_before: std::cell::Cell::new(0),
     }
 }
 
-pub fn start(s: &Setup, source: &str, log: &str) -> Child {
+/// A daemon process that is killed if a failing test drops it.
+pub struct Daemon(Child);
+
+impl std::ops::Deref for Daemon {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+pub fn start(s: &Setup, source: &str, log: &str) -> Daemon {
     start_with_env(s, source, log, &[])
 }
 
-pub fn start_with_env(s: &Setup, source: &str, log: &str, env: &[(&str, &str)]) -> Child {
-    s.starts.set(s.starts.get() + 1);
+pub fn start_with_env(s: &Setup, source: &str, log: &str, env: &[(&str, &str)]) -> Daemon {
+    s.running_before.set(running_lines(s));
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -87,10 +113,11 @@ pub fn start_with_env(s: &Setup, source: &str, log: &str, env: &[(&str, &str)]) 
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
+        .map(Daemon)
         .expect("start buhbot run")
 }
 
-pub fn stop(mut child: Child) -> std::process::ExitStatus {
+pub fn stop(mut child: Daemon) -> std::process::ExitStatus {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -127,15 +154,15 @@ pub fn export_extent(path: &Path) -> (u64, i64) {
 
 /// Waits until the daemon has processed all `n` events and every timer
 /// due by `end` has fired and been delivered.
-pub fn wait_done(s: &Setup, n: u64, end: i64, child: &mut Child, timeout: Duration) {
+pub fn wait_done(s: &Setup, n: u64, end: i64, child: &mut Daemon, timeout: Duration) {
     let deadline = Instant::now() + timeout;
+    let mut state = String::new();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("buhbot exited early with {status}: {}", log_tail(s));
         }
         // The latest daemon must be up (past start-up) before it is judged.
-        let log = std::fs::read_to_string(s.dir.path().join("daemon.log")).unwrap_or_default();
-        if s.db.exists() && log.matches("buhbot is running").count() >= s.starts.get() {
+        if s.db.exists() && running_lines(s) > s.running_before.get() {
             let c = read_only(&s.db);
             let pos: Option<String> = c
                 .query_row(
@@ -144,7 +171,9 @@ pub fn wait_done(s: &Setup, n: u64, end: i64, child: &mut Child, timeout: Durati
                     |r| r.get(0),
                 )
                 .ok();
-            let done = pos.is_some_and(|p| p.starts_with(&format!("{n}@")));
+            let done = pos
+                .as_deref()
+                .is_some_and(|p| p.starts_with(&format!("{n}@")));
             let due: i64 = c
                 .query_row(
                     "SELECT count(*) FROM timers WHERE due_at <= ?1",
@@ -162,14 +191,22 @@ pub fn wait_done(s: &Setup, n: u64, end: i64, child: &mut Child, timeout: Durati
             if done && due == 0 && pending == 0 {
                 return;
             }
+            state = format!(
+                "position {pos:?} of {n}, {due} timers due by the end, {pending} deliveries not sent"
+            );
         }
         assert!(
             Instant::now() < deadline,
-            "replay not finished in time: {}",
+            "replay not finished in time ({state}): {}",
             log_tail(s)
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn running_lines(s: &Setup) -> usize {
+    let log = std::fs::read_to_string(s.dir.path().join("daemon.log")).unwrap_or_default();
+    log.matches("buhbot is running").count()
 }
 
 pub fn log_tail(s: &Setup) -> String {
@@ -295,19 +332,20 @@ fn the_daemon_ends_with_what_replay_reports() {
     assert!(!expected_alerts.is_empty());
     assert_eq!(alerts, expected_alerts);
 
-    // Every alert was delivered once to the log sink; the textfile exists.
+    // Every alert has exactly one log delivery, and those due by the end
+    // were sent (alerts after the end keep firing until the stop).
     let c = read_only(&s.db);
-    let deliveries: i64 = c
+    let (alerts_total, deliveries_total, unsent_by_end): (i64, i64, i64) = c
         .query_row(
-            "SELECT count(*) FROM alert_deliveries WHERE status = 'sent'",
-            [],
-            |r| r.get(0),
+            "SELECT (SELECT count(*) FROM sla_alerts), (SELECT count(*) FROM alert_deliveries),
+                    (SELECT count(*) FROM alert_deliveries d JOIN sla_alerts a ON a.id = d.alert_id
+                     WHERE a.due_at <= ?1 AND d.status <> 'sent')",
+            [end],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .unwrap();
-    let fired: i64 = c
-        .query_row("SELECT count(*) FROM sla_alerts", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(deliveries, fired);
+    assert_eq!(alerts_total, deliveries_total);
+    assert_eq!(unsent_by_end, 0);
     let prom = std::fs::read_to_string(s.dir.path().join("metrics/buhbot.prom")).unwrap();
     assert!(prom.contains("buhbot_requests_opened_total"), "{prom}");
     // The file node_exporter will read passes Prometheus' own linter.
@@ -429,7 +467,7 @@ fn sighup_reloads_the_configuration_and_retimes_open_requests() {
     );
 
     let good = std::fs::read_to_string(&s.config).unwrap();
-    let hup = |child: &Child| unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let hup = |child: &Daemon| unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
     // A broken configuration is rejected and the running one kept.
     std::fs::write(&s.config, format!("{good}\n[sla]\nthreshold_minutes = 0\n")).unwrap();
     hup(&child);
