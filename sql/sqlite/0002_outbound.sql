@@ -33,7 +33,9 @@ CREATE TABLE outbound_messages (
     CHECK ((kind = 'edit') = (edit_of IS NOT NULL))
 );
 -- The sender reads the oldest unsent message of each chat (per-chat order).
+-- The WHERE terms match the sender's queries exactly: SQLite uses a partial
+-- index only for queries that repeat its condition.
 CREATE INDEX outbound_messages_open ON outbound_messages (chat_id, id)
-    WHERE status IN ('pending', 'sending', 'failed');
+    WHERE status IN ('pending', 'sending');
 CREATE INDEX outbound_messages_due ON outbound_messages (next_attempt_at)
     WHERE status IN ('pending', 'failed');

@@ -65,7 +65,10 @@ type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, Plain>;
 type Keyed = RateLimiter<i64, HashMapStateStore<i64>, TokioClock, Plain>;
 
 /// The sender's rate state. Lives in memory: after a restart the limits
-/// start afresh, and FLOOD_WAITs survive through `next_attempt_at`.
+/// start afresh (a restart within a second of a send may give that chat a
+/// second message inside the same second; a daemon restart takes longer
+/// than that in practice), and FLOOD_WAITs survive through
+/// `next_attempt_at`.
 pub struct Pacer {
     global: Direct,
     per_chat: Keyed,

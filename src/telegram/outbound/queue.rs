@@ -184,7 +184,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OutboundMessage> {
 pub fn due(conn: &Connection, now: i64, limit: i64) -> Result<Vec<OutboundMessage>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM outbound_messages o
-         WHERE next_attempt_at <= ?1 AND (status = 'failed' OR (status = 'pending' AND id = (
+         WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1
+           AND (status = 'failed' OR (status = 'pending' AND id = (
              SELECT min(id) FROM outbound_messages i
              WHERE i.chat_id = o.chat_id AND i.status IN ('pending', 'sending'))))
          ORDER BY id LIMIT ?2"

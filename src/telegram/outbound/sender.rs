@@ -150,6 +150,8 @@ pub async fn run_outbound_with(
                 wake_at = wake_at.min(t);
                 continue;
             }
+            // Not raced against `cancel`: a call once started is finished
+            // and recorded, so a graceful stop never leaves a row `sending`.
             s.attempt(&mut pacer, msg).await?;
             sent = true;
             beat();
@@ -276,11 +278,13 @@ impl Sender<'_> {
             SendError::FloodWait { seconds } => {
                 // Only this chat waits; the row keeps its place in the
                 // chat's order and carries the wait across restarts.
-                pacer.block(
-                    msg.chat_id,
-                    Instant::now() + Duration::from_secs(u64::from(*seconds)),
-                );
-                ("pending", now + i64::from(*seconds))
+                let wait = Duration::from_secs(u64::from(*seconds));
+                pacer.block(msg.chat_id, Instant::now() + wait);
+                // Rounded up: a restart must not retry early and earn a
+                // longer FLOOD_WAIT.
+                let until = self.clock.now() + wait;
+                let ceil = until.timestamp() + i64::from(until.timestamp_subsec_nanos() > 0);
+                ("pending", ceil)
             }
             _ if age >= self.config.give_up_after => ("given_up", now),
             SendError::Transient(_) => ("pending", now + backoff(msg.attempts).max(1)),
