@@ -195,7 +195,10 @@ impl Sender<'_> {
             .await
             .map_err(ctx("read messages left in flight"))?;
         for msg in rows {
-            let lookup = self.api.lookup_sent(&msg).await;
+            // A lookup that hangs must not keep the queue from starting.
+            let lookup = tokio::time::timeout(self.config.send_timeout, self.api.lookup_sent(&msg))
+                .await
+                .unwrap_or(Lookup::Unknown);
             let (id, now) = (msg.id, self.unix());
             let write = match lookup {
                 Lookup::Sent(tg) => {
