@@ -24,6 +24,8 @@
 //!   trait, with transient/permanent failures told apart; secrets handling.
 //! - [`backup`]: online SQLite snapshots into tar.gz archives, verify,
 //!   retention, restore, and the daemon's database lock.
+//! - [`telegram`]: the Telegram side; [`telegram::outbound`] is the
+//!   persistent, paced, idempotent queue every outgoing message goes through.
 //! - [`cli`]: the `buhbot` command line (thin; maps errors to exit codes).
 
 pub mod backup;
@@ -37,3 +39,4 @@ pub mod metrics;
 pub mod replay;
 pub mod sinks;
 pub mod store;
+pub mod telegram;

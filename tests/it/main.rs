@@ -13,6 +13,7 @@ mod export;
 mod jobs;
 mod man;
 mod metrics;
+mod outbound;
 mod prometheus;
 mod replay;
 mod sla;

@@ -1,0 +1,296 @@
+//! The `outbound_messages` table: enqueueing and the sender's state changes.
+//!
+//! Each state change is one statement, hence one atomic write; the one that
+//! matters for crash safety is [`mark_sent`], which stores the Telegram
+//! message id together with the `sent` status.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{Button, Kind, MAX_CALLBACK_DATA, OutboundMessage};
+use crate::store::StoreError;
+
+/// A message to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutbound {
+    /// One per logical message: `alert:<delivery_id>`, `reply:<chat>:<msg>`…
+    pub dedupe_key: String,
+    pub chat_id: i64,
+    pub text: String,
+    pub buttons: Vec<Vec<Button>>,
+    pub reply_to: Option<i64>,
+    pub kind: Kind,
+    pub edit_of: Option<i64>,
+}
+
+impl NewOutbound {
+    /// A plain message of `kind` (not an edit).
+    pub fn new(
+        dedupe_key: impl Into<String>,
+        chat_id: i64,
+        kind: Kind,
+        text: impl Into<String>,
+    ) -> Self {
+        NewOutbound {
+            dedupe_key: dedupe_key.into(),
+            chat_id,
+            text: text.into(),
+            buttons: Vec::new(),
+            reply_to: None,
+            kind,
+            edit_of: None,
+        }
+    }
+}
+
+/// What [`enqueue`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// A new row with this id.
+    New(i64),
+    /// The dedupe key was already queued (as this row); nothing changed.
+    Duplicate(i64),
+}
+
+impl Enqueued {
+    pub fn id(self) -> i64 {
+        match self {
+            Enqueued::New(id) | Enqueued::Duplicate(id) => id,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnqueueError {
+    #[error(
+        "outbound message {key}: button {text:?} has callback data of {len} bytes (Telegram allows {MAX_CALLBACK_DATA})"
+    )]
+    CallbackTooLong {
+        key: String,
+        text: String,
+        len: usize,
+    },
+    #[error("outbound message {key}: button {text:?} needs exactly one of callback data and URL")]
+    BadButton { key: String, text: String },
+    #[error("outbound message {key}: an edit needs edit_of, and only an edit may have it")]
+    EditTarget { key: String },
+    #[error("outbound message {key}: cannot store it: {source}")]
+    Store {
+        key: String,
+        #[source]
+        source: StoreError,
+    },
+}
+
+fn validate(msg: &NewOutbound) -> Result<(), EnqueueError> {
+    let key = || msg.dedupe_key.clone();
+    if (msg.kind == Kind::Edit) != msg.edit_of.is_some() {
+        return Err(EnqueueError::EditTarget { key: key() });
+    }
+    for b in msg.buttons.iter().flatten() {
+        match (&b.callback_data, &b.url) {
+            (Some(data), None) if data.len() > MAX_CALLBACK_DATA => {
+                return Err(EnqueueError::CallbackTooLong {
+                    key: key(),
+                    text: b.text.clone(),
+                    len: data.len(),
+                });
+            }
+            (Some(_), None) | (None, Some(_)) => {}
+            _ => {
+                return Err(EnqueueError::BadButton {
+                    key: key(),
+                    text: b.text.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Queues `msg` unless its dedupe key is already queued (in any state).
+/// The first enqueue wins: a duplicate with another text changes nothing.
+pub fn enqueue(conn: &Connection, msg: &NewOutbound, now: i64) -> Result<Enqueued, EnqueueError> {
+    validate(msg)?;
+    let store_err = |e: rusqlite::Error| EnqueueError::Store {
+        key: msg.dedupe_key.clone(),
+        source: e.into(),
+    };
+    let buttons = if msg.buttons.is_empty() {
+        None
+    } else {
+        // Serialising plain strings cannot fail.
+        Some(serde_json::to_string(&msg.buttons).unwrap_or_default())
+    };
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO outbound_messages
+                 (dedupe_key, chat_id, text, buttons, reply_to, kind, edit_of, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                msg.dedupe_key,
+                msg.chat_id,
+                msg.text,
+                buttons,
+                msg.reply_to,
+                msg.kind.as_str(),
+                msg.edit_of,
+                now
+            ])
+        })
+        .map_err(store_err)?;
+    if n == 1 {
+        return Ok(Enqueued::New(conn.last_insert_rowid()));
+    }
+    let id = conn
+        .query_row(
+            "SELECT id FROM outbound_messages WHERE dedupe_key = ?1",
+            [&msg.dedupe_key],
+            |r| r.get(0),
+        )
+        .map_err(store_err)?;
+    Ok(Enqueued::Duplicate(id))
+}
+
+const COLUMNS: &str =
+    "id, dedupe_key, chat_id, text, buttons, reply_to, kind, edit_of, attempts, created_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<OutboundMessage> {
+    let buttons: Option<String> = r.get(4)?;
+    let kind: String = r.get(6)?;
+    Ok(OutboundMessage {
+        id: r.get(0)?,
+        dedupe_key: r.get(1)?,
+        chat_id: r.get(2)?,
+        text: r.get(3)?,
+        // Written by enqueue from typed rows, so it parses; a hand-edited
+        // row with junk loses its keyboard rather than its text.
+        buttons: buttons
+            .and_then(|b| serde_json::from_str(&b).ok())
+            .unwrap_or_default(),
+        reply_to: r.get(5)?,
+        // The CHECK constraint admits only known kinds.
+        kind: Kind::parse(&kind).unwrap_or(Kind::Reply),
+        edit_of: r.get(7)?,
+        attempts: r.get(8)?,
+        created_at: r.get(9)?,
+    })
+}
+
+/// Messages the sender may attempt at `now`, oldest first: the oldest
+/// unsent message of each chat if it is due (per-chat order), and due
+/// permanently failed messages (they no longer hold a place in the order).
+pub fn due(conn: &Connection, now: i64, limit: i64) -> Result<Vec<OutboundMessage>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM outbound_messages o
+         WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1
+           AND (status = 'failed' OR (status = 'pending' AND id = (
+             SELECT min(id) FROM outbound_messages i
+             WHERE i.chat_id = o.chat_id AND i.status IN ('pending', 'sending'))))
+         ORDER BY id LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![now, limit], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The earliest retry time after `now`, if any (for the sender's sleep).
+pub fn next_due_after(conn: &Connection, now: i64) -> Result<Option<i64>, StoreError> {
+    Ok(conn.query_row(
+        "SELECT min(next_attempt_at) FROM outbound_messages
+         WHERE status IN ('pending', 'failed') AND next_attempt_at > ?1",
+        [now],
+        |r| r.get(0),
+    )?)
+}
+
+/// Rows a previous process left in flight.
+pub fn in_flight(conn: &Connection) -> Result<Vec<OutboundMessage>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM outbound_messages WHERE status = 'sending' ORDER BY id"
+    ))?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Commits the attempt start before the API call: after a crash the row
+/// says "outcome unknown" instead of "never tried".
+pub fn mark_sending(conn: &Connection, id: i64, now: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE outbound_messages SET status = 'sending', attempt_started_at = ?2
+         WHERE id = ?1 AND status IN ('pending', 'failed')",
+    )?
+    .execute(params![id, now])?;
+    Ok(())
+}
+
+/// The send succeeded: status and Telegram id in one statement.
+pub fn mark_sent(conn: &Connection, id: i64, telegram_id: i64, now: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE outbound_messages SET status = 'sent', telegram_message_id = ?2, sent_at = ?3,
+             attempts = attempts + 1, last_error = NULL
+         WHERE id = ?1",
+    )?
+    .execute(params![id, telegram_id, now])?;
+    Ok(())
+}
+
+/// A failed (or interrupted) attempt: `status` is pending, failed or
+/// given_up, retried at `next_attempt_at`.
+pub fn record_failure(
+    conn: &Connection,
+    id: i64,
+    status: &str,
+    error: &str,
+    next_attempt_at: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE outbound_messages SET status = ?2, attempts = attempts + 1, last_error = ?3,
+             next_attempt_at = ?4
+         WHERE id = ?1",
+    )?
+    .execute(params![id, status, error, next_attempt_at])?;
+    Ok(())
+}
+
+/// A row's state, for the CLI and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowState {
+    pub id: i64,
+    pub dedupe_key: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub telegram_message_id: Option<i64>,
+}
+
+pub fn state(conn: &Connection, dedupe_key: &str) -> Result<Option<RowState>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, dedupe_key, status, attempts, next_attempt_at, last_error, telegram_message_id
+             FROM outbound_messages WHERE dedupe_key = ?1",
+            [dedupe_key],
+            |r| {
+                Ok(RowState {
+                    id: r.get(0)?,
+                    dedupe_key: r.get(1)?,
+                    status: r.get(2)?,
+                    attempts: r.get(3)?,
+                    next_attempt_at: r.get(4)?,
+                    last_error: r.get(5)?,
+                    telegram_message_id: r.get(6)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Number of rows per status.
+pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, count(*) FROM outbound_messages GROUP BY status ORDER BY status",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
