@@ -68,6 +68,8 @@ pub struct SetArgs {
     #[arg(long, value_name = "UID")]
     pub remove_manager: Vec<i64>,
     /// The chat's own calendar: a TOML file with the keys of [calendar]
+    /// (relative file paths in it are resolved against the configuration's
+    /// folder, as in the configuration itself)
     #[arg(long, value_name = "FILE", conflicts_with = "clear_calendar")]
     pub calendar_file: Option<PathBuf>,
     /// Back to the configuration's calendar

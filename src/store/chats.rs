@@ -242,6 +242,7 @@ pub fn set_staff(
         .execute(params![chat, user, role])?
     };
     if n > 0 {
+        let member = json!({"chat_id": chat, "user_id": user, "role": role});
         settings::record(
             conn,
             Change {
@@ -253,8 +254,8 @@ pub fn set_staff(
                     "{role} {user} {} chat {chat}",
                     if add { "added to" } else { "removed from" }
                 ),
-                old: json!(!add),
-                new: json!(add),
+                old: if add { json!(null) } else { member.clone() },
+                new: if add { member } else { json!(null) },
             },
             now,
         )?;

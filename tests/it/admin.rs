@@ -508,3 +508,25 @@ fn chat_settings_take_effect_in_the_running_daemon_without_sighup() {
     let status = stop(child);
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn a_calendar_snippet_replaces_only_the_keys_it_sets() {
+    let base = buhbot::domain::calendar::CalendarSpec {
+        shortened_day_minutes: 30,
+        ..Default::default()
+    };
+    let plain = "timezone = \"Asia/Novosibirsk\"\n[week]\nsat = [\"10:00-14:00\"]\n";
+    let wrapped = format!("[calendar]\n{}", plain.replace("[week]", "[calendar.week]"));
+    for text in [plain, wrapped.as_str()] {
+        let spec = buhbot::config::parse_calendar_snippet(text, &base).unwrap();
+        assert_eq!(spec.timezone, chrono_tz::Asia::Novosibirsk, "{text}");
+        assert_eq!(spec.shortened_day_minutes, 30, "inherited: {text}");
+        assert_eq!(spec.week[5].len(), 1);
+        assert!(
+            spec.week[0].is_empty(),
+            "a week given replaces the whole week"
+        );
+    }
+    let problems = buhbot::config::parse_calendar_snippet("colour = 1\n", &base).unwrap_err();
+    assert_eq!(problems[0].key, "calendar.colour", "{problems:?}");
+}
