@@ -1,6 +1,8 @@
 //! The `buhbot` command line: argument parsing, dispatch, exit codes.
 //! Each command lives in its own file and stays thin over the library.
 
+mod admin;
+mod admin_chats;
 mod backup;
 mod calendar;
 pub mod man;
@@ -57,6 +59,13 @@ pub enum Command {
     Run(RunArgs),
     /// Apply pending database migrations and exit
     Migrate,
+    /// Manage the firm's staff (Telegram users and their roles)
+    Users(admin::UsersArgs),
+    /// Show and change chat settings (applied by a running daemon at once)
+    Chats(admin_chats::ChatsArgs),
+    /// Inspect client requests
+    #[command(subcommand)]
+    Requests(admin::RequestsCmd),
     /// Print or write the manual pages buhbot(8) and buhbot.toml(5)
     #[command(hide = true)]
     Man(man::ManArgs),
@@ -142,6 +151,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Users(args) => admin::users(&load_config(&cli)?, args),
+        Command::Chats(args) => admin::chats(&load_config(&cli)?, args),
+        Command::Requests(cmd) => admin::requests(&load_config(&cli)?, cmd),
         Command::Man(args) => man::run(args),
     }
 }

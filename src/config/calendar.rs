@@ -215,3 +215,63 @@ fn workdays(
     }
     out
 }
+
+/// Reads a chat's calendar snippet (the keys of `[calendar]`, as stored in
+/// `working_schedules`) over `base`: keys the snippet sets replace the
+/// base's, the others are inherited, exactly as a `[[chats]]` entry's
+/// `calendar` table layers over the global `[calendar]`. A snippet wrapped
+/// in a `[calendar]` header is accepted too, so an excerpt of a
+/// configuration file can be used as is.
+pub fn read_snippet(
+    text: &str,
+    base: &CalendarSpec,
+    base_dir: &Path,
+) -> Result<CalendarSpec, Vec<super::Problem>> {
+    use figment::providers::{Format, Toml};
+    let figment = figment::Figment::from(Toml::string(text));
+    let root: Value = figment.extract().map_err(|e| {
+        vec![super::Problem {
+            key: "calendar".into(),
+            origin: None,
+            message: e.to_string(),
+        }]
+    })?;
+    let inner = match &root {
+        Value::Dict(_, d) if d.len() == 1 && d.contains_key("calendar") => &d["calendar"],
+        other => other,
+    };
+    let mut problems = Problems::new(&figment);
+    let table = Table::new(&mut problems, "calendar", Some(inner), KEYS);
+    let own = read(&mut problems, &[table], base_dir, &mut XmlCache::default());
+    let mut spec = base.clone();
+    // Only the keys the snippet sets replace the base's.
+    if table.has("timezone") {
+        spec.timezone = own.timezone;
+    }
+    if table.has("always_open") {
+        spec.always_open = own.always_open;
+    }
+    if table.has("shortened_day_minutes") {
+        spec.shortened_day_minutes = own.shortened_day_minutes;
+    }
+    if table.has("week") {
+        spec.week = own.week;
+    }
+    if table.has("holidays") {
+        spec.holidays = own.holidays;
+    }
+    if table.has("workdays") {
+        spec.workdays = own.workdays;
+    }
+    if table.has("production_calendar") {
+        spec.production = own.production;
+    }
+    // The snippet has no file of its own: origins would only name figment's
+    // string source.
+    let list: Vec<super::Problem> = problems
+        .list
+        .into_iter()
+        .map(|p| super::Problem { origin: None, ..p })
+        .collect();
+    if list.is_empty() { Ok(spec) } else { Err(list) }
+}

@@ -100,6 +100,27 @@ pub fn all_keys() -> Vec<String> {
     out
 }
 
+/// Parses a chat's calendar snippet (the keys of `[calendar]`) over
+/// `base`, with the same validation as the configuration file. Relative
+/// `production_calendar` paths are resolved against the current directory;
+/// see [`parse_calendar_snippet_in`].
+pub fn parse_calendar_snippet(
+    toml: &str,
+    base: &CalendarSpec,
+) -> Result<CalendarSpec, Vec<Problem>> {
+    calendar::read_snippet(toml, base, Path::new(""))
+}
+
+/// [`parse_calendar_snippet`] with relative paths resolved against
+/// `base_dir` (the configuration file's folder, as for `[calendar]`).
+pub fn parse_calendar_snippet_in(
+    toml: &str,
+    base: &CalendarSpec,
+    base_dir: &Path,
+) -> Result<CalendarSpec, Vec<Problem>> {
+    calendar::read_snippet(toml, base, base_dir)
+}
+
 /// The top-level sections.
 pub fn sections() -> &'static [&'static str] {
     TOP_KEYS
@@ -150,6 +171,15 @@ impl Config {
     pub fn chat_calendar(&self, chat: Option<i64>) -> &CalendarSpec {
         chat.and_then(|id| self.chats.get(&id))
             .map_or(&self.calendar, |c| &c.calendar)
+    }
+
+    /// The folder relative paths of the configuration are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.file
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
 
     pub fn chat_policy(&self, chat: i64) -> Policy {

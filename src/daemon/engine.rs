@@ -65,7 +65,16 @@ pub struct FiredAlert {
 
 /// Configuration compiled for the engine: calendars per chat, staff.
 pub struct Engine {
+    /// The effective configuration: the file's, overlaid by the store's
+    /// chat settings when built by [`Engine::from_config_and_store`].
     pub config: Arc<Config>,
+    /// The configuration as loaded, to rebuild from when the store changes.
+    base: Arc<Config>,
+    /// The store's settings revision this engine reflects (`None`: built
+    /// from the configuration alone).
+    settings_revision: Option<i64>,
+    /// Chats whose messages are logged only (monitoring or SLA off).
+    paused: BTreeSet<i64>,
     default_calendar: Arc<Calendar>,
     calendars: HashMap<i64, Arc<Calendar>>,
     staff: BTreeSet<UserId>,
@@ -88,12 +97,41 @@ impl Engine {
             })
             .collect();
         Engine {
+            base: config.clone(),
+            settings_revision: None,
+            paused: BTreeSet::new(),
             staff: config.staff(),
             bots: config.telegram.bot_id.into_iter().collect(),
             default_calendar,
             calendars,
             config,
         }
+    }
+
+    /// The configuration overlaid by the chat settings in the store (see
+    /// [`super::overlay`]).
+    pub fn from_config_and_store(config: Arc<Config>, conn: &Connection) -> Result<Engine> {
+        let eff = super::overlay::overlay(&config, &super::overlay::StoreSettings::load(conn)?);
+        let mut engine = Engine::new(Arc::new(eff.config));
+        engine.staff.extend(eff.users);
+        engine.base = config;
+        engine.settings_revision = Some(eff.revision);
+        engine.paused = eff.paused;
+        Ok(engine)
+    }
+
+    /// The configuration as loaded (without the store's overlay).
+    pub fn base_config(&self) -> &Arc<Config> {
+        &self.base
+    }
+
+    pub fn settings_revision(&self) -> Option<i64> {
+        self.settings_revision
+    }
+
+    /// Whether requests are tracked in `chat` (monitoring and SLA on).
+    pub fn tracks(&self, chat: i64) -> bool {
+        !self.paused.contains(&chat)
     }
 
     pub fn calendar(&self, chat: i64) -> &Arc<Calendar> {
@@ -163,6 +201,10 @@ impl Engine {
             return Ok(out);
         }
         let chat = ev.chat_id;
+        // A paused chat is logged only: its requests stay as they are.
+        if !self.tracks(chat) {
+            return Ok(out);
+        }
         let ctx = self.context(chat);
         let mut tracker = ChatTracker::new();
         for r in requests::open_for_chat(conn, chat)? {

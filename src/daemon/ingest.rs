@@ -98,6 +98,8 @@ async fn commit(
     batch: Vec<Event>,
     source: &'static str,
 ) -> Result<(), store::StoreError> {
+    // Chat settings changed from the shell apply from this batch on.
+    super::live_settings::refresh(shared).await?;
     let engine = shared.engine();
     let now = shared.clock.now();
     let replay = source == REPLAY_SOURCE;

@@ -153,10 +153,18 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         }
     };
 
+    // The configuration overlaid by the chat settings set from the shell.
+    let engine = store
+        .run({
+            let config = config.clone();
+            move |c| Engine::from_config_and_store(config, c)
+        })
+        .await
+        .map_err(startup("cannot read the chat settings"))?;
     let shared = Arc::new(Shared::new(
         store.clone(),
         clock,
-        Engine::new(config.clone()),
+        engine,
         sinks_for(&config)?,
         false,
     ));
@@ -229,6 +237,13 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
     tasks.spawn({
         let (s, n, c) = (shared.clone(), notifier.clone(), cancel.clone());
         async move { ("status", status_loop(s, n, c).await.map_err(err)) }
+    });
+    tasks.spawn({
+        let (s, c) = (shared.clone(), cancel.clone());
+        async move {
+            super::live_settings::run(s, c).await;
+            ("settings", Ok(()))
+        }
     });
     tasks.spawn({
         let (s, c) = (shared.clone(), cancel.clone());
@@ -339,22 +354,10 @@ async fn reload(shared: &Arc<Shared>, notifier: &Notifier, opts: &RunOptions) {
             return;
         }
     };
-    let new = Arc::new(Engine::new(config));
-    let old = shared.engine();
-    let now = shared.clock.now();
-    let engine = new.clone();
-    let retimed = shared
-        .store
-        .run(move |conn| {
-            let tx = crate::store::write_tx(conn)?;
-            let n = engine.retime(&tx, &old, now)?;
-            tx.commit()?;
-            Ok(n)
-        })
-        .await;
+    let retimed = super::live_settings::swap(shared, config, false).await;
     match retimed {
         Ok(n) => {
-            shared.set_engine(new);
+            let n = n.unwrap_or(0);
             shared.set_sinks(sinks);
             shared.timers_changed.notify_one();
             tracing::info!(retimed = n, "configuration reloaded");

@@ -5,12 +5,15 @@
 //! moves the closure to the blocking pool.
 
 pub mod alerts;
+pub mod chats;
 pub mod messages;
 mod migrate;
 pub mod outbox;
 pub mod requests;
+pub mod settings;
 pub mod state;
 pub mod timers;
+pub mod users;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! One integration-test binary (one link step) with a module per concept.
 
+mod admin;
 mod backup;
 mod calendar;
 mod classify;

@@ -1,0 +1,143 @@
+//! The chat settings the engine runs with: the configuration's `[[chats]]`
+//! overlaid by what was set from the shell (the store).
+//!
+//! - A `chats` row's non-NULL policy columns override the configuration's
+//!   policy for that chat; its title overrides when not empty.
+//! - `monitored = 0` or `sla_enabled = 0` pauses the chat: its messages are
+//!   still logged, but no request is opened or closed.
+//! - Staff: once a chat has any `chat_staff` row, the store is the live
+//!   truth for both its accountants and managers (they *replace* the
+//!   configuration's lists). `buhbot chats set` seeds the store with the
+//!   configuration's lists on the first staff change, so removing someone
+//!   listed in the configuration works as expected. Removing the last row
+//!   falls back to the configuration.
+//! - `working_schedules` replaces the chat's calendar: the snippet is read
+//!   over the global `[calendar]`, as a `[[chats]]` entry's `calendar`
+//!   table would be. A snippet that no longer validates (say, a production
+//!   calendar file was removed) is reported and the configuration's calendar
+//!   kept, rather than stopping the daemon.
+//! - Every user in `users` is staff of the firm, never a client.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::Connection;
+
+use crate::config::{ChatConfig, Config};
+use crate::domain::sla::{Policy, UserId};
+use crate::store::chats::{self, ChatRow};
+use crate::store::{Result, settings, users};
+
+/// Everything the store says about chat settings, read in one go.
+#[derive(Debug, Clone, Default)]
+pub struct StoreSettings {
+    pub revision: i64,
+    pub chats: BTreeMap<i64, ChatRow>,
+    /// (accountants, managers) of chats with staff rows.
+    pub staff: BTreeMap<i64, (BTreeSet<UserId>, BTreeSet<UserId>)>,
+    pub calendars: BTreeMap<i64, String>,
+    pub users: BTreeSet<UserId>,
+}
+
+impl StoreSettings {
+    pub fn load(conn: &Connection) -> Result<StoreSettings> {
+        let mut s = StoreSettings {
+            revision: settings::revision(conn)?,
+            chats: chats::list(conn)?.into_iter().map(|c| (c.id, c)).collect(),
+            calendars: chats::all_calendars(conn)?.into_iter().collect(),
+            users: users::list(conn)?.into_iter().map(|u| u.id).collect(),
+            ..StoreSettings::default()
+        };
+        for (chat, user, role) in chats::all_staff(conn)? {
+            let entry = s.staff.entry(chat).or_default();
+            if role == "manager" {
+                entry.1.insert(user);
+            } else {
+                entry.0.insert(user);
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// The configuration with the store's chat settings applied.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub config: Config,
+    /// Chats whose messages are logged only (monitoring or SLA off).
+    pub paused: BTreeSet<i64>,
+    /// Staff from the `users` table.
+    pub users: BTreeSet<UserId>,
+    pub revision: i64,
+}
+
+fn policy_over(base: Policy, row: &ChatRow) -> Policy {
+    let pick = |o: Option<i64>, d: u32| o.and_then(|v| u32::try_from(v).ok()).unwrap_or(d);
+    Policy {
+        threshold_minutes: pick(row.threshold_minutes, base.threshold_minutes),
+        warning_percent: pick(row.warning_percent, base.warning_percent),
+        escalation_interval_minutes: pick(
+            row.escalation_interval_minutes,
+            base.escalation_interval_minutes,
+        ),
+        max_escalations: pick(row.max_escalations, base.max_escalations),
+    }
+}
+
+/// Applies `store` over `config`.
+pub fn overlay(config: &Config, store: &StoreSettings) -> Effective {
+    let mut eff = config.clone();
+    let ids: BTreeSet<i64> = store
+        .chats
+        .keys()
+        .chain(store.staff.keys())
+        .chain(store.calendars.keys())
+        .copied()
+        .collect();
+    let mut paused = BTreeSet::new();
+    for id in ids {
+        let chat = eff.chats.entry(id).or_insert_with(|| ChatConfig {
+            id,
+            title: None,
+            accountants: BTreeSet::new(),
+            managers: BTreeSet::new(),
+            calendar: config.calendar.clone(),
+            policy: config.sla,
+        });
+        if let Some(row) = store.chats.get(&id) {
+            if !row.title.is_empty() {
+                chat.title = Some(row.title.clone());
+            }
+            chat.policy = policy_over(chat.policy, row);
+            if !row.monitored || !row.sla_enabled {
+                paused.insert(id);
+            }
+        }
+        if let Some((accountants, managers)) = store.staff.get(&id) {
+            chat.accountants = accountants.clone();
+            chat.managers = managers.clone();
+        }
+        if let Some(snippet) = store.calendars.get(&id) {
+            match crate::config::parse_calendar_snippet_in(
+                snippet,
+                &config.calendar,
+                &config.base_dir(),
+            ) {
+                Ok(cal) => chat.calendar = cal,
+                Err(problems) => {
+                    let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                    tracing::warn!(
+                        chat = id,
+                        "the stored calendar of chat {id} is invalid, using the configuration's: {}",
+                        list.join("; ")
+                    );
+                }
+            }
+        }
+    }
+    Effective {
+        config: eff,
+        paused,
+        users: store.users.clone(),
+        revision: store.revision,
+    }
+}

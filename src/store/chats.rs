@@ -1,0 +1,337 @@
+//! Monitored chats as set from the shell: the `chats` row (title, switches,
+//! policy overrides; NULL = the configuration's value), the chat's staff
+//! (`chat_staff`) and its own calendar (`working_schedules`). Every change
+//! is validated, bumps the settings revision and is audited.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::json;
+
+use super::settings::{self, Change, Result, SettingsError, check_range};
+use crate::domain::calendar::CalendarSpec;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChatRow {
+    pub id: i64,
+    pub title: String,
+    pub monitored: bool,
+    pub sla_enabled: bool,
+    pub threshold_minutes: Option<i64>,
+    pub warning_percent: Option<i64>,
+    pub escalation_interval_minutes: Option<i64>,
+    pub max_escalations: Option<i64>,
+}
+
+/// A policy override to set: a value, or back to the configuration's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Override {
+    Value(i64),
+    Default,
+}
+
+/// Fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ChatChange {
+    pub title: Option<String>,
+    pub monitored: Option<bool>,
+    pub sla_enabled: Option<bool>,
+    pub threshold_minutes: Option<Override>,
+    pub warning_percent: Option<Override>,
+    pub escalation_interval_minutes: Option<Override>,
+    pub max_escalations: Option<Override>,
+}
+
+/// The valid ranges, the same as the configuration's (and the schema's).
+pub const THRESHOLD: (i64, i64) = (1, 480);
+pub const WARNING: (i64, i64) = (0, 99);
+pub const INTERVAL: (i64, i64) = (5, 120);
+pub const ESCALATIONS: (i64, i64) = (1, 10);
+
+const COLUMNS: &str = "id, title, monitored, sla_enabled, threshold_minutes, warning_percent,
+    escalation_interval_minutes, max_escalations";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<ChatRow> {
+    Ok(ChatRow {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        monitored: r.get(2)?,
+        sla_enabled: r.get(3)?,
+        threshold_minutes: r.get(4)?,
+        warning_percent: r.get(5)?,
+        escalation_interval_minutes: r.get(6)?,
+        max_escalations: r.get(7)?,
+    })
+}
+
+pub fn get(conn: &Connection, id: i64) -> super::Result<Option<ChatRow>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM chats WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?)
+}
+
+pub fn list(conn: &Connection) -> super::Result<Vec<ChatRow>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM chats ORDER BY id"))?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Creates the chat's row (every override NULL) unless it exists; returns
+/// whether it was created.
+pub fn ensure(conn: &Connection, id: i64, title: &str, by: &str, now: i64) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO chats (id, title, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![id, title, now])?;
+    if n == 1 {
+        let new = get(conn, id)?;
+        settings::record(
+            conn,
+            Change {
+                by,
+                entity: "chats",
+                key: id.to_string(),
+                op: "upsert",
+                what: format!("chat {id} added"),
+                old: json!(null),
+                new: json!(new),
+            },
+            now,
+        )?;
+    }
+    Ok(n == 1)
+}
+
+fn apply(
+    slot: &mut Option<i64>,
+    field: &'static str,
+    o: Option<Override>,
+    range: (i64, i64),
+) -> Result<()> {
+    match o {
+        None => {}
+        Some(Override::Default) => *slot = None,
+        Some(Override::Value(v)) => *slot = Some(check_range(field, v, range.0, range.1)?),
+    }
+    Ok(())
+}
+
+/// Applies `change` to an existing chat row; every value is checked before
+/// anything is written.
+pub fn update(
+    conn: &Connection,
+    id: i64,
+    change: ChatChange,
+    by: &str,
+    now: i64,
+) -> Result<ChatRow> {
+    let old = get(conn, id)?.ok_or(SettingsError::NoChat(id))?;
+    let mut new = old.clone();
+    if let Some(t) = change.title {
+        new.title = t;
+    }
+    if let Some(m) = change.monitored {
+        new.monitored = m;
+    }
+    if let Some(s) = change.sla_enabled {
+        new.sla_enabled = s;
+    }
+    apply(
+        &mut new.threshold_minutes,
+        "threshold",
+        change.threshold_minutes,
+        THRESHOLD,
+    )?;
+    apply(
+        &mut new.warning_percent,
+        "warning percent",
+        change.warning_percent,
+        WARNING,
+    )?;
+    apply(
+        &mut new.escalation_interval_minutes,
+        "escalation interval",
+        change.escalation_interval_minutes,
+        INTERVAL,
+    )?;
+    apply(
+        &mut new.max_escalations,
+        "max escalations",
+        change.max_escalations,
+        ESCALATIONS,
+    )?;
+    if new == old {
+        return Ok(new);
+    }
+    conn.prepare_cached(
+        "UPDATE chats SET title = ?2, monitored = ?3, sla_enabled = ?4, threshold_minutes = ?5,
+             warning_percent = ?6, escalation_interval_minutes = ?7, max_escalations = ?8,
+             updated_at = ?9
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        new.title,
+        new.monitored,
+        new.sla_enabled,
+        new.threshold_minutes,
+        new.warning_percent,
+        new.escalation_interval_minutes,
+        new.max_escalations,
+        now
+    ])?;
+    settings::record(
+        conn,
+        Change {
+            by,
+            entity: "chats",
+            key: id.to_string(),
+            op: "upsert",
+            what: format!("chat {id} changed"),
+            old: json!(old),
+            new: json!(new),
+        },
+        now,
+    )?;
+    Ok(new)
+}
+
+/// Every staff row: (chat, user, role), ordered.
+pub fn all_staff(conn: &Connection) -> super::Result<Vec<(i64, i64, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT chat_id, user_id, role FROM chat_staff ORDER BY chat_id, role, user_id",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A chat's staff rows: (user, role).
+pub fn staff(conn: &Connection, chat: i64) -> super::Result<Vec<(i64, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT user_id, role FROM chat_staff WHERE chat_id = ?1 ORDER BY role, user_id",
+    )?;
+    let rows = stmt.query_map([chat], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Adds (`add`) or removes a chat's accountant or manager; returns whether
+/// anything changed. `role` is `accountant` or `manager`.
+pub fn set_staff(
+    conn: &Connection,
+    chat: i64,
+    user: i64,
+    role: &'static str,
+    add: bool,
+    by: &str,
+    now: i64,
+) -> Result<bool> {
+    get(conn, chat)?.ok_or(SettingsError::NoChat(chat))?;
+    let n = if add {
+        conn.prepare_cached(
+            "INSERT INTO chat_staff (chat_id, user_id, role) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![chat, user, role])?
+    } else {
+        conn.prepare_cached(
+            "DELETE FROM chat_staff WHERE chat_id = ?1 AND user_id = ?2 AND role = ?3",
+        )?
+        .execute(params![chat, user, role])?
+    };
+    if n > 0 {
+        let member = json!({"chat_id": chat, "user_id": user, "role": role});
+        settings::record(
+            conn,
+            Change {
+                by,
+                entity: "chat_staff",
+                key: format!("{chat}:{user}:{role}"),
+                op: if add { "upsert" } else { "delete" },
+                what: format!(
+                    "{role} {user} {} chat {chat}",
+                    if add { "added to" } else { "removed from" }
+                ),
+                old: if add { json!(null) } else { member.clone() },
+                new: if add { member } else { json!(null) },
+            },
+            now,
+        )?;
+    }
+    Ok(n > 0)
+}
+
+/// A chat's own calendar snippet, if it has one.
+pub fn calendar(conn: &Connection, chat: i64) -> super::Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT calendar FROM working_schedules WHERE chat_id = ?1")?
+        .query_row([chat], |r| r.get(0))
+        .optional()?)
+}
+
+/// Every chat's calendar snippet: (chat, snippet).
+pub fn all_calendars(conn: &Connection) -> super::Result<Vec<(i64, String)>> {
+    let mut stmt = conn.prepare_cached("SELECT chat_id, calendar FROM working_schedules")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Sets (`Some`) or clears a chat's calendar. A snippet is validated over
+/// `base` with the configuration's own calendar reader before it is stored.
+#[allow(clippy::too_many_arguments)]
+pub fn set_calendar(
+    conn: &Connection,
+    chat: i64,
+    snippet: Option<&str>,
+    base: &CalendarSpec,
+    base_dir: &Path,
+    by_user: Option<i64>,
+    by: &str,
+    now: i64,
+) -> Result<bool> {
+    get(conn, chat)?.ok_or(SettingsError::NoChat(chat))?;
+    let old = calendar(conn, chat)?;
+    if old.as_deref() == snippet {
+        return Ok(false);
+    }
+    match snippet {
+        Some(text) => {
+            crate::config::parse_calendar_snippet_in(text, base, base_dir)
+                .map_err(SettingsError::Calendar)?;
+            conn.prepare_cached(
+                "INSERT INTO working_schedules (chat_id, calendar, updated_by, updated_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (chat_id) DO UPDATE SET calendar = excluded.calendar,
+                     updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+            )?
+            .execute(params![chat, text, by_user, now])?;
+        }
+        None => {
+            conn.prepare_cached("DELETE FROM working_schedules WHERE chat_id = ?1")?
+                .execute([chat])?;
+        }
+    }
+    settings::record(
+        conn,
+        Change {
+            by,
+            entity: "working_schedules",
+            key: chat.to_string(),
+            op: if snippet.is_some() {
+                "upsert"
+            } else {
+                "delete"
+            },
+            what: format!(
+                "calendar of chat {chat} {}",
+                if snippet.is_some() { "set" } else { "cleared" }
+            ),
+            old: json!(old),
+            new: json!(snippet),
+        },
+        now,
+    )?;
+    Ok(true)
+}
