@@ -13,6 +13,9 @@ ensure_pkg gcc
 ensure_pkg pkg-config
 ensure_pkg prometheus  # promtool, to lint the metrics textfile
 ensure_pkg python3-aiosmtpd  # tests/it/email.rs runs a real SMTP server
+ensure_pkg systemd  # systemd-analyze verify/security on the unit
+ensure_pkg procps  # /bin/kill, the unit's ExecReload= (for verify)
+ensure_pkg shellcheck  # scripts/*.sh and the maintainer scripts
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need_pkgs[*]} (run as root or install them)" >&2
@@ -30,3 +33,9 @@ log "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 log "cargo test"
 cargo test --locked
+
+log "systemd unit: verify and exposure"
+scripts/check-unit.sh systemd/buhbot.service
+log "shellcheck"
+shellcheck scripts/*.sh
+shellcheck -s sh packaging/debian/preinst packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm

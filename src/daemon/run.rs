@@ -232,7 +232,14 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
     });
     tasks.spawn({
         let (s, c) = (shared.clone(), cancel.clone());
-        async move { ("jobs", super::jobs::run_jobs(s, c).await.map_err(|e| format!("{e:#}"))) }
+        async move {
+            (
+                "jobs",
+                super::jobs::run_jobs(s, c)
+                    .await
+                    .map_err(|e| format!("{e:#}")),
+            )
+        }
     });
 
     let status = status_line(&shared).await.unwrap_or_default();

@@ -69,8 +69,8 @@ pub fn read_secret_file(path: &Path) -> Result<Secret, SecretError> {
 }
 
 /// Looks a credential up the way a systemd service should: first
-/// `$CREDENTIALS_DIRECTORY/<name>` (`LoadCredential=`), then the explicitly
-/// configured file, else `None`.
+/// `$CREDENTIALS_DIRECTORY/<name>` (`LoadCredential=`; empty = not set),
+/// then the explicitly configured file, else `None`.
 pub fn credential(name: &str, explicit_file: Option<&Path>) -> Result<Option<Secret>, SecretError> {
     let dir = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from);
     credential_in(dir.as_deref(), name, explicit_file)
@@ -92,7 +92,15 @@ pub fn credential_in(
     if let Some(dir) = credentials_dir {
         let path = dir.join(name);
         if path.is_file() {
-            return read_secret_file(&path).map(Some);
+            // The package installs empty placeholders for optional secrets,
+            // because systemd 252 cannot load a credential that is absent:
+            // an empty credential means "not set", and the explicit file
+            // (if any) is consulted instead.
+            match read_secret_file(&path) {
+                Ok(secret) => return Ok(Some(secret)),
+                Err(SecretError::Empty { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     explicit_file.map(read_secret_file).transpose()
@@ -107,6 +115,21 @@ mod tests {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn an_empty_systemd_credential_means_not_set() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("smtp_password"), "").unwrap();
+        assert!(
+            credential_in(Some(dir.path()), "smtp_password", None)
+                .unwrap()
+                .is_none()
+        );
+        let explicit = dir.path().join("pw");
+        std::fs::write(&explicit, "s3cret\n").unwrap();
+        let got = credential_in(Some(dir.path()), "smtp_password", Some(&explicit)).unwrap();
+        assert_eq!(got.unwrap().expose(), "s3cret");
     }
 
     #[test]

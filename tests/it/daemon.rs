@@ -64,6 +64,10 @@ managers = [7000009]
 }
 
 pub fn start(s: &Setup, source: &str, log: &str) -> Child {
+    start_with_env(s, source, log, &[])
+}
+
+pub fn start_with_env(s: &Setup, source: &str, log: &str, env: &[(&str, &str)]) -> Child {
     s.starts.set(s.starts.get() + 1);
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -79,7 +83,7 @@ pub fn start(s: &Setup, source: &str, log: &str) -> Child {
             source,
         ])
         .env("BUHBOT_LOG", "info")
-        .env_remove("NOTIFY_SOCKET")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -306,6 +310,22 @@ fn the_daemon_ends_with_what_replay_reports() {
     assert_eq!(deliveries, fired);
     let prom = std::fs::read_to_string(s.dir.path().join("metrics/buhbot.prom")).unwrap();
     assert!(prom.contains("buhbot_requests_opened_total"), "{prom}");
+    // The file node_exporter will read passes Prometheus' own linter.
+    let mut check = std::process::Command::new("/usr/bin/promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus) is installed");
+    std::io::Write::write_all(&mut check.stdin.take().unwrap(), prom.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

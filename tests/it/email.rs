@@ -1,6 +1,6 @@
 //! The e-mail sink against a real SMTP server (aiosmtpd on loopback).
 
-mod server;
+pub mod server;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

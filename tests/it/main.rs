@@ -6,12 +6,15 @@ mod classify;
 mod cli;
 mod config;
 mod daemon;
+mod daemon_email;
 mod email;
+mod engine;
 mod export;
 mod jobs;
 mod metrics;
 mod replay;
 mod sla;
+mod store;
 
 /// The `buhbot` binary with a clean environment: figment::Jail tests set
 /// `BUHBOT_*` variables process-wide while they run, and a child spawned

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Builds the Debian package: release build + cargo-deb, then lintian.
+# Prints the path of the .deb on stdout (the last line); everything else goes
+# to stderr.
+#   scripts/build-deb.sh [--no-lintian]
+set -eu
+cd "$(dirname "$0")/.."
+
+lintian=yes
+for arg in "$@"; do
+    case "$arg" in
+        --no-lintian) lintian=no ;;
+        -h|--help) sed -n '2,5p' "$0" >&2; exit 0 ;;
+        *) echo "build-deb.sh: unknown argument: $arg" >&2; exit 2 ;;
+    esac
+done
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+if ! cargo deb --version >/dev/null 2>&1; then
+    log "installing cargo-deb"
+    cargo install cargo-deb --locked >&2
+fi
+
+target_dir=${CARGO_TARGET_DIR:-target}
+log "cargo deb (release build)"
+out=$(cargo deb --locked 2>&2 | tail -n 1)
+# cargo-deb prints the path of the package it wrote as its last line.
+deb=$out
+case "$deb" in
+    /*) ;;
+    *) deb="$PWD/$deb" ;;
+esac
+if [ ! -f "$deb" ]; then
+    echo "build-deb.sh: cargo deb did not report a package (got: $out; target dir: $target_dir)" >&2
+    exit 1
+fi
+
+if [ "$lintian" = yes ]; then
+    if ! command -v lintian >/dev/null 2>&1; then
+        log "installing lintian"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lintian >/dev/null
+    fi
+    log "lintian $deb"
+    lintian --fail-on error,warning --suppress-tags initial-upload-closes-no-bugs "$deb" >&2
+fi
+echo "$deb"
