@@ -25,6 +25,7 @@ check() {
     if "$2"; then record PASS "$name" "$detail"; else record FAIL "$name" "$detail"; fi
 }
 prop() { systemctl show -P "$1" buhbot 2>/dev/null; }
+alive() { [ "$(systemctl is-active buhbot 2>/dev/null)" = active ]; }
 cursor() { journalctl -u buhbot -n 0 --show-cursor --no-pager 2>/dev/null | sed -n 's/^-- cursor: //p'; }
 since() { journalctl -u buhbot --no-pager -o cat --after-cursor="$1" "${@:2}" 2>/dev/null; }
 # wait_for SECONDS COMMAND...: polls once a second.
@@ -117,7 +118,7 @@ t_start() {
 alerts_in_journal() { [ "$(journalctl -u buhbot -p warning..warning -o cat --no-pager | grep -c 'SLA alert')" -gt 0 ]; }
 
 t_journal_priorities() {
-    wait_for 60 alerts_in_journal
+    if alive; then wait_for 60 alerts_in_journal; fi
     local nwarn ninfo_running
     nwarn=$(journalctl -u buhbot -p warning --no-pager -o cat | grep -c 'SLA alert')
     ninfo_running=$(journalctl -u buhbot -p info..info --no-pager -o cat | grep -c 'buhbot is running')
@@ -141,7 +142,9 @@ t_node_exporter() {
     local ne link
     ne=$(systemctl is-active prometheus-node-exporter 2>&1)
     link=$(readlink /var/lib/prometheus/node-exporter/buhbot.prom 2>&1)
-    if wait_for 45 scrape; then
+    local wait=45
+    alive || wait=0
+    if wait_for "$wait" scrape; then
         detail="node_exporter ($ne, user $(ps -o user= -C prometheus-node-exporter | head -n1)) serves: $(curl -s localhost:9100/metrics | grep -m1 '^buhbot_build_info'); $(curl -s localhost:9100/metrics | grep -c '^buhbot_') buhbot_ samples; symlink -> $link"
         return 0
     fi
@@ -155,6 +158,7 @@ restarted() {
 }
 t_wedge() {
     local n0 p0 t0 t1 c
+    alive || { detail="buhbot is not active: nothing to wedge"; return 1; }
     n0=$(prop NRestarts); p0=$(prop MainPID); c=$(cursor)
     t0=$(date +%s.%N)
     systemctl kill --kill-who=main -s SIGUSR1 buhbot
@@ -174,6 +178,7 @@ t_wedge() {
 reloaded() { since "$1" | grep -q 'configuration reloaded'; }
 t_reload() {
     local c p0
+    alive || { detail="buhbot is not active: nothing to reload"; return 1; }
     p0=$(prop MainPID); c=$(cursor)
     sed -i '/^\[sla\]/,/^\[/ s/^threshold_minutes *=.*/threshold_minutes = 45/' "$conf"
     grep -q '^threshold_minutes = 45' "$conf" || { detail="could not edit [sla] threshold_minutes"; return 1; }
@@ -188,6 +193,7 @@ t_reload() {
 reload_error() { [ -n "$(journalctl -u buhbot -p err --no-pager -o cat --after-cursor="$1")" ]; }
 t_reload_bad() {
     local c p0 good
+    alive || { detail="buhbot is not active: nothing to reload"; return 1; }
     p0=$(prop MainPID); c=$(cursor); good=$(mktemp)
     cp -p "$conf" "$good"
     printf '\n[sla\nthis is = not toml\n' >>"$conf"
