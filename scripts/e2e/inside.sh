@@ -162,15 +162,20 @@ t_wedge() {
     n0=$(prop NRestarts); p0=$(prop MainPID); c=$(cursor)
     t0=$(date +%s.%N)
     systemctl kill --kill-who=main -s SIGUSR1 buhbot
-    if ! wait_for 60 restarted "$n0" "$p0"; then
-        detail="not restarted within 60 s: NRestarts $n0 -> $(prop NRestarts), $(systemctl is-active buhbot), MainPID $p0 -> $(prop MainPID)"
+    # The daemon withholds WATCHDOG=1 once the ingest loop has not beaten for
+    # 30 s (checked every 15 s), systemd aborts it 30 s after the last ping
+    # (WatchdogSec=30s) and restarts it after RestartSec=5s: 55-80 s in all.
+    if ! wait_for 100 restarted "$n0" "$p0"; then
+        detail="not restarted within 100 s: NRestarts $n0 -> $(prop NRestarts), $(systemctl is-active buhbot), MainPID $p0 -> $(prop MainPID)"
         return 1
     fi
     t1=$(date +%s.%N)
     mainpid=$(prop MainPID)
     local wd
     wd=$(journalctl -u buhbot --no-pager -o cat --after-cursor="$c" | grep -m1 -i 'watchdog timeout')
-    detail="restarted after $(elapsed "$t0" "$t1") s; NRestarts $n0 -> $(prop NRestarts); MainPID $p0 -> $mainpid; journal: ${wd:-no 'Watchdog timeout' line}"
+    local tk
+    tk=$(journalctl -u buhbot -o short-unix --no-pager --after-cursor="$c" | grep -m1 -i 'watchdog timeout' | cut -d' ' -f1)
+    detail="killed by the watchdog after $(elapsed "$t0" "${tk:-$t0}") s, active again after $(elapsed "$t0" "$t1") s; NRestarts $n0 -> $(prop NRestarts); MainPID $p0 -> $mainpid; journal: ${wd:-no 'Watchdog timeout' line}"
     [ -n "$wd" ]
 }
 
@@ -294,7 +299,7 @@ t_purge() {
     [ -e /etc/buhbot ] && left="$left /etc/buhbot"
     { [ -e /var/lib/prometheus/node-exporter/buhbot.prom ] || [ -L /var/lib/prometheus/node-exporter/buhbot.prom ]; } && left="$left buhbot.prom-symlink"
     [ -e /usr/bin/buhbot ] && left="$left /usr/bin/buhbot"
-    pgrep -x buhbot >/dev/null && left="$left running-process"
+    pgrep -x buhbot >/dev/null && left="$left running-process(unit $(systemctl is-active buhbot))"
     nb=$(find /var/backups/buhbot -maxdepth 1 -name 'buhbot-*.tar.gz' 2>/dev/null | wc -l)
     detail="left behind:${left:- nothing}; /var/backups/buhbot keeps $nb archives"
     [ -z "$left" ] && [ "$nb" -gt 0 ]
