@@ -195,21 +195,26 @@ t_reload() {
     detail="$(since "$c" | grep -m1 'configuration reloaded'); MainPID $p0 -> $(prop MainPID)"
     [ "$(prop MainPID)" = "$p0" ] && [ "$(systemctl is-active buhbot)" = active ]
 }
-reload_error() { [ -n "$(journalctl -u buhbot -p err --no-pager -o cat --after-cursor="$1")" ]; }
+# The rejection is logged at warning priority or worse (the daemon keeps
+# running, so it logs it as a warning): "configuration reload rejected ...".
+reload_rejected() { journalctl -u buhbot -p warning --no-pager -o cat --after-cursor="$1" | grep -qiE 'reload.*(reject|fail|error)|error'; }
 t_reload_bad() {
-    local c p0 good
     alive || { detail="buhbot is not active: nothing to reload"; return 1; }
+    local c p0 good
     p0=$(prop MainPID); c=$(cursor); good=$(mktemp)
     cp -p "$conf" "$good"
     printf '\n[sla\nthis is = not toml\n' >>"$conf"
     systemctl reload buhbot
     local ok=0
-    wait_for 15 reload_error "$c" || ok=1
+    wait_for 15 reload_rejected "$c" || ok=1
     sleep 2
-    local err act
-    err=$(journalctl -u buhbot -p err --no-pager -o cat --after-cursor="$c" | head -n 1)
+    local line prio act
+    line=$(journalctl -u buhbot -p warning --no-pager -o cat --after-cursor="$c" | grep -m1 -iE 'reload.*(reject|fail|error)|error' | cut -c1-160)
+    # The PRIORITY= field of that very entry (export format: one paragraph per entry).
+    prio=$(journalctl -u buhbot -p warning --no-pager -o export --after-cursor="$c" \
+        | awk -v RS= '/\nMESSAGE=[^\n]*([Rr]eload[^\n]*(reject|fail|error)|error)/ && match($0, /\nPRIORITY=[0-9]/) { print substr($0, RSTART + 10, 1); exit }')
     act=$(systemctl is-active buhbot)
-    detail="error logged: ${err:-none}; service $act; MainPID $p0 -> $(prop MainPID)"
+    detail="logged (priority ${prio:-?}): ${line:-nothing}; service $act; MainPID $p0 -> $(prop MainPID)"
     cp -p "$good" "$conf"; rm -f "$good"
     [ "$ok" -eq 0 ] && [ "$act" = active ] && [ "$(prop MainPID)" = "$p0" ]
 }
