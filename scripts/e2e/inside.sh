@@ -195,9 +195,17 @@ t_reload() {
     detail="$(since "$c" | grep -m1 'configuration reloaded'); MainPID $p0 -> $(prop MainPID)"
     [ "$(prop MainPID)" = "$p0" ] && [ "$(systemctl is-active buhbot)" = active ]
 }
-# The rejection is logged at warning priority or worse (the daemon keeps
-# running, so it logs it as a warning): "configuration reload rejected ...".
-reload_rejected() { journalctl -u buhbot -p warning --no-pager -o cat --after-cursor="$1" | grep -qiE 'reload.*(reject|fail|error)|error'; }
+# "PRIORITY MESSAGE" of the entries after cursor $1 with priority <= $2.
+# (journalctl 252 combines -p with --after-cursor badly: it returns nothing.)
+since_prio() {
+    journalctl -u buhbot --no-pager -o export --after-cursor="$1" | awk -v RS= -v max="$2" '
+        match($0, /\nPRIORITY=[0-9]/) { p = substr($0, RSTART + 10, 1)
+            if (p <= max && match($0, /\nMESSAGE=[^\n]*/)) print p " " substr($0, RSTART + 9, RLENGTH - 9) }'
+}
+# The rejection is logged at error priority (<3>):
+# "configuration reload rejected, keeping the running one: ...".
+reject_re='reload.*(reject|fail|error)'
+reload_rejected() { since_prio "$1" 3 | grep -qiE "$reject_re"; }
 t_reload_bad() {
     alive || { detail="buhbot is not active: nothing to reload"; return 1; }
     local c p0 good
@@ -209,12 +217,10 @@ t_reload_bad() {
     wait_for 15 reload_rejected "$c" || ok=1
     sleep 2
     local line prio act
-    line=$(journalctl -u buhbot -p warning --no-pager -o cat --after-cursor="$c" | grep -m1 -iE 'reload.*(reject|fail|error)|error' | cut -c1-160)
-    # The PRIORITY= field of that very entry (export format: one paragraph per entry).
-    prio=$(journalctl -u buhbot -p warning --no-pager -o export --after-cursor="$c" \
-        | awk -v RS= '/\nMESSAGE=[^\n]*([Rr]eload[^\n]*(reject|fail|error)|error)/ && match($0, /\nPRIORITY=[0-9]/) { print substr($0, RSTART + 10, 1); exit }')
+    line=$(since_prio "$c" 3 | grep -m1 -iE "$reject_re" | cut -c1-160)
+    prio=${line%% *}
     act=$(systemctl is-active buhbot)
-    detail="logged (priority ${prio:-?}): ${line:-nothing}; service $act; MainPID $p0 -> $(prop MainPID)"
+    detail="logged (priority ${prio:-?}): ${line#* }; service $act; MainPID $p0 -> $(prop MainPID)"
     cp -p "$good" "$conf"; rm -f "$good"
     [ "$ok" -eq 0 ] && [ "$act" = active ] && [ "$(prop MainPID)" = "$p0" ]
 }
