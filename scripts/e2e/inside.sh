@@ -34,7 +34,7 @@ wait_for() {
     while [ "$n" -gt 0 ]; do "$@" && return 0; sleep 1; n=$((n - 1)); done
     "$@"
 }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 conf=/etc/buhbot/buhbot.toml
 creds=/etc/buhbot/credentials
