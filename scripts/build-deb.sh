@@ -22,9 +22,15 @@ if ! cargo deb --version >/dev/null 2>&1; then
     cargo install cargo-deb --locked >&2
 fi
 
+log "packaging/buhbot.toml up to date"
+scripts/packaging-config.sh --check >&2
+
+# The package goes to this worktree's target/debian/, not to a shared
+# CARGO_TARGET_DIR where another checkout's build could replace it.
 target_dir=${CARGO_TARGET_DIR:-target}
-log "cargo deb (release build)"
-out=$(cargo deb --locked 2>&2 | tail -n 1)
+mkdir -p target/debian
+log "cargo deb (release build in $target_dir)"
+out=$(cargo deb --locked --output target/debian/ | tail -n 1)
 # cargo-deb prints the path of the package it wrote as its last line.
 deb=$out
 case "$deb" in

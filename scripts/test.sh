@@ -38,6 +38,12 @@ cargo test --locked
 
 log "systemd unit: verify and exposure"
 scripts/check-unit.sh systemd/buhbot.service
+log "packaging/buhbot.toml: up to date and valid"
+scripts/packaging-config.sh --check
+pkgconf=$(mktemp)
+sed "s|/usr/share/buhbot/calendars/ru/|$PWD/data/calendars/ru/|" packaging/buhbot.toml >"$pkgconf"
+cargo run --locked --quiet -- check-config --config "$pkgconf"
+rm -f "$pkgconf"
 log "shellcheck"
 shellcheck scripts/*.sh scripts/e2e/*.sh
 shellcheck -s sh packaging/debian/preinst packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm
