@@ -126,7 +126,7 @@ chroot_umount() {
 
 build_cache() {
     local tmp=$root.tmp
-    log "building the Debian 12 root in $root (debootstrap, ~2 min)"
+    log "building the Debian 12 root in $root (debootstrap + packages, ~1 min)"
     rm -rf "$tmp" "$root" "$stamp"
     mkdir -p "$cache_dir"
     debootstrap --variant=minbase bookworm "$tmp" "$mirror" >"$work/debootstrap.log" 2>&1 \
