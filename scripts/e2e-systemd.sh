@@ -29,7 +29,10 @@
 #    /out/results and powers the container off.
 # 4. The results are printed; the exit status is non-zero if any check failed
 #    or the run did not finish. Temporary files are removed (--keep keeps them
-#    and prints where).
+#    and prints where); after a failure the container's results, journal and
+#    apt logs are copied to target/e2e-systemd/.
+# Takes about 1.5 min with a cached root and a built .deb, plus about 1 min to
+# build the root (cold), plus the release build of build-deb.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -48,7 +51,7 @@ while [ $# -gt 0 ]; do
         --keep) keep=1; shift ;;
         --cache-only) cache_only=1; shift ;;
         --rebuild-cache) rebuild_cache=1; shift ;;
-        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) die "unknown argument: $1" ;;
     esac
 done
