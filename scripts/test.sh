@@ -17,6 +17,8 @@ ensure_pkg man-db  # tests/it/man.rs lints the manual pages with man --warnings 
 ensure_pkg systemd  # systemd-analyze verify/security on the unit
 ensure_pkg procps  # /bin/kill, the unit's ExecReload= (for verify)
 ensure_pkg shellcheck  # scripts/*.sh and the maintainer scripts
+ensure_pkg debootstrap  # scripts/e2e-systemd.sh: the Debian 12 root
+ensure_pkg systemd-container  # scripts/e2e-systemd.sh: systemd-nspawn --boot
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need_pkgs[*]} (run as root or install them)" >&2
@@ -44,5 +46,21 @@ sed "s|/usr/share/buhbot/calendars/ru/|$PWD/data/calendars/ru/|" packaging/buhbo
 cargo run --locked --quiet -- check-config --config "$pkgconf"
 rm -f "$pkgconf"
 log "shellcheck"
-shellcheck scripts/*.sh
+shellcheck scripts/*.sh scripts/e2e/*.sh
 shellcheck -s sh packaging/debian/preinst packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm
+
+# The .deb under a real systemd 252 in a Debian 12 container (needs root,
+# debootstrap and systemd-nspawn; the root is cached in /var/cache/buhbot-e2e).
+# BUHBOT_SKIP_E2E=1 skips it.
+if [ "${BUHBOT_SKIP_E2E:-0}" = 1 ]; then
+    log "e2e-systemd: skipped (BUHBOT_SKIP_E2E=1)"
+elif [ "$(id -u)" -ne 0 ] || ! command -v debootstrap >/dev/null || ! command -v systemd-nspawn >/dev/null; then
+    log "e2e-systemd: skipped (needs root, debootstrap and systemd-nspawn)"
+else
+    log "e2e-systemd"
+    e2e_start=$SECONDS
+    e2e_rc=0
+    scripts/e2e-systemd.sh || e2e_rc=$?
+    log "e2e-systemd took $((SECONDS - e2e_start)) s (exit $e2e_rc)"
+    [ "$e2e_rc" -eq 0 ] || exit "$e2e_rc"
+fi
