@@ -45,6 +45,11 @@ impl<'f> Problems<'f> {
     fn origin(&self, key: &str, value: Option<&Value>) -> Option<String> {
         let meta = value.and_then(|v| self.figment.get_metadata(v.tag()))?;
         match &meta.source {
+            // figment shortens paths relative to the working directory
+            // (under systemd that is `/`); sysadmins want the real path.
+            Some(figment::Source::File(path)) if path.is_relative() => std::env::current_dir()
+                .map(|d| d.join(path).display().to_string())
+                .ok(),
             Some(figment::Source::File(path)) => Some(path.display().to_string()),
             _ if meta.name.contains("environment") => Some(format!(
                 "environment variable BUHBOT_{}",

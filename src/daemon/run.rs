@@ -224,9 +224,11 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
             ("metrics", Ok(()))
         }
     });
+    // A loop that has not beaten for half of WatchdogSec stops the pings;
+    // systemd then kills within the other half. Loops beat every 2 s.
     let stall_after = notifier
         .watchdog_interval()
-        .map_or(Duration::from_secs(30), |i| i * 2);
+        .unwrap_or(Duration::from_secs(15));
     tasks.spawn({
         let (n, h, c) = (notifier.clone(), heartbeats.clone(), cancel.clone());
         async move {
