@@ -19,6 +19,7 @@ ensure_pkg procps  # /bin/kill, the unit's ExecReload= (for verify)
 ensure_pkg shellcheck  # scripts/*.sh and the maintainer scripts
 ensure_pkg debootstrap  # scripts/e2e-systemd.sh: the Debian 12 root
 ensure_pkg systemd-container  # scripts/e2e-systemd.sh: systemd-nspawn --boot
+ensure_pkg lintian  # scripts/build-deb.sh lints the package
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need_pkgs[*]} (run as root or install them)" >&2
@@ -57,10 +58,12 @@ if [ "${BUHBOT_SKIP_E2E:-0}" = 1 ]; then
 elif [ "$(id -u)" -ne 0 ] || ! command -v debootstrap >/dev/null || ! command -v systemd-nspawn >/dev/null; then
     log "e2e-systemd: skipped (needs root, debootstrap and systemd-nspawn)"
 else
+    log "build the .deb (release build, cargo-deb, lintian --fail-on error,warning)"
+    deb=$(scripts/build-deb.sh | tail -n 1)
     log "e2e-systemd"
     e2e_start=$SECONDS
     e2e_rc=0
-    scripts/e2e-systemd.sh || e2e_rc=$?
+    scripts/e2e-systemd.sh --deb "$deb" || e2e_rc=$?
     log "e2e-systemd took $((SECONDS - e2e_start)) s (exit $e2e_rc)"
     [ "$e2e_rc" -eq 0 ] || exit "$e2e_rc"
 fi
