@@ -22,6 +22,8 @@
 //!   systemd, colours on a terminal).
 //! - [`sinks`]: alert channels (log, e-mail over SMTP) behind one object-safe
 //!   trait, with transient/permanent failures told apart; secrets handling.
+//! - [`telegram`]: grammers (MTProto): the session stored in SQLite,
+//!   inbound updates mapped to pipeline events, the connection loop.
 //! - [`backup`]: online SQLite snapshots into tar.gz archives, verify,
 //!   retention, restore, and the daemon's database lock.
 //! - [`cli`]: the `buhbot` command line (thin; maps errors to exit codes).
@@ -37,3 +39,4 @@ pub mod metrics;
 pub mod replay;
 pub mod sinks;
 pub mod store;
+pub mod telegram;

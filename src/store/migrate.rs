@@ -9,8 +9,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{Result, StoreError};
 
 /// (version, name, SQL) in order.
-pub const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../../sql/sqlite/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../sql/sqlite/0001_init.sql")),
+    (
+        3,
+        "telegram",
+        include_str!("../../sql/sqlite/0003_telegram.sql"),
+    ),
+];
 
 /// What [`migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
