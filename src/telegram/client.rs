@@ -9,7 +9,8 @@
 //!   back off itself: sleep, then poll again (its own gap logic refetches
 //!   what was missed with getDifference);
 //! - the update state reaches the session only through
-//!   `sync_update_state()`: call it periodically and at shutdown.
+//!   `sync_update_state()`: called periodically, right after a completed
+//!   `next()` (see `pump` for why not at shutdown).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,11 +51,18 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Stops the I/O task (after syncing the update state).
-    pub async fn close(self) {
+    /// Saves the update state. Call only right after `updates.next()`
+    /// completed (see `pump`).
+    pub async fn sync(&self) {
         if let Err(e) = self.updates.sync_update_state().await {
             tracing::warn!(error = %e, "could not save the telegram update state");
         }
+    }
+
+    /// Stops the I/O task. Does not sync the update state: the stream may
+    /// have been cancelled mid-batch, and an unsynced state only means
+    /// that recent updates are delivered again (the pipeline dedupes).
+    pub fn close(self) {
         self.client.disconnect();
         self.runner.abort();
     }
@@ -74,7 +82,15 @@ pub async fn connect(
     let runner = tokio::spawn(pool.runner.run());
 
     let bot_id = if client.is_authorized().await? {
-        session.self_user_id().ok_or(TelegramError::NoSelf)?
+        match session.self_user_id() {
+            Some(id) => id,
+            None => client
+                .get_me()
+                .await?
+                .id()
+                .bot_api_dialog_id()
+                .ok_or(TelegramError::NoSelf)?,
+        }
     } else {
         let me = client
             .bot_sign_in(token.expose(), api_hash.expose())
@@ -200,7 +216,7 @@ pub async fn run(
         };
         backoff.reset();
         let done = pump(&mut conn, &events, &settings, &mut backoff, &shutdown).await;
-        conn.close().await;
+        conn.close();
         if done {
             return;
         }
@@ -209,6 +225,17 @@ pub async fn run(
 
 /// Drains the stream. Returns true when the loop should stop for good,
 /// false when the client must be rebuilt.
+///
+/// Cancellation: grammers' `UpdateStream::next()` is not cancel-safe in
+/// one spot (a batch taken from the receiver is lost if the future is
+/// dropped while its peers are being cached, although the message box has
+/// already advanced past it). So `next()` is only ever cancelled for
+/// shutdown, and the state is synced only right after a completed
+/// `next()`, never at shutdown: a restart then re-reads from the last
+/// periodic sync and the pipeline's dedupe absorbs the repeats. Residual
+/// window (a grammers limitation): updates still buffered from the batch
+/// being drained when a periodic sync is taken are lost if the process
+/// dies before they are delivered.
 async fn pump(
     conn: &mut Connection,
     events: &mpsc::Sender<InboundEvent>,
@@ -216,28 +243,30 @@ async fn pump(
     backoff: &mut Backoff,
     shutdown: &CancellationToken,
 ) -> bool {
-    let mut sync = tokio::time::interval(settings.sync_every);
-    sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sync = tokio::time::Instant::now();
     let mut failures = 0u32;
     loop {
         let next: Result<Update, InvocationError> = tokio::select! {
+            biased;
             () = shutdown.cancelled() => return true,
-            _ = sync.tick() => {
-                if let Err(e) = conn.updates.sync_update_state().await {
-                    tracing::warn!(error = %e, "could not save the telegram update state");
-                }
-                continue;
-            }
             u = conn.updates.next() => u,
         };
         match next {
             Ok(update) => {
                 failures = 0;
                 backoff.reset();
-                if let Some(event) = map_update(&update, conn.bot_id)
-                    && events.send(event).await.is_err()
-                {
-                    return true; // the pipeline is gone
+                if let Some(event) = map_update(&update, conn.bot_id) {
+                    tokio::select! {
+                        sent = events.send(event) => if sent.is_err() {
+                            return true; // the pipeline is gone
+                        },
+                        // Not synced past it: delivered again next time.
+                        () = shutdown.cancelled() => return true,
+                    }
+                }
+                if last_sync.elapsed() >= settings.sync_every {
+                    conn.sync().await;
+                    last_sync = tokio::time::Instant::now();
                 }
             }
             Err(e) => {
