@@ -56,6 +56,9 @@ struct Data {
     /// The logged-in account (grammers asks for it as `PeerId::self_user()`).
     self_id: Option<PeerId>,
     updates: UpdatesState,
+    /// Peers whose write-through failed: retried with the next peer write
+    /// (memory already has them, so they would not count as changed).
+    unsaved: HashMap<PeerId, (PeerInfo, String)>,
 }
 
 impl Default for Data {
@@ -67,6 +70,7 @@ impl Default for Data {
             peers: HashMap::new(),
             self_id: None,
             updates: d.updates_state,
+            unsaved: HashMap::new(),
         }
     }
 }
@@ -324,17 +328,34 @@ impl StoreSession {
 
     async fn write_peers(&self, peers: Vec<PeerInfo>) -> Result<(), SessionError> {
         let _order = self.write.lock().await;
-        let changed = self.merge_peers(peers)?;
+        let mut changed = self.merge_peers(peers)?;
+        {
+            let mut data = self.data()?;
+            for (id, pending) in data.unsaved.drain() {
+                if !changed.iter().any(|(p, _)| p.id() == id) {
+                    changed.push(pending);
+                }
+            }
+        }
         if changed.is_empty() {
             return Ok(());
         }
-        self.persist(move |conn| {
-            for (info, json) in &changed {
-                upsert_peer(conn, info, json)?;
+        let batch = changed.clone();
+        let result = self
+            .persist(move |conn| {
+                for (info, json) in &batch {
+                    upsert_peer(conn, info, json)?;
+                }
+                Ok(())
+            })
+            .await;
+        if result.is_err() {
+            let mut data = self.data()?;
+            for (info, json) in changed {
+                data.unsaved.insert(info.id(), (info, json));
             }
-            Ok(())
-        })
-        .await
+        }
+        result
     }
 }
 
@@ -616,5 +637,33 @@ mod tests {
                 is_self: None,
             })
         );
+    }
+
+    #[tokio::test]
+    async fn a_failed_peer_write_is_retried_with_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StoreSession::open(store(&dir)).await.unwrap();
+        let ddl = "CREATE TABLE tg_peers (
+            peer_id INTEGER PRIMARY KEY, kind TEXT NOT NULL, access_hash INTEGER,
+            is_self INTEGER NOT NULL DEFAULT 0, info TEXT NOT NULL, updated_at INTEGER NOT NULL)";
+        s.store()
+            .conn()
+            .unwrap()
+            .execute_batch("ALTER TABLE tg_peers RENAME TO tg_peers_away")
+            .unwrap();
+        let a = PeerInfo::Channel {
+            id: 10,
+            auth: Some(PeerAuth::from_hash(1)),
+            kind: None,
+        };
+        assert!(s.cache_peer(a.clone()).await.is_err());
+        // Memory has it already; the store gets it with the next write.
+        assert_eq!(s.peer(a.id()).await.unwrap(), Some(a.clone()));
+        s.store().conn().unwrap().execute_batch(ddl).unwrap();
+        let b = PeerInfo::Chat { id: 20 };
+        s.cache_peer(b.clone()).await.unwrap();
+        let s = StoreSession::open(s.store().clone()).await.unwrap();
+        assert_eq!(s.peer(a.id()).await.unwrap(), Some(a));
+        assert_eq!(s.peer(b.id()).await.unwrap(), Some(b));
     }
 }
