@@ -22,6 +22,8 @@
 //!   systemd, colours on a terminal).
 //! - [`sinks`]: alert channels (log, e-mail over SMTP) behind one object-safe
 //!   trait, with transient/permanent failures told apart; secrets handling.
+//! - [`telegram`]: grammers (MTProto): the session stored in SQLite,
+//!   inbound updates mapped to pipeline events, the connection loop.
 //! - [`backup`]: online SQLite snapshots into tar.gz archives, verify,
 //!   retention, restore, and the daemon's database lock.
 //! - [`telegram`]: the Telegram side; [`telegram::outbound`] is the

@@ -16,6 +16,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "outbound",
         include_str!("../../sql/sqlite/0002_outbound.sql"),
     ),
+    (
+        3,
+        "telegram",
+        include_str!("../../sql/sqlite/0003_telegram.sql"),
+    ),
 ];
 
 /// What [`migrate`] did.

@@ -1,5 +1,14 @@
-//! Everything that talks to Telegram. Outgoing messages never go to the API
-//! directly: they are enqueued in [`outbound`], which persists, paces and
-//! deduplicates them.
+//! Telegram over MTProto (grammers).
+//!
+//! - [`session`]: grammers' session (auth keys, DC options, peers, update
+//!   state) on our SQLite store.
+//! - [`inbound`]: grammers updates mapped to the pipeline's events.
+//! - [`outbound`]: every outgoing message is enqueued here, persisted,
+//!   paced and deduplicated — never sent to the API directly.
+//! - [`client`]: sign-in and the reconnecting update loop (not yet the
+//!   daemon's source).
 
+pub mod client;
+pub mod inbound;
 pub mod outbound;
+pub mod session;

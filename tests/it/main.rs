@@ -19,6 +19,7 @@ mod prometheus;
 mod replay;
 mod sla;
 mod store;
+mod telegram;
 
 /// The `buhbot` binary with a clean environment: figment::Jail tests set
 /// `BUHBOT_*` variables process-wide while they run, and a child spawned
