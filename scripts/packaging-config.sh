@@ -25,7 +25,7 @@ generate() {
             next
         }
         # The commented-out example list becomes the list of shipped files.
-        /^# production_calendar = \[/ {
+        !replaced && /^# production_calendar = \[/ {
             skipping = 1
             n = split(calendars, cal, " ")
             print "production_calendar = ["
