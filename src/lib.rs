@@ -28,9 +28,12 @@
 //!   retention, restore, and the daemon's database lock.
 //! - [`telegram`]: the Telegram side; [`telegram::outbound`] is the
 //!   persistent, paced, idempotent queue every outgoing message goes through.
+//! - [`bot`]: the bot's commands (parse, authorise against the store,
+//!   execute, rate-limit), independent of the Telegram transport.
 //! - [`cli`]: the `buhbot` command line (thin; maps errors to exit codes).
 
 pub mod backup;
+pub mod bot;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -2,6 +2,7 @@
 
 mod admin;
 mod backup;
+mod bot;
 mod calendar;
 mod classify;
 mod cli;

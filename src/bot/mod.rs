@@ -1,0 +1,112 @@
+//! The bot's commands: parsed from a message text ([`parse`]), authorised
+//! against the store's `users` table and chat staff, executed against the
+//! store ([`handle`]), and rate-limited per user ([`ratelimit`]).
+//!
+//! Nothing here knows Telegram: the transport maps an incoming message to a
+//! [`CommandContext`] and queues the [`Reply`] (see [`Reply::outbound`]).
+//! Settings changes go through `store::chats` (validation, settings
+//! revision, audit with `by` = the user id), so a running daemon picks them
+//! up and re-times open requests exactly as after `buhbot chats set`.
+
+mod auth;
+pub mod handle;
+pub mod parse;
+pub mod ratelimit;
+mod report;
+
+use chrono::{DateTime, Utc};
+use governor::clock::Clock;
+use rusqlite::Connection;
+
+use crate::daemon::engine::Engine;
+use crate::telegram::outbound::{Kind, NewOutbound};
+
+pub use auth::{Role, is_staff};
+pub use handle::handle;
+pub use parse::{Command, ParseError, Sla, Target, parse};
+pub use ratelimit::{RateLimit, Verdict};
+
+/// Where a command came from and who sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandContext {
+    pub chat_id: i64,
+    /// The user's private chat with the bot (not a group).
+    pub chat_is_private: bool,
+    pub from: i64,
+    pub message_id: i64,
+    /// The author of the message the command replies to, if any.
+    pub reply_to_author: Option<i64>,
+    /// Mentions in the message: (`@username` or the text of a text
+    /// mention, the user id when Telegram gave it).
+    pub mention_ids: Vec<(String, Option<i64>)>,
+    pub now: DateTime<Utc>,
+}
+
+/// The bot's answer: always to the chat the command came from (a command
+/// never triggers an alert or a message elsewhere).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// Telegram HTML (parse mode HTML), user content escaped.
+    pub text_html: String,
+    pub to_chat: i64,
+}
+
+impl Reply {
+    /// The outbound-queue message answering `message_id`. The dedupe key is
+    /// per command message, so a redelivered command is answered once.
+    pub fn outbound(&self, message_id: i64) -> NewOutbound {
+        let mut msg = NewOutbound::new(
+            format!("reply:{}:{message_id}", self.to_chat),
+            self.to_chat,
+            Kind::Reply,
+            self.text_html.clone(),
+        );
+        msg.reply_to = Some(message_id);
+        msg
+    }
+}
+
+/// The whole path of one message addressed to the bot: rate limit, parse,
+/// execute. Returns the reply to queue, if any.
+///
+/// Only messages addressed to the bot count against the rate limit
+/// (commands, and anything in a private chat with it): ordinary group
+/// chatter is the clients' business and must never draw a notice. The
+/// caller logs every message regardless (SLA tracking needs them all).
+/// A command for another bot, or an unknown command in a group (likely
+/// another bot's), gets no answer.
+pub fn respond<C: Clock + Clone>(
+    conn: &Connection,
+    engine: &Engine,
+    limit: &RateLimit<C>,
+    ctx: CommandContext,
+    text: &str,
+    bot_username: Option<&str>,
+) -> crate::store::Result<Option<Reply>> {
+    let parsed = parse(text, bot_username);
+    if matches!(parsed, Ok(None)) && !ctx.chat_is_private {
+        return Ok(None);
+    }
+    let staff = is_staff(conn, engine, ctx.chat_id, ctx.from)?;
+    let reply = |text: &str| Reply {
+        text_html: text.to_string(),
+        to_chat: ctx.chat_id,
+    };
+    match limit.check(ctx.from, staff) {
+        Verdict::Limited { notify: true } => return Ok(Some(reply(ratelimit::NOTICE_HTML))),
+        Verdict::Limited { notify: false } => return Ok(None),
+        Verdict::Allowed => {}
+    }
+    match parsed {
+        Ok(Some(cmd)) => handle(conn, engine, ctx, cmd).map(Some),
+        // A private message that is not a command: point to the help.
+        Ok(None) => Ok(Some(reply(
+            "Я понимаю только команды. Список команд: /help",
+        ))),
+        Err(e @ ParseError::Unknown(_)) if !ctx.chat_is_private => {
+            tracing::debug!(chat = ctx.chat_id, "ignoring {e}");
+            Ok(None)
+        }
+        Err(e) => Ok(Some(reply(&parse::escape_hint(&e)))),
+    }
+}
