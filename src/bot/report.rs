@@ -148,14 +148,11 @@ pub fn diagnose(
     Ok(out)
 }
 
+/// The median as `buhbot replay` reports it (nearest rank), so the bot and
+/// the reports never disagree on the same requests.
 fn median(mut v: Vec<i64>) -> Option<i64> {
     v.sort_unstable();
-    let n = v.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(v[n / 2]),
-        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2),
-    }
+    crate::domain::sla::percentile(&v, 50.0)
 }
 
 pub fn my_stats(conn: &Connection, mine: &[i64], now: DateTime<Utc>) -> Result<String> {

@@ -74,11 +74,7 @@ async fn attempt(shared: &Arc<Shared>, d: &alerts::DeliveryRow) -> Result<(), st
     let cal = engine.calendar(ctx.chat_id);
     let waiting =
         (ctx.anchor_used_seconds + cal.working_seconds(at(ctx.anchor_at), at(ctx.due_at))) / 60;
-    let kind = match ctx.kind.as_str() {
-        "warning" => AlertKind::Warning,
-        "breach" => AlertKind::Breach,
-        _ => AlertKind::Escalation,
-    };
+    let kind = AlertKind::parse(&ctx.kind).unwrap_or(AlertKind::Escalation);
     let chat_title = engine
         .chat_title(ctx.chat_id)
         .map_or_else(|| format!("чат {}", ctx.chat_id), str::to_string);

@@ -368,7 +368,7 @@ impl Engine {
         if t.kind == "breach" {
             requests::mark_breached(conn, row.id, t.due_at)?;
         }
-        let recipients = self.recipients(t.kind, row.chat_id);
+        let recipients = self.recipients(t.kind);
         for (sink, recipient) in &recipients {
             alerts::insert_delivery(conn, alert_id, sink, recipient, ts(now))?;
         }
@@ -422,7 +422,7 @@ impl Engine {
     /// Who gets an alert of `kind`: (sink, recipient) pairs. Warnings go to
     /// accountants, breaches to accountants and managers, escalations to
     /// managers. Never the client's chat.
-    pub fn recipients(&self, kind: &str, _chat: i64) -> Vec<(&'static str, String)> {
+    pub fn recipients(&self, kind: &str) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         if self.config.alerts.log {
             out.push(("log", "journal".to_string()));
@@ -541,12 +541,7 @@ fn insert_timers(
 }
 
 fn open_request(r: &RequestRow) -> OpenRequest {
-    let category = match r.category.as_str() {
-        "CLARIFICATION" => Category::Clarification,
-        "GRATITUDE" => Category::Gratitude,
-        "SPAM" => Category::Spam,
-        _ => Category::Request,
-    };
+    let category = Category::parse(&r.category).unwrap_or(Category::Request);
     OpenRequest {
         message_id: r.message_id,
         client_id: r.client_id,

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::domain::calendar::Calendar;
 use crate::domain::sla::{
     self, Change, ChatContext, ChatTracker, ClientMessages, Inbound, MessageId, PlannedAlert,
-    Policy, SenderKind, UserId,
+    Policy, SenderKind, UserId, percentile,
 };
 use crate::export::{self, ExportChat, ExportError, ExportEvent, ExportMessage, Sender};
 
@@ -243,15 +243,6 @@ pub struct Summary {
     /// Over answered requests, in working minutes (nearest rank).
     pub median_minutes: Option<i64>,
     pub p95_minutes: Option<i64>,
-}
-
-/// Nearest-rank percentile of sorted values.
-pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    Some(sorted[rank.min(sorted.len()) - 1])
 }
 
 impl ChatReport {

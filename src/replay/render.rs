@@ -6,7 +6,8 @@ use std::io::{self, Write};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::{ChatReport, RequestReport, percentile};
+use super::{ChatReport, RequestReport};
+use crate::domain::sla::percentile;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -3,6 +3,7 @@
 use rusqlite::{Connection, params};
 
 use super::Result;
+use crate::domain::sla::AlertKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimerRow {
@@ -12,12 +13,12 @@ pub struct TimerRow {
     pub due_at: i64,
 }
 
+/// Stored kinds are written from `AlertKind::as_str`; anything else reads
+/// as an escalation (the most cautious kind).
 fn kind_str(s: &str) -> &'static str {
-    match s {
-        "warning" => "warning",
-        "breach" => "breach",
-        _ => "escalation",
-    }
+    AlertKind::parse(s)
+        .unwrap_or(AlertKind::Escalation)
+        .as_str()
 }
 
 pub fn insert(conn: &Connection, t: &TimerRow) -> Result<()> {

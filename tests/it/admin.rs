@@ -10,10 +10,8 @@ use std::time::{Duration, Instant};
 use buhbot::config::Config;
 use buhbot::daemon::engine::Engine;
 use buhbot::daemon::event::MessageEvent;
-use buhbot::domain::sla::SenderKind;
 use buhbot::store::chats::{self, ChatChange, Override};
 use buhbot::store::{Store, settings, write_tx};
-use chrono::{DateTime, Utc};
 
 use crate::daemon::{log_tail, read_only, setup, start, stop};
 
@@ -46,29 +44,11 @@ fn fails(config: &Path, args: &[&str]) -> String {
 }
 
 fn msg(id: i64, from: i64, at: &str, text: &str) -> MessageEvent {
-    MessageEvent {
-        chat_id: CHAT,
-        chat_title: None,
-        message_id: id,
-        edit_version: 0,
-        date: DateTime::parse_from_rfc3339(at)
-            .unwrap()
-            .with_timezone(&Utc),
-        sender: SenderKind::User(from),
-        sender_name: None,
-        text: text.into(),
-        reply_to: None,
-        has_media: false,
-        service: false,
-    }
+    crate::user_message(CHAT, id, from, crate::t(at), text)
 }
 
 fn ingest(store: &Store, e: &Engine, m: &MessageEvent) -> buhbot::daemon::engine::Ingested {
-    let mut c = store.conn().unwrap();
-    let tx = write_tx(&mut c).unwrap();
-    let r = e.ingest(&tx, m, m.date).unwrap();
-    tx.commit().unwrap();
-    r
+    crate::ingest_one(store, e, m)
 }
 
 #[test]

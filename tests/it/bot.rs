@@ -10,9 +10,7 @@ use buhbot::bot::parse::{Command, Hours, ParseError, Sla, Target, parse};
 use buhbot::bot::{CommandContext, RateLimit, Reply, Verdict, handle, ratelimit, respond};
 use buhbot::config::Config;
 use buhbot::daemon::engine::Engine;
-use buhbot::daemon::event::MessageEvent;
 use buhbot::domain::calendar::Interval;
-use buhbot::domain::sla::SenderKind;
 use buhbot::store::users::{self, UserRow};
 use buhbot::store::{Store, chats, settings, write_tx};
 use buhbot::telegram::outbound::{Enqueued, Kind, queue};
@@ -100,24 +98,8 @@ impl Env {
     }
 
     fn ingest(&self, id: i64, from: i64, at: &str, text: &str) {
-        let ev = MessageEvent {
-            chat_id: CHAT,
-            chat_title: None,
-            message_id: id,
-            edit_version: 0,
-            date: t(at),
-            sender: SenderKind::User(from),
-            sender_name: None,
-            text: text.into(),
-            reply_to: None,
-            has_media: false,
-            service: false,
-        };
-        let engine = self.engine();
-        let mut c = self.store.conn().unwrap();
-        let tx = write_tx(&mut c).unwrap();
-        engine.ingest(&tx, &ev, ev.date).unwrap();
-        tx.commit().unwrap();
+        let ev = crate::user_message(CHAT, id, from, t(at), text);
+        crate::ingest_one(&self.store, &self.engine(), &ev);
     }
 }
 

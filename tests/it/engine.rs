@@ -6,7 +6,6 @@ use std::sync::Arc;
 use buhbot::config::Config;
 use buhbot::daemon::engine::{Engine, Fired};
 use buhbot::daemon::event::MessageEvent;
-use buhbot::domain::sla::SenderKind;
 use buhbot::store::{Store, requests, timers, write_tx};
 use chrono::{DateTime, Utc};
 
@@ -27,27 +26,11 @@ fn engine(dir: &std::path::Path, extra: &str) -> Engine {
 }
 
 fn msg(id: i64, from: i64, at: &str, text: &str) -> MessageEvent {
-    MessageEvent {
-        chat_id: CHAT,
-        chat_title: None,
-        message_id: id,
-        edit_version: 0,
-        date: t(at),
-        sender: SenderKind::User(from),
-        sender_name: None,
-        text: text.into(),
-        reply_to: None,
-        has_media: false,
-        service: false,
-    }
+    crate::user_message(CHAT, id, from, t(at), text)
 }
 
 fn ingest(store: &Store, e: &Engine, m: &MessageEvent) -> buhbot::daemon::engine::Ingested {
-    let mut c = store.conn().unwrap();
-    let tx = write_tx(&mut c).unwrap();
-    let r = e.ingest(&tx, m, m.date).unwrap();
-    tx.commit().unwrap();
-    r
+    crate::ingest_one(store, e, m)
 }
 
 fn due(store: &Store, request: i64) -> Vec<(String, i64, i64)> {

@@ -15,7 +15,6 @@ use buhbot::daemon::jobs::{
 };
 use buhbot::daemon::schedule::parse_cron;
 use buhbot::daemon::shared::Shared;
-use buhbot::domain::sla::SenderKind;
 use buhbot::store::{Store, requests, state, timers};
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
@@ -57,27 +56,14 @@ fn message(
     reply_to: Option<i64>,
 ) -> MessageEvent {
     MessageEvent {
-        chat_id: CHAT,
-        chat_title: None,
-        message_id: id,
-        edit_version: 0,
-        date,
-        sender: SenderKind::User(from),
-        sender_name: None,
-        text: text.to_string(),
         reply_to,
-        has_media: false,
-        service: false,
+        ..crate::user_message(CHAT, id, from, date, text)
     }
 }
 
 /// Ingests `ev` as of its own date (so the outbox rows are as old as it).
 fn ingest(shared: &Shared, ev: &MessageEvent) {
-    let engine = shared.engine();
-    let mut conn = shared.store.conn().unwrap();
-    let tx = conn.transaction().unwrap();
-    engine.ingest(&tx, ev, ev.date).unwrap();
-    tx.commit().unwrap();
+    crate::ingest_one(&shared.store, &shared.engine(), ev);
 }
 
 /// A client asks; returns the request's id.

@@ -35,3 +35,45 @@ pub fn buhbot() -> std::process::Command {
     }
     cmd
 }
+
+/// A user's text message as the pipeline sees it (the common case of the
+/// engine, admin, jobs and bot tests).
+pub fn user_message(
+    chat_id: i64,
+    message_id: i64,
+    from: i64,
+    date: chrono::DateTime<chrono::Utc>,
+    text: &str,
+) -> buhbot::daemon::event::MessageEvent {
+    buhbot::daemon::event::MessageEvent {
+        chat_id,
+        chat_title: None,
+        message_id,
+        edit_version: 0,
+        date,
+        sender: buhbot::domain::sla::SenderKind::User(from),
+        sender_name: None,
+        text: text.into(),
+        reply_to: None,
+        has_media: false,
+        service: false,
+    }
+}
+
+/// Ingests one event in its own write transaction, as of its own date.
+pub fn ingest_one(
+    store: &buhbot::store::Store,
+    engine: &buhbot::daemon::engine::Engine,
+    ev: &buhbot::daemon::event::MessageEvent,
+) -> buhbot::daemon::engine::Ingested {
+    let mut c = store.conn().unwrap();
+    let tx = buhbot::store::write_tx(&mut c).unwrap();
+    let r = engine.ingest(&tx, ev, ev.date).unwrap();
+    tx.commit().unwrap();
+    r
+}
+
+/// An RFC 3339 instant with an offset, as UTC.
+pub fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s).unwrap().into()
+}

@@ -23,6 +23,18 @@ pub enum Category {
 }
 
 impl Category {
+    /// The inverse of [`Category::as_str`] (as stored in the database).
+    pub fn parse(s: &str) -> Option<Category> {
+        [
+            Category::Request,
+            Category::Clarification,
+            Category::Gratitude,
+            Category::Spam,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Request => "REQUEST",

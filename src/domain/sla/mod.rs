@@ -20,3 +20,13 @@ pub use tracker::{
 pub type UserId = i64;
 /// Telegram message id, unique within a chat.
 pub type MessageId = i64;
+
+/// Nearest-rank percentile of sorted values: the one definition of
+/// median and p95 response times, for reports and bot statistics alike.
+pub fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    Some(sorted[rank.min(sorted.len()) - 1])
+}

@@ -40,6 +40,16 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// The inverse of [`AlertKind::as_str`] (as stored in the database).
+    pub fn parse(s: &str) -> Option<AlertKind> {
+        match s {
+            "warning" => Some(AlertKind::Warning),
+            "breach" => Some(AlertKind::Breach),
+            "escalation" => Some(AlertKind::Escalation),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::Warning => "warning",
