@@ -3,6 +3,7 @@
 mod admin;
 mod backup;
 mod calendar;
+mod chat_events;
 mod classify;
 mod cli;
 mod config;
