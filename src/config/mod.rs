@@ -53,6 +53,8 @@ const POLICY_KEYS: &[&str] = &[
     "escalation_interval_minutes",
     "max_escalations",
 ];
+/// `[sla]`'s keys beyond the policy (not overridable per chat).
+const SLA_KEYS: &[&str] = &["enabled_for_new_chats"];
 
 /// Every key the configuration accepts, dotted (`calendar.week.mon`,
 /// `chats.calendar.timezone`; array-of-tables elements without an index),
@@ -77,7 +79,12 @@ pub fn all_keys() -> Vec<String> {
                 calendar_keys("calendar", &mut out);
                 continue;
             }
-            "sla" => POLICY_KEYS,
+            "sla" => {
+                for key in POLICY_KEYS.iter().chain(SLA_KEYS) {
+                    out.push(format!("sla.{key}"));
+                }
+                continue;
+            }
             "chats" => {
                 for key in CHAT_KEYS.iter().chain(POLICY_KEYS) {
                     out.push(format!("chats.{key}"));
@@ -154,6 +161,9 @@ pub struct Config {
     pub file: Option<PathBuf>,
     pub calendar: CalendarSpec,
     pub sla: Policy,
+    /// Whether a group the bot is added to starts with SLA tracking on
+    /// (`sla.enabled_for_new_chats`); off, a manager turns it on.
+    pub sla_enabled_for_new_chats: bool,
     pub chats: BTreeMap<i64, ChatConfig>,
     pub classifier: Classifier,
     pub store: StoreSettings,
@@ -234,8 +244,12 @@ impl Config {
         );
         let global_cal = calendar::read(&mut problems, &[cal_table], &base_dir, &mut xml);
 
-        let sla_table = Table::new(&mut problems, "sla", top.raw("sla"), POLICY_KEYS);
+        let sla_keys: Vec<&str> = POLICY_KEYS.iter().chain(SLA_KEYS).copied().collect();
+        let sla_table = Table::new(&mut problems, "sla", top.raw("sla"), &sla_keys);
         let sla = read_policy(&mut problems, &[sla_table]);
+        let sla_enabled_for_new_chats = sla_table
+            .get::<bool>(&mut problems, "enabled_for_new_chats")
+            .unwrap_or(false);
 
         let mut chats = BTreeMap::new();
         match top.raw("chats") {
@@ -321,6 +335,7 @@ impl Config {
             file,
             calendar: global_cal,
             sla,
+            sla_enabled_for_new_chats,
             chats,
             classifier,
             store,

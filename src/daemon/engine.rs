@@ -3,7 +3,7 @@
 //! `crate::domain::sla`; this module only loads their inputs and stores
 //! their outputs, so the daemon decides exactly what `buhbot replay` does.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -75,6 +75,10 @@ pub struct Engine {
     settings_revision: Option<i64>,
     /// Chats whose messages are logged only (monitoring or SLA off).
     paused: BTreeSet<i64>,
+    /// Basic groups that became supergroups: a late or repeated delivery
+    /// from the old id is logged (and deduplicated) under the new one,
+    /// where its history was moved.
+    migrated: BTreeMap<i64, i64>,
     default_calendar: Arc<Calendar>,
     calendars: HashMap<i64, Arc<Calendar>>,
     staff: BTreeSet<UserId>,
@@ -100,6 +104,7 @@ impl Engine {
             base: config.clone(),
             settings_revision: None,
             paused: BTreeSet::new(),
+            migrated: BTreeMap::new(),
             staff: config.staff(),
             bots: config.telegram.bot_id.into_iter().collect(),
             default_calendar,
@@ -117,6 +122,7 @@ impl Engine {
         engine.base = config;
         engine.settings_revision = Some(eff.revision);
         engine.paused = eff.paused;
+        engine.migrated = eff.migrated;
         Ok(engine)
     }
 
@@ -127,6 +133,12 @@ impl Engine {
 
     pub fn settings_revision(&self) -> Option<i64> {
         self.settings_revision
+    }
+
+    /// The id a chat's messages are kept under: the supergroup's for a
+    /// basic group that became one.
+    pub fn current_id(&self, chat: i64) -> i64 {
+        self.migrated.get(&chat).copied().unwrap_or(chat)
     }
 
     /// Whether requests are tracked in `chat` (monitoring and SLA on).
@@ -174,10 +186,11 @@ impl Engine {
             SenderKind::Chat(id) => (Some(id), "chat"),
             SenderKind::None => (None, "none"),
         };
+        let chat = self.current_id(ev.chat_id);
         let logged = messages::insert(
             conn,
             &messages::LoggedMessage {
-                chat_id: ev.chat_id,
+                chat_id: chat,
                 message_id: ev.message_id,
                 edit_version: ev.edit_version,
                 date: ts(ev.date),
@@ -200,7 +213,6 @@ impl Engine {
         if !logged || ev.edit_version != 0 {
             return Ok(out);
         }
-        let chat = ev.chat_id;
         // A paused chat is logged only: its requests stay as they are.
         if !self.tracks(chat) {
             return Ok(out);

@@ -22,10 +22,54 @@ pub struct MessageEvent {
     pub service: bool,
 }
 
+/// What happened: a message (or an edit), or a change to a chat itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    Message(MessageEvent),
+    /// The bot was added to a group (or a group was created with it).
+    ChatAdded {
+        chat_id: i64,
+        title: Option<String>,
+        /// Who added the bot, when Telegram says.
+        by: Option<i64>,
+        date: DateTime<Utc>,
+    },
+    /// The bot was removed from (or left) a group.
+    ChatRemoved {
+        chat_id: i64,
+        date: DateTime<Utc>,
+    },
+    ChatTitle {
+        chat_id: i64,
+        title: String,
+        date: DateTime<Utc>,
+    },
+    /// A basic group became a supergroup (announced in both; both sides map
+    /// to this one event).
+    ChatMigrated {
+        old_chat_id: i64,
+        new_chat_id: i64,
+        date: DateTime<Utc>,
+    },
+}
+
+impl EventKind {
+    /// When it happened, by Telegram's own clock.
+    pub fn date(&self) -> DateTime<Utc> {
+        match self {
+            EventKind::Message(m) => m.date,
+            EventKind::ChatAdded { date, .. }
+            | EventKind::ChatRemoved { date, .. }
+            | EventKind::ChatTitle { date, .. }
+            | EventKind::ChatMigrated { date, .. } => *date,
+        }
+    }
+}
+
 /// One inbound event with the source position reached after it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    pub message: MessageEvent,
+    pub kind: EventKind,
     /// Stored in the same transaction, so a restart resumes after it.
     pub position: String,
 }
@@ -33,15 +77,15 @@ pub struct Event {
 impl Event {
     /// When it happened, by Telegram's own clock.
     pub fn date(&self) -> DateTime<Utc> {
-        self.message.date
+        self.kind.date()
     }
 
-    /// `message` or `edit`, as the metrics name events.
+    /// `message`, `edit` or `chat`, as the metrics name events.
     pub fn kind(&self) -> &'static str {
-        if self.message.edit_version == 0 {
-            "message"
-        } else {
-            "edit"
+        match &self.kind {
+            EventKind::Message(m) if m.edit_version == 0 => "message",
+            EventKind::Message(_) => "edit",
+            _ => "chat",
         }
     }
 }

@@ -6,14 +6,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::event::Event;
+use super::engine::{Engine, FiredAlert};
+use super::event::{Event, EventKind};
 use super::notify::Heartbeat;
 use super::shared::{Shared, TICK};
 use crate::metrics::catalogue as m;
-use crate::store::{self, state};
+use crate::store::{self, state, timers};
 
 /// Events committed together at most (group commit: one fsync-free WAL
 /// commit amortised over many events).
@@ -92,6 +95,91 @@ pub async fn run(
     }
 }
 
+/// What one batch did.
+#[derive(Default)]
+pub struct BatchOutcome {
+    pub opened: usize,
+    pub answered: usize,
+    pub duplicates: usize,
+    /// Chat events that changed the chat settings.
+    pub chat_changes: usize,
+    /// The earliest new timer, to wake the scheduler if it is sooner.
+    pub earliest: Option<i64>,
+    /// Alerts fired before events (replays only).
+    pub fired: Vec<FiredAlert>,
+    /// The engine rebuilt after chat events changed the settings, to run
+    /// from now on.
+    pub engine: Option<Arc<Engine>>,
+}
+
+impl BatchOutcome {
+    fn earliest_at(&mut self, t: Option<i64>) {
+        self.earliest = match (self.earliest, t) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// Applies a batch in one IMMEDIATE transaction and stores `position`
+/// (the source's, after the last event) with it. Messages go through
+/// [`Engine::ingest`], chat events through [`Engine::chat_event`]; after a
+/// chat event that changed the settings the engine is rebuilt from the
+/// store and open requests re-timed, as [`super::live_settings::swap`]
+/// does, so the next event of the same batch sees the new settings (a
+/// message right after the bot was added to a group is not tracked when
+/// SLA starts off).
+pub fn apply_batch(
+    conn: &mut Connection,
+    engine: Arc<Engine>,
+    batch: &[Event],
+    source: &str,
+    now: DateTime<Utc>,
+    replay: bool,
+) -> store::Result<BatchOutcome> {
+    let tx = crate::store::write_tx(conn)?;
+    let mut engine = engine;
+    let mut out = BatchOutcome::default();
+    for e in batch {
+        if replay {
+            // A replay fires, in order, the timers due before each
+            // event: the alert decisions then do not depend on how
+            // events happen to be batched.
+            out.fired
+                .extend(engine.fire_due(&tx, e.date().timestamp() - 1, now)?);
+        }
+        match &e.kind {
+            EventKind::Message(m) => {
+                let r = engine.ingest(&tx, m, now)?;
+                out.opened += r.opened;
+                out.answered += r.answered;
+                out.duplicates += usize::from(r.duplicate);
+                out.earliest_at(r.earliest_timer);
+            }
+            chat => {
+                if !engine.chat_event(&tx, chat, now)?.changed {
+                    continue;
+                }
+                out.chat_changes += 1;
+                let new = Arc::new(Engine::from_config_and_store(
+                    engine.base_config().clone(),
+                    &tx,
+                )?);
+                if new.retime(&tx, &engine, now)? > 0 {
+                    out.earliest_at(timers::next_due(&tx)?);
+                }
+                engine = new;
+                out.engine = Some(engine.clone());
+            }
+        }
+    }
+    if let Some(last) = batch.last() {
+        state::set_position(&tx, source, &last.position, now.timestamp())?;
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
 /// Ingests a batch in one transaction with the source position.
 async fn commit(
     shared: &Arc<Shared>,
@@ -100,7 +188,6 @@ async fn commit(
 ) -> Result<(), store::StoreError> {
     // Chat settings changed from the shell apply from this batch on.
     super::live_settings::refresh(shared).await?;
-    let engine = shared.engine();
     let now = shared.clock.now();
     let replay = source == REPLAY_SOURCE;
     let started = Instant::now();
@@ -110,53 +197,47 @@ async fn commit(
         .map(|e| e.date().timestamp())
         .max()
         .unwrap_or(0);
+    let chat_events = batch
+        .iter()
+        .any(|e| !matches!(e.kind, EventKind::Message(_)));
+    let s = shared.clone();
     let outcome = shared
         .store
         .run(move |conn| {
-            let tx = crate::store::write_tx(conn)?;
-            let mut opened = 0;
-            let mut answered = 0;
-            let mut duplicates = 0;
-            let mut earliest: Option<i64> = None;
-            let mut fired = Vec::new();
-            for e in &batch {
-                if replay {
-                    // A replay fires, in order, the timers due before each
-                    // event: the alert decisions then do not depend on how
-                    // events happen to be batched.
-                    fired.extend(engine.fire_due(&tx, e.date().timestamp() - 1, now)?);
-                }
-                let r = engine.ingest(&tx, &e.message, now)?;
-                opened += r.opened;
-                answered += r.answered;
-                duplicates += usize::from(r.duplicate);
-                earliest = match (earliest, r.earliest_timer) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+            // A batch that may rebuild the engine holds off a concurrent
+            // swap from the shell's changes, so that neither re-times open
+            // requests from an engine the other replaced.
+            let _serial = chat_events.then(super::live_settings::serialise);
+            let out = apply_batch(conn, s.engine(), &batch, source, now, replay)?;
+            if let Some(engine) = &out.engine {
+                s.set_engine(engine.clone());
             }
-            if let Some(last) = batch.last() {
-                state::set_position(&tx, source, &last.position, now.timestamp())?;
-            }
-            tx.commit()?;
-            Ok((opened, answered, duplicates, earliest, fired))
+            Ok(out)
         })
         .await?;
-    let (opened, answered, duplicates, earliest, fired) = outcome;
-    super::scheduler::record_fired(shared, now, fired);
+    super::scheduler::record_fired(shared, now, outcome.fired);
     let per_event = started.elapsed().as_secs_f64() / kinds.len().max(1) as f64;
     for kind in &kinds {
         ::metrics::counter!(m::EVENTS_RECEIVED_TOTAL, "kind" => *kind).increment(1);
         ::metrics::histogram!(m::INGEST_DURATION_SECONDS).record(per_event);
     }
-    ::metrics::counter!(m::REQUESTS_OPENED_TOTAL).increment(opened as u64);
-    ::metrics::counter!(m::REQUESTS_ANSWERED_TOTAL).increment(answered as u64);
+    ::metrics::counter!(m::REQUESTS_OPENED_TOTAL).increment(outcome.opened as u64);
+    ::metrics::counter!(m::REQUESTS_ANSWERED_TOTAL).increment(outcome.answered as u64);
     ::metrics::gauge!(m::LAST_EVENT_TIMESTAMP_SECONDS).set(last_date as f64);
     shared.last_event.fetch_max(last_date, Ordering::Relaxed);
-    if duplicates > 0 {
-        tracing::debug!(duplicates, "skipped events processed before");
+    if outcome.duplicates > 0 {
+        tracing::debug!(
+            duplicates = outcome.duplicates,
+            "skipped events processed before"
+        );
     }
-    if earliest.is_some() {
+    if outcome.chat_changes > 0 {
+        tracing::info!(
+            changes = outcome.chat_changes,
+            "chat settings changed by chat events"
+        );
+    }
+    if outcome.earliest.is_some() {
         shared.timers_changed.notify_one();
     }
     Ok(())

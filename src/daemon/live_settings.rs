@@ -3,7 +3,7 @@
 //! batch), and when it moved the engine is rebuilt from the configuration
 //! and the store, open requests are re-timed and the engine swapped.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +15,12 @@ use crate::store::{self, settings};
 /// Swaps are serialised: two concurrent swaps would both re-time from the
 /// same old engine, counting the time in between twice.
 static SWAP: Mutex<()> = Mutex::new(());
+
+/// Holds off [`swap`] while a caller rebuilds and installs an engine
+/// itself (an ingest batch with chat events), for the same reason.
+pub fn serialise() -> MutexGuard<'static, ()> {
+    SWAP.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Builds the engine for `config` over the store, re-times open requests
 /// from the running engine and swaps it in. With `only_if_changed`, does
@@ -29,7 +35,7 @@ pub async fn swap(
     let swapped = shared
         .store
         .run(move |conn| {
-            let _serial = SWAP.lock().unwrap_or_else(|e| e.into_inner());
+            let _serial = serialise();
             let old = s.engine();
             let tx = store::write_tx(conn)?;
             if only_if_changed && old.settings_revision() == Some(settings::revision(&tx)?) {

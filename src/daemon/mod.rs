@@ -2,13 +2,16 @@
 //!
 //! - [`run`]: start-up, the task tree, signals, reload, shutdown.
 //! - [`source`]: event sources (a replay of an export; Telegram later).
-//! - [`ingest`]: events → [`engine`] → one transaction with the position.
+//! - [`ingest`]: events → [`engine`] (messages) and [`chat_events`] (the bot
+//!   added or removed, titles, supergroup upgrades) → one transaction with
+//!   the position.
 //! - [`scheduler`]: durable timers fired when due; [`delivery`]: alerts sent
 //!   through their sinks with retries.
 //! - [`jobs`]: cron jobs (reconciliation, retention, backups).
 //! - [`notify`]: sd_notify and the progress-gated watchdog; [`clock`]: the
 //!   system or virtual clock; [`shared`]: state the loops share.
 
+pub mod chat_events;
 pub mod clock;
 pub mod delivery;
 pub mod engine;

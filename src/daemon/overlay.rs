@@ -17,6 +17,11 @@
 //!   calendar file was removed) is reported and the configuration's calendar
 //!   kept, rather than stopping the daemon.
 //! - Every user in `users` is staff of the firm, never a client.
+//! - A row with `migrated_to` is a basic group that became that supergroup
+//!   (see [`super::chat_events`]): the configuration's `[[chats]]` entry
+//!   for the old id applies to the new id too (unless the configuration
+//!   has an entry for the new id), so nothing need be edited by hand after
+//!   an upgrade; the store's own settings were moved to the new id.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -67,6 +72,8 @@ pub struct Effective {
     pub paused: BTreeSet<i64>,
     /// Staff from the `users` table.
     pub users: BTreeSet<UserId>,
+    /// Basic group → the supergroup it became.
+    pub migrated: BTreeMap<i64, i64>,
     pub revision: i64,
 }
 
@@ -86,6 +93,24 @@ fn policy_over(base: Policy, row: &ChatRow) -> Policy {
 /// Applies `store` over `config`.
 pub fn overlay(config: &Config, store: &StoreSettings) -> Effective {
     let mut eff = config.clone();
+    let migrated: BTreeMap<i64, i64> = store
+        .chats
+        .values()
+        .filter_map(|r| Some((r.id, r.migrated_to?)))
+        .collect();
+    for (&old, &new) in &migrated {
+        if let Some(entry) = config.chats.get(&old)
+            && !config.chats.contains_key(&new)
+        {
+            eff.chats.insert(
+                new,
+                ChatConfig {
+                    id: new,
+                    ..entry.clone()
+                },
+            );
+        }
+    }
     let ids: BTreeSet<i64> = store
         .chats
         .keys()
@@ -138,6 +163,7 @@ pub fn overlay(config: &Config, store: &StoreSettings) -> Effective {
         config: eff,
         paused,
         users: store.users.clone(),
+        migrated,
         revision: store.revision,
     }
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
 
-use super::event::{Event, MessageEvent};
+use super::event::{Event, EventKind, MessageEvent};
 use crate::domain::sla::SenderKind;
 use crate::export::{self, ExportEvent, ExportMessage, Sender};
 
@@ -135,7 +135,11 @@ pub fn read_replay(
             return true;
         }
         let position = format!("{ordinal}@{}", message.date.timestamp());
-        tx.blocking_send(Event { message, position }).is_ok()
+        tx.blocking_send(Event {
+            kind: EventKind::Message(message),
+            position,
+        })
+        .is_ok()
     };
     if file.extension().is_some_and(|e| e == "jsonl") {
         return read_jsonl(BufReader::new(f), &name, &mut send);

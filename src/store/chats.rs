@@ -21,6 +21,10 @@ pub struct ChatRow {
     pub warning_percent: Option<i64>,
     pub escalation_interval_minutes: Option<i64>,
     pub max_escalations: Option<i64>,
+    /// Set once the group became this supergroup: the row is then a
+    /// tombstone (not monitored) and the configuration's `[[chats]]` entry
+    /// for it applies to the new id (see `crate::daemon::overlay`).
+    pub migrated_to: Option<i64>,
 }
 
 /// A policy override to set: a value, or back to the configuration's.
@@ -49,7 +53,7 @@ pub const INTERVAL: (i64, i64) = (5, 120);
 pub const ESCALATIONS: (i64, i64) = (1, 10);
 
 const COLUMNS: &str = "id, title, monitored, sla_enabled, threshold_minutes, warning_percent,
-    escalation_interval_minutes, max_escalations";
+    escalation_interval_minutes, max_escalations, migrated_to";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<ChatRow> {
     Ok(ChatRow {
@@ -61,6 +65,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ChatRow> {
         warning_percent: r.get(5)?,
         escalation_interval_minutes: r.get(6)?,
         max_escalations: r.get(7)?,
+        migrated_to: r.get(8)?,
     })
 }
 
@@ -334,4 +339,120 @@ pub fn set_calendar(
         now,
     )?;
     Ok(true)
+}
+
+/// Writes `new` as the chat's whole row (creating it) and records the
+/// change as `what`, unless the row already says exactly that. Used by the
+/// chat lifecycle events, whose values need no range check (they are copied
+/// from rows that passed it). Returns whether anything changed.
+pub fn put(
+    conn: &Connection,
+    new: &ChatRow,
+    by: &str,
+    what: String,
+    now: i64,
+) -> super::Result<bool> {
+    let old = get(conn, new.id)?;
+    if old.as_ref() == Some(new) {
+        return Ok(false);
+    }
+    // Bot-API supergroup ids are -100…: the rest are basic groups.
+    let kind = if new.id <= -1_000_000_000_000 {
+        "supergroup"
+    } else {
+        "group"
+    };
+    conn.prepare_cached(
+        "INSERT INTO chats (id, title, kind, monitored, sla_enabled, threshold_minutes,
+             warning_percent, escalation_interval_minutes, max_escalations, migrated_to,
+             created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+         ON CONFLICT (id) DO UPDATE SET title = excluded.title,
+             monitored = excluded.monitored, sla_enabled = excluded.sla_enabled,
+             threshold_minutes = excluded.threshold_minutes,
+             warning_percent = excluded.warning_percent,
+             escalation_interval_minutes = excluded.escalation_interval_minutes,
+             max_escalations = excluded.max_escalations, migrated_to = excluded.migrated_to,
+             updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        new.id,
+        new.title,
+        kind,
+        new.monitored,
+        new.sla_enabled,
+        new.threshold_minutes,
+        new.warning_percent,
+        new.escalation_interval_minutes,
+        new.max_escalations,
+        new.migrated_to,
+        now
+    ])?;
+    settings::record(
+        conn,
+        Change {
+            by,
+            entity: "chats",
+            key: new.id.to_string(),
+            op: "upsert",
+            what,
+            old: json!(old),
+            new: json!(new),
+        },
+        now,
+    )?;
+    Ok(true)
+}
+
+/// Rows moved from a basic group to its supergroup, by table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Moved {
+    pub chat_staff: usize,
+    pub working_schedules: usize,
+    pub holidays: usize,
+    pub messages: usize,
+    pub client_requests: usize,
+    pub feedback_responses: usize,
+}
+
+impl Moved {
+    pub fn total(&self) -> usize {
+        self.chat_staff
+            + self.working_schedules
+            + self.holidays
+            + self.messages
+            + self.client_requests
+            + self.feedback_responses
+    }
+}
+
+/// Moves every row keyed by chat `old` to chat `new` (whose `chats` row
+/// must exist: staff and calendars reference it). Timers, alerts and
+/// deliveries follow their request by its id.
+///
+/// A row whose key already exists under `new` keeps the existing row
+/// (`UPDATE OR IGNORE`): message ids of a basic group and of its supergroup
+/// do not overlap in practice, so only settings can collide. A colliding
+/// staff row is the same member twice and is dropped; a colliding calendar
+/// means the supergroup got its own since, which wins. Colliding history
+/// (messages, requests, holidays, feedback) stays under `old` rather than
+/// being deleted. Running it again moves nothing.
+pub fn move_rows(conn: &Connection, old: i64, new: i64) -> super::Result<Moved> {
+    let mv = |table: &str| -> super::Result<usize> {
+        Ok(conn.execute(
+            &format!("UPDATE OR IGNORE {table} SET chat_id = ?2 WHERE chat_id = ?1"),
+            params![old, new],
+        )?)
+    };
+    let moved = Moved {
+        chat_staff: mv("chat_staff")?,
+        working_schedules: mv("working_schedules")?,
+        holidays: mv("holidays")?,
+        messages: mv("messages")?,
+        client_requests: mv("client_requests")?,
+        feedback_responses: mv("feedback_responses")?,
+    };
+    conn.execute("DELETE FROM chat_staff WHERE chat_id = ?1", [old])?;
+    conn.execute("DELETE FROM working_schedules WHERE chat_id = ?1", [old])?;
+    Ok(moved)
 }

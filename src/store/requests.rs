@@ -121,6 +121,13 @@ pub fn open_for_chat(conn: &Connection, chat_id: i64) -> Result<Vec<RequestRow>>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The ids of every request of a chat, any status.
+pub fn ids_for_chat(conn: &Connection, chat_id: i64) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM client_requests WHERE chat_id = ?1")?;
+    let rows = stmt.query_map([chat_id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Every open request, oldest first.
 pub fn all_open(conn: &Connection) -> Result<Vec<RequestRow>> {
     let mut stmt = conn.prepare_cached(&format!(

@@ -17,7 +17,7 @@ use grammers_client::session::types::{PeerId, PeerKind};
 use grammers_client::tl;
 use grammers_client::update::Update;
 
-use crate::daemon::event::MessageEvent;
+use crate::daemon::event::{EventKind, MessageEvent};
 use crate::domain::sla::SenderKind;
 
 /// What a Telegram update means to buhbot.
@@ -58,6 +58,38 @@ pub enum InboundEvent {
         old_chat_id: i64,
         new_chat_id: i64,
     },
+}
+
+impl InboundEvent {
+    /// The pipeline's event; `date` is the update's (for chat events, the
+    /// service message's date, which they do not carry). `None` for a
+    /// button press, which is handled outside the ingest pipeline.
+    pub fn into_event_kind(self, date: DateTime<Utc>) -> Option<EventKind> {
+        Some(match self {
+            InboundEvent::Message(m) | InboundEvent::Edit(m) => EventKind::Message(m),
+            InboundEvent::Callback { .. } => return None,
+            InboundEvent::BotAdded { chat_id, title, by } => EventKind::ChatAdded {
+                chat_id,
+                title,
+                by,
+                date,
+            },
+            InboundEvent::BotRemoved { chat_id } => EventKind::ChatRemoved { chat_id, date },
+            InboundEvent::TitleChanged { chat_id, title } => EventKind::ChatTitle {
+                chat_id,
+                title,
+                date,
+            },
+            InboundEvent::MigratedToSupergroup {
+                old_chat_id,
+                new_chat_id,
+            } => EventKind::ChatMigrated {
+                old_chat_id,
+                new_chat_id,
+                date,
+            },
+        })
+    }
 }
 
 /// Maps one update. `bot_id` is the bot's own user id. `None` for updates

@@ -4,6 +4,7 @@ mod admin;
 mod backup;
 mod bot;
 mod calendar;
+mod chat_events;
 mod classify;
 mod cli;
 mod config;
