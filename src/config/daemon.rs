@@ -32,7 +32,13 @@ pub const EMAIL_KEYS: &[&str] = &[
     "accountants",
     "managers",
 ];
-pub const TELEGRAM_KEYS: &[&str] = &["bot_id"];
+pub const TELEGRAM_KEYS: &[&str] = &[
+    "bot_id",
+    "api_id",
+    "api_hash_file",
+    "bot_token_file",
+    "rate_limit_per_minute",
+];
 
 /// `[store]`
 #[derive(Debug, Clone, PartialEq)]
@@ -150,10 +156,77 @@ pub struct EmailConfig {
 }
 
 /// `[telegram]`
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TelegramSettings {
     /// The bot's own user id: its messages never open requests.
     pub bot_id: Option<i64>,
+    /// From my.telegram.org; not a secret (it identifies the application).
+    pub api_id: Option<i32>,
+    /// systemd credential `telegram_api_hash`, else `api_hash_file`.
+    pub api_hash: Option<Secret>,
+    /// systemd credential `telegram_bot_token`, else `bot_token_file`.
+    pub bot_token: Option<Secret>,
+    /// Messages a non-staff user may address to the bot per minute.
+    pub rate_limit_per_minute: std::num::NonZeroU32,
+}
+
+impl Default for TelegramSettings {
+    fn default() -> Self {
+        TelegramSettings {
+            bot_id: None,
+            api_id: None,
+            api_hash: None,
+            bot_token: None,
+            rate_limit_per_minute: std::num::NonZeroU32::new(10).expect("nonzero"),
+        }
+    }
+}
+
+/// What connecting to Telegram needs, all present.
+#[derive(Debug, Clone)]
+pub struct TelegramCredentials {
+    pub api_id: i32,
+    pub api_hash: Secret,
+    pub bot_token: Secret,
+}
+
+impl TelegramSettings {
+    /// The credentials, or one problem per missing piece naming the key
+    /// (and the credential) to set. Checked only where Telegram is used,
+    /// so a replay-only configuration needs none.
+    pub fn credentials(&self) -> Result<TelegramCredentials, Vec<(String, String)>> {
+        let mut missing = Vec::new();
+        if self.api_id.is_none() {
+            missing.push((
+                "telegram.api_id".to_string(),
+                "is not set: the Telegram source needs the api_id from my.telegram.org".to_string(),
+            ));
+        }
+        if self.api_hash.is_none() {
+            missing.push((
+                "telegram.api_hash_file".to_string(),
+                "no api_hash: put it in the systemd credential `telegram_api_hash` \
+                 (/etc/buhbot/credentials/telegram_api_hash) or name a file here"
+                    .to_string(),
+            ));
+        }
+        if self.bot_token.is_none() {
+            missing.push((
+                "telegram.bot_token_file".to_string(),
+                "no bot token: put it in the systemd credential `telegram_bot_token` \
+                 (/etc/buhbot/credentials/telegram_bot_token) or name a file here"
+                    .to_string(),
+            ));
+        }
+        match (self.api_id, &self.api_hash, &self.bot_token) {
+            (Some(api_id), Some(h), Some(t)) if missing.is_empty() => Ok(TelegramCredentials {
+                api_id,
+                api_hash: h.clone(),
+                bot_token: t.clone(),
+            }),
+            _ => Err(missing),
+        }
+    }
 }
 
 fn cron(problems: &mut Problems<'_>, t: &Table<'_>, key: &str, default: &str) -> String {
@@ -351,7 +424,31 @@ pub fn read_email(problems: &mut Problems<'_>, t: &Table<'_>) -> Option<EmailCon
 }
 
 pub fn read_telegram(problems: &mut Problems<'_>, t: &Table<'_>) -> TelegramSettings {
+    let d = TelegramSettings::default();
+    let mut secret = |cred: &str, key: &str| {
+        let explicit = t.get::<String>(problems, key).map(PathBuf::from);
+        // Like the SMTP password: a systemd credential, or a file named
+        // here; never the secret itself in this file.
+        match credential(cred, explicit.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(&join(t.path, key), t.raw(key), e.to_string());
+                None
+            }
+        }
+    };
+    let api_hash = secret("telegram_api_hash", "api_hash_file");
+    let bot_token = secret("telegram_bot_token", "bot_token_file");
     TelegramSettings {
         bot_id: t.get(problems, "bot_id"),
+        api_id: t
+            .int_in(problems, "api_id", 1..=i32::MAX as u32)
+            .map(|v| v as i32),
+        api_hash,
+        bot_token,
+        rate_limit_per_minute: t
+            .int_in(problems, "rate_limit_per_minute", 1..=1000)
+            .and_then(std::num::NonZeroU32::new)
+            .unwrap_or(d.rate_limit_per_minute),
     }
 }

@@ -17,7 +17,7 @@ use figment::value::Value;
 
 pub use daemon::{
     AlertSettings, BackupConfig, DaemonSettings, EmailConfig, MetricsSettings, StoreSettings,
-    TelegramSettings,
+    TelegramCredentials, TelegramSettings,
 };
 pub use reader::Problem;
 use reader::{Problems, Table, join};
@@ -177,6 +177,23 @@ pub struct Config {
 }
 
 impl Config {
+    /// What connecting to Telegram needs, or a configuration error (exit
+    /// 78) naming each missing key and the file to put it in.
+    pub fn telegram_credentials(&self) -> Result<TelegramCredentials, ConfigError> {
+        self.telegram.credentials().map_err(|missing| {
+            ConfigError::Invalid(
+                missing
+                    .into_iter()
+                    .map(|(key, message)| Problem {
+                        key,
+                        origin: self.file.as_ref().map(|f| f.display().to_string()),
+                        message,
+                    })
+                    .collect(),
+            )
+        })
+    }
+
     /// The calendar of `chat` (its own, or the global one).
     pub fn chat_calendar(&self, chat: Option<i64>) -> &CalendarSpec {
         chat.and_then(|id| self.chats.get(&id))
