@@ -5,10 +5,12 @@
 //! - [`inbound`]: grammers updates mapped to the pipeline's events.
 //! - [`outbound`]: every outgoing message is enqueued here, persisted,
 //!   paced and deduplicated — never sent to the API directly.
-//! - [`client`]: sign-in and the reconnecting update loop (not yet the
-//!   daemon's source).
+//! - [`client`]: sign-in and the reconnecting update loop.
+//! - [`link`]: the current connection and its state, shared with the
+//!   outbound transport and the status line.
 
 pub mod client;
 pub mod inbound;
+pub mod link;
 pub mod outbound;
 pub mod session;

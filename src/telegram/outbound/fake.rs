@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use tokio::time::Instant;
 
-use super::{BoxFuture, Kind, Lookup, OutboundMessage, SendError, TelegramApi};
+use super::{BoxFuture, Button, Kind, Lookup, OutboundMessage, SendError, TelegramApi};
 
 /// One message Telegram accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,16 @@ pub struct Record {
     pub kind: Kind,
     /// The Telegram message id returned (for edits: the edited one).
     pub message_id: i64,
+    pub buttons: Vec<Vec<Button>>,
+    pub reply_to: Option<i64>,
+}
+
+/// One answer to a button press (a toast, not a message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackAnswer {
+    pub query_id: i64,
+    pub text: String,
+    pub alert: bool,
 }
 
 #[derive(Debug, Default)]
@@ -33,6 +43,7 @@ struct State {
     flood: HashMap<i64, u32>,
     crash_after: Option<u64>,
     confirms: bool,
+    answers: Vec<CallbackAnswer>,
 }
 
 /// The recording fake. Share it as `Arc<RecordingApi>`.
@@ -94,6 +105,11 @@ impl RecordingApi {
         self.lock().records.clone()
     }
 
+    /// Every answered button press, in order.
+    pub fn answers(&self) -> Vec<CallbackAnswer> {
+        self.lock().answers.clone()
+    }
+
     /// Every call made, failed ones included.
     pub fn calls(&self) -> u64 {
         self.lock().calls
@@ -122,6 +138,8 @@ impl RecordingApi {
             dedupe_key: msg.dedupe_key.clone(),
             kind: msg.kind,
             message_id,
+            buttons: msg.buttons.clone(),
+            reply_to: msg.reply_to,
         });
         if s.crash_after == Some(s.records.len() as u64) {
             s.crash_after = None;
@@ -142,6 +160,22 @@ impl TelegramApi for RecordingApi {
 
     fn edit<'a>(&'a self, msg: &'a OutboundMessage) -> BoxFuture<'a, Result<i64, SendError>> {
         Box::pin(async move { self.call(msg) })
+    }
+
+    fn answer_callback<'a>(
+        &'a self,
+        query_id: i64,
+        text: &'a str,
+        alert: bool,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            self.lock().answers.push(CallbackAnswer {
+                query_id,
+                text: text.to_string(),
+                alert,
+            });
+            Ok(())
+        })
     }
 
     fn lookup_sent<'a>(&'a self, msg: &'a OutboundMessage) -> BoxFuture<'a, Lookup> {

@@ -158,4 +158,14 @@ pub trait TelegramApi: Send + Sync {
         let _ = msg;
         Box::pin(async { Lookup::Unknown })
     }
+
+    /// Answers a button press with a toast (`alert`: a dialog the user must
+    /// close). Not a message, so not queued: Telegram wants the answer
+    /// within seconds, and an unanswered press only spins for the user.
+    fn answer_callback<'a>(
+        &'a self,
+        query_id: i64,
+        text: &'a str,
+        alert: bool,
+    ) -> BoxFuture<'a, Result<(), SendError>>;
 }
