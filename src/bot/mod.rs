@@ -52,11 +52,16 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The dedupe key of the answer to message `message_id` of `chat`.
+    pub fn dedupe_key(chat: i64, message_id: i64) -> String {
+        format!("reply:{chat}:{message_id}")
+    }
+
     /// The outbound-queue message answering `message_id`. The dedupe key is
     /// per command message, so a redelivered command is answered once.
     pub fn outbound(&self, message_id: i64) -> NewOutbound {
         let mut msg = NewOutbound::new(
-            format!("reply:{}:{message_id}", self.to_chat),
+            Reply::dedupe_key(self.to_chat, message_id),
             self.to_chat,
             Kind::Reply,
             self.text_html.clone(),

@@ -20,6 +20,7 @@ pub const ALERTS_KEYS: &[&str] = &[
     "retry_max_seconds",
     "give_up_after_minutes",
     "log",
+    "telegram",
 ];
 pub const EMAIL_KEYS: &[&str] = &[
     "host",
@@ -130,6 +131,9 @@ pub struct AlertSettings {
     pub give_up_after: Duration,
     /// Also write every alert to the log.
     pub log: bool,
+    /// Send alerts to the staff's private chats with the bot (only when
+    /// the daemon runs on Telegram; a replay forces it off).
+    pub telegram: bool,
 }
 
 impl Default for AlertSettings {
@@ -141,6 +145,7 @@ impl Default for AlertSettings {
             retry_max: Duration::from_secs(900),
             give_up_after: Duration::from_secs(24 * 3600),
             log: true,
+            telegram: true,
         }
     }
 }
@@ -332,6 +337,7 @@ pub fn read_alerts(problems: &mut Problems<'_>, t: &Table<'_>) -> AlertSettings 
             .int_in(problems, "give_up_after_minutes", 1..=10_080)
             .map_or(d.give_up_after, |m| Duration::from_secs(u64::from(m) * 60)),
         log: t.get(problems, "log").unwrap_or(d.log),
+        telegram: t.get(problems, "telegram").unwrap_or(d.telegram),
     };
     if a.retry_max < a.retry_initial {
         problems.push(

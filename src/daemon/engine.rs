@@ -380,7 +380,7 @@ impl Engine {
         if t.kind == "breach" {
             requests::mark_breached(conn, row.id, t.due_at)?;
         }
-        let recipients = self.recipients(t.kind);
+        let recipients = self.recipients(row.chat_id, t.kind);
         for (sink, recipient) in &recipients {
             alerts::insert_delivery(conn, alert_id, sink, recipient, ts(now))?;
         }
@@ -431,13 +431,37 @@ impl Engine {
         }
     }
 
-    /// Who gets an alert of `kind`: (sink, recipient) pairs. Warnings go to
-    /// accountants, breaches to accountants and managers, escalations to
-    /// managers. Never the client's chat.
-    pub fn recipients(&self, kind: &str) -> Vec<(&'static str, String)> {
+    /// Who gets an alert of `kind` about a request in `chat`: (sink,
+    /// recipient) pairs. Warnings go to accountants, breaches to accountants
+    /// and managers, escalations to managers. Never the client's chat: on
+    /// Telegram, the staff's own (positive) user ids, i.e. their private
+    /// chats with the bot.
+    pub fn recipients(&self, chat: i64, kind: &str) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         if self.config.alerts.log {
             out.push(("log", "journal".to_string()));
+        }
+        if self.config.alerts.telegram {
+            let accountants = kind != "escalation";
+            let managers = kind != "warning";
+            let mut users: BTreeSet<UserId> = BTreeSet::new();
+            if let Some(c) = self.config.chats.get(&chat) {
+                if accountants {
+                    users.extend(&c.accountants);
+                }
+                if managers {
+                    users.extend(&c.managers);
+                }
+            }
+            if managers {
+                users.extend(&self.config.alerts.managers);
+            }
+            out.extend(
+                users
+                    .into_iter()
+                    .filter(|u| *u > 0)
+                    .map(|u| ("telegram", u.to_string())),
+            );
         }
         if let Some(email) = &self.config.email {
             let accountants = kind != "escalation";

@@ -1,7 +1,8 @@
 //! The long-running `buhbot run` service.
 //!
 //! - [`run`]: start-up, the task tree, signals, reload, shutdown.
-//! - [`source`]: event sources (a replay of an export; Telegram later).
+//! - [`source`]: event sources (a replay of an export, or Telegram through
+//!   [`telegram`]: updates → events, commands and button presses).
 //! - [`ingest`]: events → [`engine`] (messages) and [`chat_events`] (the bot
 //!   added or removed, titles, supergroup upgrades) → one transaction with
 //!   the position.
@@ -26,3 +27,4 @@ pub mod schedule;
 pub mod scheduler;
 pub mod shared;
 pub mod source;
+pub mod telegram;

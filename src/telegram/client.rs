@@ -1,6 +1,7 @@
-//! Connecting as the bot and the update loop. Not wired into the daemon
-//! yet; compile-checked only (there is no network in the test
-//! environment). The backoff arithmetic is unit-tested.
+//! Connecting as the bot and the update loop: the daemon's Telegram source.
+//! The loop is generic over a [`Connector`], so tests drive it with an
+//! offline grammers client whose update stream they feed (no network
+//! here); [`LiveConnector`] is the real one.
 //!
 //! grammers 0.11 facts this relies on:
 //! - the sender pool's runner must be spawned and kept running; when it
@@ -23,8 +24,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::inbound::{InboundEvent, map_update};
+use chrono::{DateTime, Utc};
+
+use super::inbound::{InboundEvent, map_update, mentions};
+use super::link::{Link, Me};
+use super::outbound::BoxFuture;
 use super::session::{SessionError, StoreSession};
+use crate::config::TelegramCredentials;
+use crate::metrics::catalogue as m;
 use crate::sinks::secret::Secret;
 use crate::store::Store;
 
@@ -44,10 +51,43 @@ pub enum TelegramError {
 pub struct Connection {
     pub client: Client,
     pub updates: UpdateStream,
-    /// The bot's own user id (for [`map_update`]).
-    pub bot_id: i64,
+    /// Who the bot is (its id is needed by [`map_update`]).
+    pub me: Me,
     /// The sender pool's I/O task; when it ends, reconnect from scratch.
     pub runner: JoinHandle<()>,
+}
+
+/// One mapped update, as the daemon's Telegram bridge receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    pub event: InboundEvent,
+    /// The message's date (for service messages too); for updates without
+    /// one (button presses), when it was received.
+    pub date: DateTime<Utc>,
+    /// Text mentions that carry a user id (`@name` mentions do not).
+    pub mentions: Vec<(String, Option<i64>)>,
+}
+
+/// How the loop gets a [`Connection`].
+pub trait Connector: Send + Sync {
+    fn connect(&self) -> BoxFuture<'_, Result<Connection, TelegramError>>;
+}
+
+/// Signs in to Telegram with the session in the store.
+pub struct LiveConnector {
+    pub store: Store,
+    pub credentials: TelegramCredentials,
+}
+
+impl Connector for LiveConnector {
+    fn connect(&self) -> BoxFuture<'_, Result<Connection, TelegramError>> {
+        Box::pin(connect(
+            self.store.clone(),
+            self.credentials.api_id,
+            &self.credentials.api_hash,
+            &self.credentials.bot_token,
+        ))
+    }
 }
 
 impl Connection {
@@ -81,25 +121,28 @@ pub async fn connect(
     let client = Client::new(pool.handle);
     let runner = tokio::spawn(pool.runner.run());
 
-    let bot_id = if client.is_authorized().await? {
-        match session.self_user_id() {
-            Some(id) => id,
-            None => client
-                .get_me()
-                .await?
-                .id()
-                .bot_api_dialog_id()
-                .ok_or(TelegramError::NoSelf)?,
-        }
+    // get_me even with a stored session: the username and the privacy
+    // mode may have changed in @BotFather since the last start.
+    let user = if client.is_authorized().await? {
+        client.get_me().await?
     } else {
-        let me = client
+        let user = client
             .bot_sign_in(token.expose(), api_hash.expose())
             .await?;
         tracing::info!(
-            bot_id = me.id().bare_id_unchecked(),
+            bot_id = user.id().bare_id_unchecked(),
             "signed in to telegram"
         );
-        me.id().bare_id_unchecked()
+        user
+    };
+    let me = Me {
+        id: user
+            .id()
+            .bot_api_dialog_id()
+            .or(session.self_user_id())
+            .ok_or(TelegramError::NoSelf)?,
+        username: user.username().map(str::to_string),
+        privacy_mode: user.bot_privacy(),
     };
     let updates = client
         .stream_updates(pool.updates, UpdatesConfiguration { catch_up: true })
@@ -108,7 +151,7 @@ pub async fn connect(
     Ok(Connection {
         client,
         updates,
-        bot_id,
+        me,
         runner,
     })
 }
@@ -180,32 +223,35 @@ impl Default for LoopSettings {
         LoopSettings {
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(300),
-            sync_every: Duration::from_secs(30),
+            // "Every few seconds": a restart re-reads at most this much,
+            // which the pipeline's dedupe absorbs.
+            sync_every: Duration::from_secs(5),
             rebuild_after: 8,
         }
     }
 }
 
 /// Connects and forwards mapped updates to `events` until `shutdown`,
-/// reconnecting with capped exponential backoff and jitter.
+/// reconnecting with capped exponential backoff and jitter. `link` follows
+/// the connection state (and holds the current client for the outbound
+/// transport).
 pub async fn run(
-    store: Store,
-    api_id: i32,
-    api_hash: Secret,
-    token: Secret,
-    events: mpsc::Sender<InboundEvent>,
+    connector: Arc<dyn Connector>,
+    link: Arc<Link>,
+    events: mpsc::Sender<Inbound>,
     settings: LoopSettings,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Backoff::new(settings.backoff_base, settings.backoff_cap);
     while !shutdown.is_cancelled() {
         let conn = tokio::select! {
-            c = connect(store.clone(), api_id, &api_hash, &token) => c,
+            c = connector.connect() => c,
             () = shutdown.cancelled() => return,
         };
         let mut conn = match conn {
             Ok(c) => c,
             Err(e) => {
+                link.disconnected(Utc::now());
                 let delay = backoff.next_delay();
                 tracing::warn!(error = %e, ?delay, "cannot connect to telegram; retrying");
                 if sleep_or_shutdown(delay, &shutdown).await {
@@ -215,11 +261,27 @@ pub async fn run(
             }
         };
         backoff.reset();
-        let done = pump(&mut conn, &events, &settings, &mut backoff, &shutdown).await;
+        link.connected(Some(conn.client.clone()), conn.me.clone(), Utc::now());
+        tracing::info!(
+            bot_id = conn.me.id,
+            username = conn.me.username.as_deref().unwrap_or(""),
+            privacy_mode = conn.me.privacy_mode,
+            "connected to telegram"
+        );
+        let done = pump(
+            &mut conn,
+            &events,
+            &settings,
+            &mut backoff,
+            &link,
+            &shutdown,
+        )
+        .await;
         conn.close();
         if done {
             return;
         }
+        link.disconnected(Utc::now());
     }
 }
 
@@ -238,9 +300,10 @@ pub async fn run(
 /// dies before they are delivered.
 async fn pump(
     conn: &mut Connection,
-    events: &mpsc::Sender<InboundEvent>,
+    events: &mpsc::Sender<Inbound>,
     settings: &LoopSettings,
     backoff: &mut Backoff,
+    link: &Link,
     shutdown: &CancellationToken,
 ) -> bool {
     let mut last_sync = tokio::time::Instant::now();
@@ -253,9 +316,15 @@ async fn pump(
         };
         match next {
             Ok(update) => {
+                if failures > 0 {
+                    link.connected(Some(conn.client.clone()), conn.me.clone(), Utc::now());
+                }
                 failures = 0;
                 backoff.reset();
-                if let Some(event) = map_update(&update, conn.bot_id) {
+                let now = Utc::now();
+                ::metrics::gauge!(m::TELEGRAM_LAST_UPDATE_TIMESTAMP_SECONDS)
+                    .set(now.timestamp() as f64);
+                if let Some(event) = to_inbound(&update, conn.me.id, now) {
                     tokio::select! {
                         sent = events.send(event) => if sent.is_err() {
                             return true; // the pipeline is gone
@@ -271,6 +340,7 @@ async fn pump(
             }
             Err(e) => {
                 failures += 1;
+                link.disconnected(Utc::now());
                 if conn.runner.is_finished() || failures >= settings.rebuild_after {
                     tracing::warn!(error = %e, "telegram connection lost; reconnecting");
                     return false;
@@ -283,6 +353,24 @@ async fn pump(
             }
         }
     }
+}
+
+/// The update as the bridge wants it, dated (`now` for updates without a
+/// date of their own).
+pub fn to_inbound(update: &Update, bot_id: i64, now: DateTime<Utc>) -> Option<Inbound> {
+    let event = map_update(update, bot_id)?;
+    let (date, mentions) = match update {
+        Update::NewMessage(m) | Update::MessageEdited(m) => (
+            DateTime::from_timestamp(m.date().as_second(), 0).unwrap_or(now),
+            mentions(m),
+        ),
+        _ => (now, Vec::new()),
+    };
+    Some(Inbound {
+        event,
+        date,
+        mentions,
+    })
 }
 
 /// Sleeps; true when shutdown came first.

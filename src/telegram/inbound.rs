@@ -189,6 +189,33 @@ fn map_service(
     }
 }
 
+/// Text mentions (`MessageEntityMentionName`: a user without a username,
+/// picked from the member list) with their ids, and `@username` mentions
+/// without; offsets are in UTF-16 code units, as Telegram counts.
+pub fn mentions(m: &Message) -> Vec<(String, Option<i64>)> {
+    let Some(entities) = m.fmt_entities() else {
+        return Vec::new();
+    };
+    let utf16: Vec<u16> = m.text().encode_utf16().collect();
+    let slice = |offset: i32, length: i32| {
+        let (o, l) = (offset.max(0) as usize, length.max(0) as usize);
+        utf16
+            .get(o..o.saturating_add(l).min(utf16.len()))
+            .map(String::from_utf16_lossy)
+            .unwrap_or_default()
+    };
+    entities
+        .iter()
+        .filter_map(|e| match e {
+            tl::enums::MessageEntity::MentionName(n) => {
+                Some((slice(n.offset, n.length), Some(n.user_id)))
+            }
+            tl::enums::MessageEntity::Mention(n) => Some((slice(n.offset, n.length), None)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn has_media(raw: &tl::enums::Message) -> bool {
     use tl::enums::MessageMedia as M;
     match raw {

@@ -17,6 +17,9 @@ pub struct Me {
     pub id: i64,
     /// Without the `@`.
     pub username: Option<String>,
+    /// Privacy mode on: in groups the bot sees only commands and replies
+    /// to it, unless it is an administrator there.
+    pub privacy_mode: bool,
 }
 
 /// Connected or not, and since when.
@@ -126,6 +129,7 @@ mod tests {
         let me = Me {
             id: 42,
             username: Some("buh_bot".into()),
+            privacy_mode: false,
         };
         link.connected(None, me.clone(), t0 + chrono::Duration::seconds(90));
         assert!(link.state().connected && link.state().ever_connected);

@@ -114,9 +114,10 @@ fn firing_is_idempotent_and_skips_closed_requests() {
     let mut c = store.conn().unwrap();
     let t0 = timers::due(&c, i64::MAX, 1).unwrap()[0];
     let tx = write_tx(&mut c).unwrap();
+    // The warning: to the log and to the accountant's private chat.
     assert!(matches!(
         e.fire(&tx, &t0, t("2025-01-13T10:48:00+03:00")).unwrap(),
-        Fired::Alert { deliveries: 1, .. }
+        Fired::Alert { deliveries: 2, .. }
     ));
     // The same timer again (a crash before the timer row went away).
     assert_eq!(
@@ -124,6 +125,45 @@ fn firing_is_idempotent_and_skips_closed_requests() {
         Fired::Nothing
     );
     tx.commit().unwrap();
+}
+
+/// Warnings to the chat's accountants, breaches to its accountants and
+/// managers and the global managers, escalations to managers only; on
+/// Telegram always a staff member's private chat (a positive id), never
+/// the group.
+#[test]
+fn alert_recipients_by_kind_never_a_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(
+        dir.path(),
+        "managers = [8]
+[alerts]
+managers = [9, -100123]
+",
+    );
+    let tg = |kind: &str| -> Vec<String> {
+        e.recipients(CHAT, kind)
+            .into_iter()
+            .filter(|(sink, _)| *sink == "telegram")
+            .map(|(_, r)| r)
+            .collect()
+    };
+    assert_eq!(tg("warning"), ["7"]);
+    assert_eq!(tg("breach"), ["7", "8", "9"]);
+    assert_eq!(tg("escalation"), ["8", "9"]);
+    // An unregistered chat: only the global managers.
+    assert_eq!(e.recipients(-42, "breach").len(), 2);
+    let off = engine(
+        dir.path(),
+        "[alerts]
+telegram = false
+",
+    );
+    assert!(
+        off.recipients(CHAT, "breach")
+            .iter()
+            .all(|(s, _)| *s != "telegram")
+    );
 }
 
 #[test]

@@ -22,20 +22,20 @@ use grammers_client::update::Update;
 use grammers_client::{Client, SenderPool, tl};
 use tokio::sync::mpsc;
 
-const BOT: i64 = 7_000_000_001;
-const CLIENT: i64 = 111;
-const GROUP: i64 = 555; // basic group: Bot-API id -555
-const SUPER: i64 = 1_555_000_111; // channel: Bot-API id -1001555000111
-const SUPER_API: i64 = -1_001_555_000_111;
-const DATE: i32 = 1_764_000_000;
+pub(crate) const BOT: i64 = 7_000_000_001;
+pub(crate) const CLIENT: i64 = 111;
+pub(crate) const GROUP: i64 = 555; // basic group: Bot-API id -555
+pub(crate) const SUPER: i64 = 1_555_000_111; // channel: Bot-API id -1001555000111
+pub(crate) const SUPER_API: i64 = -1_001_555_000_111;
+pub(crate) const DATE: i32 = 1_764_000_000;
 
-struct Offline {
-    _client: Client,
-    tx: mpsc::Sender<UpdatesLike>,
-    stream: UpdateStream,
+pub(crate) struct Offline {
+    pub(crate) client: Client,
+    pub(crate) tx: mpsc::Sender<UpdatesLike>,
+    pub(crate) stream: UpdateStream,
 }
 
-async fn offline<S>(session: Arc<S>) -> Offline
+pub(crate) async fn offline<S>(session: Arc<S>) -> Offline
 where
     S: Session,
     S::Error: std::error::Error + Send + Sync + 'static,
@@ -49,19 +49,15 @@ where
         .stream_updates(rx, UpdatesConfiguration { catch_up: false })
         .await
         .unwrap();
-    Offline {
-        _client: client,
-        tx,
-        stream,
-    }
+    Offline { client, tx, stream }
 }
 
-async fn memory() -> Offline {
+pub(crate) async fn memory() -> Offline {
     offline(Arc::new(MemorySession::default())).await
 }
 
 impl Offline {
-    async fn feed(&mut self, updates: impl Into<tl::enums::Updates>) -> Update {
+    pub(crate) async fn feed(&mut self, updates: impl Into<tl::enums::Updates>) -> Update {
         self.tx
             .send(UpdatesLike::Updates(updates.into()))
             .await
@@ -78,21 +74,21 @@ impl Offline {
     }
 }
 
-fn at(unix: i32) -> DateTime<Utc> {
+pub(crate) fn at(unix: i32) -> DateTime<Utc> {
     DateTime::from_timestamp(i64::from(unix), 0).unwrap()
 }
 
-fn peer_chat(id: i64) -> tl::enums::Peer {
+pub(crate) fn peer_chat(id: i64) -> tl::enums::Peer {
     tl::types::PeerChat { chat_id: id }.into()
 }
-fn peer_channel(id: i64) -> tl::enums::Peer {
+pub(crate) fn peer_channel(id: i64) -> tl::enums::Peer {
     tl::types::PeerChannel { channel_id: id }.into()
 }
-fn peer_user(id: i64) -> tl::enums::Peer {
+pub(crate) fn peer_user(id: i64) -> tl::enums::Peer {
     tl::types::PeerUser { user_id: id }.into()
 }
 
-fn reply_header(to: i32) -> tl::enums::MessageReplyHeader {
+pub(crate) fn reply_header(to: i32) -> tl::enums::MessageReplyHeader {
     tl::types::MessageReplyHeader {
         reply_to_scheduled: false,
         forum_topic: false,
@@ -112,7 +108,12 @@ fn reply_header(to: i32) -> tl::enums::MessageReplyHeader {
     .into()
 }
 
-fn short_chat(id: i32, from: i64, text: &str, pts: i32) -> tl::types::UpdateShortChatMessage {
+pub(crate) fn short_chat(
+    id: i32,
+    from: i64,
+    text: &str,
+    pts: i32,
+) -> tl::types::UpdateShortChatMessage {
     tl::types::UpdateShortChatMessage {
         out: from == BOT,
         mentioned: false,
@@ -133,7 +134,38 @@ fn short_chat(id: i32, from: i64, text: &str, pts: i32) -> tl::types::UpdateShor
     }
 }
 
-fn message(id: i32, peer: tl::enums::Peer, from: Option<i64>, text: &str) -> tl::types::Message {
+/// A message in the private chat of `user` with the bot.
+pub(crate) fn short_private(
+    id: i32,
+    user: i64,
+    text: &str,
+    pts: i32,
+) -> tl::types::UpdateShortMessage {
+    tl::types::UpdateShortMessage {
+        out: false,
+        mentioned: false,
+        media_unread: false,
+        silent: false,
+        id,
+        user_id: user,
+        message: text.into(),
+        pts,
+        pts_count: 1,
+        date: DATE,
+        fwd_from: None,
+        via_bot_id: None,
+        reply_to: None,
+        entities: None,
+        ttl_period: None,
+    }
+}
+
+pub(crate) fn message(
+    id: i32,
+    peer: tl::enums::Peer,
+    from: Option<i64>,
+    text: &str,
+) -> tl::types::Message {
     tl::types::Message {
         out: false,
         mentioned: false,
@@ -187,7 +219,7 @@ fn message(id: i32, peer: tl::enums::Peer, from: Option<i64>, text: &str) -> tl:
     }
 }
 
-fn service(
+pub(crate) fn service(
     id: i32,
     peer: tl::enums::Peer,
     from: i64,
@@ -214,7 +246,7 @@ fn service(
     .into()
 }
 
-fn user(id: i64, first: &str, last: Option<&str>) -> tl::enums::User {
+pub(crate) fn user(id: i64, first: &str, last: Option<&str>) -> tl::enums::User {
     tl::types::User {
         is_self: false,
         contact: false,
@@ -271,7 +303,7 @@ fn user(id: i64, first: &str, last: Option<&str>) -> tl::enums::User {
     .into()
 }
 
-fn supergroup(id: i64, title: &str) -> tl::enums::Chat {
+pub(crate) fn supergroup(id: i64, title: &str) -> tl::enums::Chat {
     tl::types::Channel {
         creator: false,
         left: false,
@@ -327,7 +359,7 @@ fn supergroup(id: i64, title: &str) -> tl::enums::Chat {
     .into()
 }
 
-fn basic_group(id: i64, title: &str) -> tl::enums::Chat {
+pub(crate) fn basic_group(id: i64, title: &str) -> tl::enums::Chat {
     tl::types::Chat {
         creator: false,
         left: false,
@@ -349,7 +381,7 @@ fn basic_group(id: i64, title: &str) -> tl::enums::Chat {
 }
 
 /// `updates` with the peers Telegram sends along (seq 0: unordered).
-fn updates(
+pub(crate) fn updates(
     list: Vec<tl::enums::Update>,
     users: Vec<tl::enums::User>,
     chats: Vec<tl::enums::Chat>,
@@ -363,7 +395,10 @@ fn updates(
     }
 }
 
-fn in_supergroup(message: impl Into<tl::enums::Message>, pts: i32) -> tl::types::Updates {
+pub(crate) fn in_supergroup(
+    message: impl Into<tl::enums::Message>,
+    pts: i32,
+) -> tl::types::Updates {
     updates(
         vec![
             tl::types::UpdateNewChannelMessage {
@@ -378,7 +413,7 @@ fn in_supergroup(message: impl Into<tl::enums::Message>, pts: i32) -> tl::types:
     )
 }
 
-fn in_basic_group(message: tl::enums::Message, pts: i32) -> tl::types::Updates {
+pub(crate) fn in_basic_group(message: tl::enums::Message, pts: i32) -> tl::types::Updates {
     updates(
         vec![
             tl::types::UpdateNewMessage {
@@ -680,23 +715,7 @@ async fn the_bots_own_messages_are_mapped_normally() {
     assert_eq!(m.sender, SenderKind::User(BOT));
     // A private chat with the bot: positive chat id, no title.
     let mut t = memory().await;
-    let private = tl::types::UpdateShortMessage {
-        out: false,
-        mentioned: false,
-        media_unread: false,
-        silent: false,
-        id: 3,
-        user_id: CLIENT,
-        message: "/start".into(),
-        pts: 1,
-        pts_count: 1,
-        date: DATE,
-        fwd_from: None,
-        via_bot_id: None,
-        reply_to: None,
-        entities: None,
-        ttl_period: None,
-    };
+    let private = short_private(3, CLIENT, "/start", 1);
     let m = expect_message(t.map(private).await);
     assert_eq!(
         (m.chat_id, m.chat_title, m.sender),

@@ -1,0 +1,238 @@
+//! The Telegram source's bridge: mapped updates from the connection loop
+//! ([`crate::telegram::client::run`]) become pipeline events, bot commands
+//! and button presses.
+//!
+//! - Messages, edits and chat events go to the ingest loop like any
+//!   source's events (one transaction each batch, deduped there).
+//! - A new message addressed to the bot (a command, or anything in a
+//!   private chat) is also run through [`crate::bot::respond`] in its own
+//!   write transaction, which queues the reply in the outbound queue. The
+//!   reply's dedupe key is per command message, so a command delivered
+//!   again after a restart is neither executed nor answered twice.
+//! - Timers are held back at start-up until Telegram has delivered what
+//!   happened while the daemon was down (see [`CatchUp`]), so an answer
+//!   given during the downtime closes its request before a stale breach
+//!   alert can fire.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::event::{Event, MessageEvent};
+use super::notify::Heartbeat;
+use super::shared::{Shared, TICK};
+use crate::bot::{self, CommandContext, RateLimit};
+use crate::domain::sla::SenderKind;
+use crate::store::{self, messages};
+use crate::telegram::client::Inbound;
+use crate::telegram::inbound::InboundEvent;
+use crate::telegram::link::Link;
+use crate::telegram::outbound::{TelegramApi, queue};
+
+/// The ingest source name (and `source_state` key) of Telegram events.
+pub const SOURCE: &str = "telegram";
+
+/// How long the update stream must be quiet after connecting before the
+/// catch-up counts as done.
+const SETTLE: Duration = Duration::from_secs(3);
+/// Timers are released after this long even if Telegram never answers:
+/// alerts about what we know must still go out (by e-mail, at least).
+const HOLD_AT_MOST: Duration = Duration::from_secs(120);
+
+/// Holds timers due after the daemon's start until the catch-up is done.
+pub struct CatchUp {
+    started: Instant,
+    last_inbound: Option<Instant>,
+    released: bool,
+}
+
+impl CatchUp {
+    /// Holds timers from `start` (Unix seconds) on.
+    pub fn hold(shared: &Shared, start: i64) -> CatchUp {
+        shared.set_watermark(start);
+        CatchUp {
+            started: Instant::now(),
+            last_inbound: None,
+            released: false,
+        }
+    }
+
+    fn seen(&mut self) {
+        self.last_inbound = Some(Instant::now());
+    }
+
+    /// Releases the timers once connected and quiet for [`SETTLE`], or
+    /// after [`HOLD_AT_MOST`].
+    fn poll(&mut self, shared: &Shared, connected_at: Option<Instant>) {
+        if self.released {
+            return;
+        }
+        let now = Instant::now();
+        let quiet_since = match (connected_at, self.last_inbound) {
+            (Some(c), Some(l)) => Some(c.max(l)),
+            (Some(c), None) => Some(c),
+            (None, _) => None,
+        };
+        let settled = quiet_since.is_some_and(|q| now.duration_since(q) >= SETTLE);
+        if settled || now.duration_since(self.started) >= HOLD_AT_MOST {
+            if !settled {
+                tracing::warn!(
+                    "Telegram has not delivered the updates missed while stopped; \
+                     firing due alerts anyway"
+                );
+            }
+            self.released = true;
+            shared.set_watermark(i64::MAX);
+        }
+    }
+}
+
+/// What the bridge needs besides the channels.
+pub struct Bridge {
+    pub shared: Arc<Shared>,
+    pub link: Arc<Link>,
+    pub api: Arc<dyn TelegramApi>,
+    pub limit: Arc<RateLimit>,
+    /// Nudges the outbound sender after something was queued.
+    pub wake: Arc<Notify>,
+}
+
+impl Bridge {
+    /// Runs until `cancel` or until the connection loop is gone.
+    pub async fn run(
+        self,
+        mut rx: mpsc::Receiver<Inbound>,
+        ingest: mpsc::Sender<Event>,
+        mut catch_up: CatchUp,
+        heartbeat: Heartbeat,
+        cancel: CancellationToken,
+    ) -> Result<(), store::StoreError> {
+        let mut link_state = self.link.subscribe();
+        let mut connected_at = None;
+        loop {
+            heartbeat.beat();
+            if link_state.borrow_and_update().connected {
+                connected_at.get_or_insert_with(Instant::now);
+            }
+            catch_up.poll(&self.shared, connected_at);
+            let inbound = tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(TICK.min(SETTLE)) => continue,
+                _ = link_state.changed() => continue,
+                i = rx.recv() => match i {
+                    Some(i) => i,
+                    None => return Ok(()),
+                },
+            };
+            catch_up.seen();
+            self.handle(inbound, &ingest, &cancel).await?;
+        }
+    }
+
+    async fn handle(
+        &self,
+        inbound: Inbound,
+        ingest: &mpsc::Sender<Event>,
+        cancel: &CancellationToken,
+    ) -> Result<(), store::StoreError> {
+        let Inbound {
+            event,
+            date,
+            mentions,
+        } = inbound;
+        if let InboundEvent::Callback { .. } = event {
+            tracing::debug!("button press ignored: buttons are not wired yet");
+            return Ok(());
+        }
+        let command = match &event {
+            InboundEvent::Message(m) => addressed_to_bot(m).then(|| m.clone()),
+            _ => None,
+        };
+        if let Some(kind) = event.into_event_kind(date) {
+            let position = format!("{}", date.timestamp());
+            tokio::select! {
+                sent = ingest.send(Event { kind, position }) => if sent.is_err() {
+                    return Ok(()); // the ingest loop is gone: shutting down
+                },
+                _ = cancel.cancelled() => return Ok(()),
+            }
+        }
+        if let Some(m) = command {
+            self.command(m, mentions).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs a command (or answers a private message) and queues the reply.
+    async fn command(
+        &self,
+        m: MessageEvent,
+        mentions: Vec<(String, Option<i64>)>,
+    ) -> Result<(), store::StoreError> {
+        let SenderKind::User(from) = m.sender else {
+            return Ok(());
+        };
+        let me = self.link.state().me;
+        if me.as_ref().is_some_and(|me| me.id == from) {
+            return Ok(());
+        }
+        let username = me.and_then(|me| me.username);
+        let engine = self.shared.engine();
+        let limit = self.limit.clone();
+        let now = self.shared.now();
+        let queued = self
+            .shared
+            .store
+            .run(move |c| {
+                let tx = store::write_tx(c)?;
+                let key = bot::Reply::dedupe_key(m.chat_id, m.message_id);
+                if queue::state(&tx, &key)?.is_some() {
+                    return Ok(false); // answered before a restart
+                }
+                let reply_to_author = match m.reply_to {
+                    Some(r) => messages::sender_of(&tx, m.chat_id, r)?,
+                    None => None,
+                };
+                let ctx = CommandContext {
+                    chat_id: m.chat_id,
+                    chat_is_private: m.chat_id > 0,
+                    from,
+                    message_id: m.message_id,
+                    reply_to_author,
+                    mention_ids: mentions,
+                    now,
+                };
+                let reply = bot::respond(&tx, &engine, &limit, ctx, &m.text, username.as_deref())?;
+                let Some(reply) = reply else {
+                    return Ok(false);
+                };
+                match queue::enqueue(&tx, &reply.outbound(m.message_id), now.timestamp()) {
+                    Ok(_) => {}
+                    Err(queue::EnqueueError::Store { source, .. }) => return Err(source),
+                    // A reply we built ourselves that the queue refuses is
+                    // a bug; the command's change (if any) still stands.
+                    Err(e) => tracing::error!(chat = m.chat_id, "cannot queue a reply: {e}"),
+                }
+                tx.commit()?;
+                Ok(true)
+            })
+            .await?;
+        if queued {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// A command, or anything a user writes to the bot in private. Edits are
+/// never commands: re-running `/sla 30` because a typo was fixed elsewhere
+/// in the message would surprise.
+fn addressed_to_bot(m: &MessageEvent) -> bool {
+    m.edit_version == 0
+        && !m.service
+        && matches!(m.sender, SenderKind::User(_))
+        && (m.chat_id > 0 || m.text.trim_start().starts_with('/'))
+}

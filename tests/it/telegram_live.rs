@@ -1,0 +1,425 @@
+//! The Telegram source end to end without a network: grammers clients whose
+//! update streams we feed (see `telegram.rs`), the real reconnect loop, the
+//! bridge, the ingest loop and the store.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use buhbot::bot::RateLimit;
+use buhbot::config::Config;
+use buhbot::daemon::clock::Clock;
+use buhbot::daemon::engine::Engine;
+use buhbot::daemon::notify::HeartbeatRegistry;
+use buhbot::daemon::shared::Shared;
+use buhbot::daemon::telegram::{Bridge, CatchUp, SOURCE};
+use buhbot::daemon::{event::Event, ingest};
+use buhbot::store::{Store, chats, settings};
+use buhbot::telegram::client::{
+    Connection, Connector, Inbound, LoopSettings, TelegramError, run, to_inbound,
+};
+use buhbot::telegram::inbound::InboundEvent;
+use buhbot::telegram::link::{Link, Me};
+use buhbot::telegram::outbound::BoxFuture;
+use buhbot::telegram::outbound::fake::RecordingApi;
+use chrono::Utc;
+use grammers_client::session::updates::UpdatesLike;
+use grammers_client::tl;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::telegram::{BOT, CLIENT, GROUP, Offline, memory, short_chat, short_private};
+
+const ACCOUNTANT: i64 = 7_000_001;
+const MANAGER: i64 = 7_000_009;
+const CHAT: i64 = -GROUP;
+
+fn me() -> Me {
+    Me {
+        id: BOT,
+        username: Some("buh_bot".into()),
+        privacy_mode: false,
+    }
+}
+
+/// Connections handed out in order: `Err` for a failed attempt, `Ok` with
+/// the feeding end kept by the test.
+struct Script {
+    attempts: AtomicUsize,
+    plan: Mutex<Vec<Option<Offline>>>,
+}
+
+impl Connector for Script {
+    fn connect(&self) -> BoxFuture<'_, Result<Connection, TelegramError>> {
+        Box::pin(async move {
+            self.attempts.fetch_add(1, Ordering::SeqCst);
+            let next = {
+                let mut plan = self.plan.lock().unwrap();
+                if plan.is_empty() {
+                    None
+                } else {
+                    plan.remove(0)
+                }
+            };
+            match next {
+                Some(o) => Ok(Connection {
+                    client: o.client,
+                    updates: o.stream,
+                    me: me(),
+                    runner: tokio::spawn(std::future::pending()),
+                }),
+                None => Err(TelegramError::Updates("connection refused (test)".into())),
+            }
+        })
+    }
+}
+
+fn fast() -> LoopSettings {
+    LoopSettings {
+        backoff_base: Duration::from_millis(10),
+        backoff_cap: Duration::from_millis(40),
+        sync_every: Duration::from_millis(50),
+        rebuild_after: 2,
+    }
+}
+
+async fn recv(rx: &mut mpsc::Receiver<Inbound>) -> Inbound {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("an update within 10 s")
+        .expect("the loop is running")
+}
+
+async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Two failed attempts, a connection that drops, a reconnection: the link
+/// follows every step (READY and STATUS are driven by it) and updates flow
+/// on both connections.
+#[tokio::test]
+async fn the_loop_reconnects_and_reports_its_state() {
+    let mut first = memory().await;
+    let mut second = memory().await;
+    // Keep the feeding ends; hand grammers' halves to the connector.
+    let (tx1, tx2) = (first.tx.clone(), second.tx.clone());
+    let (c1, c2) = (
+        Offline {
+            client: first.client.clone(),
+            tx: first.tx.clone(),
+            stream: std::mem::replace(&mut first.stream, memory().await.stream),
+        },
+        Offline {
+            client: second.client.clone(),
+            tx: second.tx.clone(),
+            stream: std::mem::replace(&mut second.stream, memory().await.stream),
+        },
+    );
+    drop((first, second));
+    let script = Arc::new(Script {
+        attempts: AtomicUsize::new(0),
+        plan: Mutex::new(vec![None, None, Some(c1), None, Some(c2)]),
+    });
+    let link = Arc::new(Link::new());
+    let (events, mut rx) = mpsc::channel(16);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(run(
+        script.clone(),
+        link.clone(),
+        events,
+        fast(),
+        cancel.clone(),
+    ));
+
+    wait_for("the first connection", || link.state().connected).await;
+    assert_eq!(script.attempts.load(Ordering::SeqCst), 3);
+    assert_eq!(link.state().me, Some(me()));
+    assert_eq!(link.status(), "");
+    tx1.send(UpdatesLike::Updates(
+        short_chat(1, CLIENT, "Где мой счёт?", 1).into(),
+    ))
+    .await
+    .unwrap();
+    let got = recv(&mut rx).await;
+    match &got.event {
+        InboundEvent::Message(m) => {
+            assert_eq!((m.chat_id, m.text.as_str()), (CHAT, "Где мой счёт?"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(got.date.timestamp(), i64::from(super::telegram::DATE));
+
+    // The network goes: grammers' stream fails, the loop reconnects.
+    drop(tx1);
+    wait_for("the outage to show", || !link.state().connected).await;
+    assert!(link.status().starts_with("Telegram DISCONNECTED since "));
+    wait_for("the reconnection", || link.state().connected).await;
+    assert_eq!(script.attempts.load(Ordering::SeqCst), 5);
+    tx2.send(UpdatesLike::Updates(
+        short_chat(2, ACCOUNTANT, "Отправили", 2).into(),
+    ))
+    .await
+    .unwrap();
+    assert!(matches!(recv(&mut rx).await.event, InboundEvent::Message(m) if m.message_id == 2));
+
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the loop stops on cancel")
+        .unwrap();
+}
+
+/// The pipeline behind the bridge: a store with one registered group, the
+/// real ingest loop, a recording transport.
+struct Pipeline {
+    _dir: tempfile::TempDir,
+    store: Store,
+    inbound: mpsc::Sender<Inbound>,
+    cancel: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Pipeline {
+    async fn start(dir: tempfile::TempDir, per_minute: u32) -> Pipeline {
+        let path = dir.path().join("buhbot.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[[chats]]\nid = {CHAT}\ntitle = \"ИП Сидоров\"\naccountants = [{ACCOUNTANT}]\n\
+                 managers = [{MANAGER}]\n[alerts]\ntelegram = false\n"
+            ),
+        )
+        .unwrap();
+        let config = Arc::new(Config::load(Some(&path)).unwrap());
+        let (store, _) = Store::open_migrated(&dir.path().join("b.db")).unwrap();
+        let engine = store
+            .run(move |c| Engine::from_config_and_store(config, c))
+            .await
+            .unwrap();
+        let shared = Arc::new(Shared::new(
+            store.clone(),
+            Clock::System,
+            engine,
+            vec![],
+            true,
+        ));
+        let link = Arc::new(Link::new());
+        link.connected(None, me(), Utc::now());
+        let beats = HeartbeatRegistry::new();
+        let cancel = CancellationToken::new();
+        let (ingest_tx, ingest_rx) = mpsc::channel::<Event>(64);
+        let (inbound, inbound_rx) = mpsc::channel(64);
+        let bridge = Bridge {
+            shared: shared.clone(),
+            link,
+            api: Arc::new(RecordingApi::new()),
+            limit: Arc::new(RateLimit::new(NonZeroU32::new(per_minute).unwrap())),
+            wake: Arc::new(Notify::new()),
+        };
+        let catch_up = CatchUp::hold(&shared, 0);
+        let tasks = vec![
+            tokio::spawn({
+                let (s, hb, c) = (shared.clone(), beats.register("ingest"), cancel.clone());
+                async move {
+                    ingest::run(s, ingest_rx, SOURCE, hb, c).await.unwrap();
+                }
+            }),
+            tokio::spawn({
+                let (hb, c) = (beats.register("bridge"), cancel.clone());
+                async move {
+                    bridge
+                        .run(inbound_rx, ingest_tx, catch_up, hb, c)
+                        .await
+                        .unwrap();
+                }
+            }),
+        ];
+        Pipeline {
+            _dir: dir,
+            store,
+            inbound,
+            cancel,
+            tasks,
+        }
+    }
+
+    /// Feeds raw updates through a fresh offline grammers client (a fresh
+    /// one models a restart whose update state was not synced).
+    async fn feed(&self, list: Vec<tl::enums::Updates>) {
+        let mut t = memory().await;
+        for u in list {
+            let update = t.feed(u).await;
+            if let Some(i) = to_inbound(&update, BOT, Utc::now()) {
+                self.inbound.send(i).await.unwrap();
+            }
+        }
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.store
+            .conn()
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap()
+    }
+
+    async fn settle(&self, sql: &str, want: i64) {
+        wait_for(sql, || self.count(sql) == want).await;
+        // And nothing more arrives.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(self.count(sql), want, "{sql}");
+    }
+
+    async fn stop(self) -> tempfile::TempDir {
+        self.cancel.cancel();
+        for t in self.tasks {
+            t.await.unwrap();
+        }
+        self._dir
+    }
+}
+
+const MESSAGES: &str = "SELECT count(*) FROM messages";
+const REPLIES: &str = "SELECT count(*) FROM outbound_messages WHERE kind = 'reply'";
+
+/// A client's request opens a request; a manager's `/sla 30` changes the
+/// chat and is answered in the group as a reply to the command; the same
+/// updates delivered again after a restart change nothing and are not
+/// answered again (a re-run `/sla 30` would undo the later `/sla 45`).
+#[tokio::test]
+async fn messages_and_commands_flow_once_across_a_redelivery() {
+    let p = Pipeline::start(tempfile::tempdir().unwrap(), 10).await;
+    let updates = || -> Vec<tl::enums::Updates> {
+        vec![
+            short_chat(
+                10,
+                CLIENT,
+                "Добрый день! Пришлите, пожалуйста, акт сверки",
+                1,
+            )
+            .into(),
+            short_chat(11, MANAGER, "/sla 30", 2).into(),
+            short_chat(12, CLIENT, "/sla off", 3).into(),
+        ]
+    };
+    p.feed(updates()).await;
+    p.settle(MESSAGES, 3).await;
+    p.settle(REPLIES, 2).await;
+    assert_eq!(
+        p.count("SELECT count(*) FROM client_requests WHERE status = 'open'"),
+        1
+    );
+    let (to, reply_to, text): (i64, i64, String) = p
+        .store
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT chat_id, reply_to, text FROM outbound_messages WHERE dedupe_key = ?1",
+            [format!("reply:{CHAT}:11")],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((to, reply_to), (CHAT, 11));
+    assert!(text.contains("30"), "{text}");
+    let row = chats::get(&p.store.conn().unwrap(), CHAT).unwrap().unwrap();
+    assert_eq!(row.threshold_minutes, Some(30));
+    assert!(row.sla_enabled, "a client cannot turn SLA off");
+    // A later change, which a re-run of the old command would undo.
+    p.feed(vec![short_chat(13, MANAGER, "/sla 45", 4).into()])
+        .await;
+    p.settle(REPLIES, 3).await;
+
+    // A restart: the same updates again, on a new pipeline over the store.
+    let dir = p.stop().await;
+    let revision = |s: &Store| settings::revision(&s.conn().unwrap()).unwrap();
+    let before = revision(&Store::open(&dir.path().join("b.db")).unwrap());
+    let p = Pipeline::start(dir, 10).await;
+    p.feed(updates()).await;
+    p.settle(MESSAGES, 4).await;
+    p.settle(REPLIES, 3).await;
+    assert_eq!(p.count("SELECT count(*) FROM client_requests"), 1);
+    let row = chats::get(&p.store.conn().unwrap(), CHAT).unwrap().unwrap();
+    assert_eq!(row.threshold_minutes, Some(45), "the old /sla 30 ran again");
+    assert_eq!(revision(&p.store), before, "the command ran again");
+    p.stop().await;
+}
+
+/// Past the limit a client gets one notice per window and no command is
+/// executed; every message is still logged. Staff are exempt.
+#[tokio::test]
+async fn the_rate_limit_answers_once_and_still_logs() {
+    let p = Pipeline::start(tempfile::tempdir().unwrap(), 3).await;
+    let mut list: Vec<tl::enums::Updates> = Vec::new();
+    for i in 0..6 {
+        list.push(short_private(20 + i, CLIENT, "/help", 1 + i).into());
+    }
+    p.feed(list).await;
+    p.settle(MESSAGES, 6).await;
+    // Three answers and one notice.
+    p.settle(REPLIES, 4).await;
+    let notices = p.count(&format!(
+        "SELECT count(*) FROM outbound_messages WHERE chat_id = {CLIENT} AND text LIKE '%не так часто%'"
+    ));
+    assert_eq!(notices, 1, "one notice per window");
+
+    let mut list: Vec<tl::enums::Updates> = Vec::new();
+    for i in 0..6 {
+        list.push(short_private(40 + i, ACCOUNTANT, "/mychats", 1 + i).into());
+    }
+    p.feed(list).await;
+    p.settle(MESSAGES, 12).await;
+    p.settle(REPLIES, 10).await;
+    p.stop().await;
+}
+
+/// Timers wait while Telegram delivers what was missed: held from the
+/// start until the stream has been quiet for a few seconds after the
+/// connection, or at most two minutes when Telegram stays unreachable.
+#[tokio::test(start_paused = true)]
+async fn timers_are_held_until_the_catch_up_settles() {
+    for connects in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open_migrated(&dir.path().join("b.db")).unwrap();
+        let config = Arc::new(Config::load(None::<&std::path::Path>).unwrap());
+        let engine = Engine::from_config_and_store(config, &store.conn().unwrap()).unwrap();
+        let shared = Arc::new(Shared::new(store, Clock::System, engine, vec![], false));
+        let start = 1_764_000_000;
+        let link = Arc::new(Link::new());
+        let bridge = Bridge {
+            shared: shared.clone(),
+            link: link.clone(),
+            api: Arc::new(RecordingApi::new()),
+            limit: Arc::new(RateLimit::default()),
+            wake: Arc::new(Notify::new()),
+        };
+        let (_inbound, rx) = mpsc::channel(1);
+        let (ingest, _ingest_rx) = mpsc::channel(1);
+        let cancel = CancellationToken::new();
+        let catch_up = CatchUp::hold(&shared, start);
+        let beat = HeartbeatRegistry::new().register("bridge");
+        let task = tokio::spawn(bridge.run(rx, ingest, catch_up, beat, cancel.clone()));
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(shared.watermark(), start, "held while not connected");
+        if connects {
+            link.connected(None, me(), Utc::now());
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert_eq!(shared.watermark(), start, "held while catching up");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            assert_eq!(shared.watermark(), i64::MAX, "released once quiet");
+        } else {
+            tokio::time::sleep(Duration::from_secs(80)).await;
+            assert_eq!(shared.watermark(), start);
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            assert_eq!(shared.watermark(), i64::MAX, "released after the cap");
+        }
+        cancel.cancel();
+        task.await.unwrap().unwrap();
+    }
+}
