@@ -22,6 +22,7 @@ mod replay;
 mod sla;
 mod store;
 mod telegram;
+mod telegram_check;
 
 /// The `buhbot` binary with a clean environment: figment::Jail tests set
 /// `BUHBOT_*` variables process-wide while they run, and a child spawned
