@@ -7,6 +7,7 @@ mod backup;
 mod calendar;
 pub mod man;
 mod replay;
+mod telegram;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +67,8 @@ pub enum Command {
     /// Inspect client requests
     #[command(subcommand)]
     Requests(admin::RequestsCmd),
+    /// Telegram: check the connection and the bot's credentials
+    Telegram(telegram::TelegramArgs),
     /// Print or write the manual pages buhbot(8) and buhbot.toml(5)
     #[command(hide = true)]
     Man(man::ManArgs),
@@ -83,7 +86,8 @@ pub struct RunArgs {
 }
 
 /// Parses the arguments, runs the command and maps its outcome to an exit
-/// code: 0 success, 78 configuration error, 1 anything else.
+/// code: 0 success, 78 configuration error, 69/77 for `telegram check`
+/// (Telegram unreachable / credentials refused), 1 anything else.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::logging::init(None);
@@ -93,6 +97,8 @@ pub fn main() -> ExitCode {
             eprintln!("buhbot: {e:#}");
             if e.downcast_ref::<ConfigError>().is_some() {
                 ExitCode::from(EXIT_CONFIG)
+            } else if let Some(c) = e.downcast_ref::<telegram::CheckError>() {
+                ExitCode::from(c.exit_code())
             } else {
                 ExitCode::FAILURE
             }
@@ -154,6 +160,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(args) => admin::users(&load_config(&cli)?, args),
         Command::Chats(args) => admin::chats(&load_config(&cli)?, args),
         Command::Requests(cmd) => admin::requests(&load_config(&cli)?, cmd),
+        Command::Telegram(args) => telegram::run(&load_config(&cli)?, args),
         Command::Man(args) => man::run(args),
     }
 }

@@ -24,7 +24,7 @@ use std::net::{SocketAddrV4, SocketAddrV6};
 use std::sync::{Mutex, MutexGuard};
 
 use grammers_session::types::{
-    ChannelState, DcOption, PeerId, PeerInfo, PeerKind, UpdateState, UpdatesState,
+    ChannelState, DcOption, PeerId, PeerInfo, PeerKind, PeerRef, UpdateState, UpdatesState,
 };
 use grammers_session::{BoxFuture, Session, SessionData};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -255,6 +255,32 @@ fn load(conn: &Connection) -> Result<Data, SessionError> {
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(data)
+}
+
+/// The cached peer (id and access hash) of a Bot-API chat id, read from
+/// the store rather than from a [`StoreSession`]'s memory: grammers'
+/// `Client` keeps its session private, and every peer it caches is written
+/// through to `tg_peers` before its future completes, so any reader of the
+/// store sees it. `None`: never seen (or a min peer without access hash).
+pub fn cached_peer_ref(conn: &Connection, chat_id: i64) -> Result<Option<PeerRef>, SessionError> {
+    let Some(id) = PeerId::from_bot_api_dialog_id(chat_id) else {
+        return Ok(None);
+    };
+    let json: Option<String> = conn
+        .prepare_cached("SELECT info FROM tg_peers WHERE peer_id = ?1")?
+        .query_row([chat_id], |r| r.get(0))
+        .optional()?;
+    let Some(json) = json else {
+        return Ok(None);
+    };
+    let info: PeerInfo =
+        serde_json::from_str(&json).map_err(|e| corrupt(format!("peer {chat_id}: {e}")))?;
+    Ok(info.auth().map(|auth| PeerRef { id, auth }))
+}
+
+/// How many peers the session has cached (users, groups and channels).
+pub fn cached_peer_count(conn: &Connection) -> Result<i64, SessionError> {
+    Ok(conn.query_row("SELECT count(*) FROM tg_peers", [], |r| r.get(0))?)
 }
 
 /// One peer row: indexed upsert by its Bot-API id.
@@ -606,6 +632,50 @@ mod tests {
             .unwrap();
         let s = StoreSession::open_blocking(s.store().clone()).unwrap();
         assert_eq!(s.updates_state().await.unwrap(), UpdatesState::default());
+    }
+
+    #[tokio::test]
+    async fn cached_peers_are_found_by_their_bot_api_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StoreSession::open(store(&dir)).await.unwrap();
+        s.cache_peers(vec![
+            PeerInfo::User {
+                id: 42,
+                auth: Some(PeerAuth::from_hash(4242)),
+                bot: None,
+                is_self: None,
+            },
+            PeerInfo::Channel {
+                id: 1_555_000_111,
+                auth: Some(PeerAuth::from_hash(-9)),
+                kind: None,
+            },
+            PeerInfo::Chat { id: 555 },
+            PeerInfo::User {
+                id: 43,
+                auth: None,
+                bot: None,
+                is_self: None,
+            },
+        ])
+        .await
+        .unwrap();
+        let conn = s.store().conn().unwrap();
+        let user = cached_peer_ref(&conn, 42).unwrap().unwrap();
+        assert_eq!(
+            (user.id, user.auth.hash()),
+            (PeerId::user(42).unwrap(), 4242)
+        );
+        let chan = cached_peer_ref(&conn, -1_001_555_000_111).unwrap().unwrap();
+        assert_eq!(chan.id, PeerId::channel(1_555_000_111).unwrap());
+        assert_eq!(chan.auth.hash(), -9);
+        let chat = cached_peer_ref(&conn, -555).unwrap().unwrap();
+        assert_eq!(chat.id, PeerId::chat(555).unwrap());
+        // A min user (no access hash), an unknown one and a nonsense id.
+        assert_eq!(cached_peer_ref(&conn, 43).unwrap(), None);
+        assert_eq!(cached_peer_ref(&conn, 44).unwrap(), None);
+        assert_eq!(cached_peer_ref(&conn, 0).unwrap(), None);
+        assert_eq!(cached_peer_count(&conn).unwrap(), 4);
     }
 
     #[tokio::test]

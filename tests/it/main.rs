@@ -22,6 +22,7 @@ mod replay;
 mod sla;
 mod store;
 mod telegram;
+mod telegram_check;
 mod telegram_live;
 
 /// The `buhbot` binary with a clean environment: figment::Jail tests set
