@@ -17,12 +17,18 @@ use super::engine::Engine;
 use super::notify::{HeartbeatRegistry, Notifier, run_watchdog};
 use super::shared::Shared;
 use super::source::{self, SourceSpec};
+use super::telegram::{Bridge, CatchUp};
 use super::{delivery, ingest, scheduler};
 use crate::backup::DbLock;
-use crate::config::{Config, ConfigError};
+use crate::bot::RateLimit;
+use crate::config::{Config, ConfigError, TelegramCredentials};
 use crate::metrics::{self as bmetrics, TextfileSettings, catalogue as m};
 use crate::sinks::{AlertSink, EmailSink, LogSink};
 use crate::store::{Store, alerts, outbox, requests, state};
+use crate::telegram::api::GrammersApi;
+use crate::telegram::client::{self, LiveConnector, LoopSettings};
+use crate::telegram::link::{Link, Me};
+use crate::telegram::outbound::{OutboundConfig, TelegramApi, TelegramSink, run_outbound_with};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -49,7 +55,11 @@ fn startup<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> RunError + '_ 
 }
 
 pub fn run(opts: RunOptions) -> Result<(), RunError> {
-    let config = Arc::new(Config::load(opts.config.as_deref())?);
+    let config = Arc::new(for_source(
+        Config::load(opts.config.as_deref())?,
+        &opts.source,
+        None,
+    ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(8)
@@ -59,8 +69,25 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
     runtime.block_on(run_async(config, opts))
 }
 
-fn sinks_for(config: &Config) -> Result<Vec<Arc<dyn AlertSink>>, RunError> {
+/// What the source implies for the configuration: a replay never talks to
+/// Telegram (its alerts go to the log and e-mail only); on Telegram, the
+/// bot's own id is known from sign-in when the file does not say it.
+fn for_source(mut config: Config, source: &SourceSpec, me: Option<&Me>) -> Config {
+    if matches!(source, SourceSpec::Replay { .. }) {
+        config.alerts.telegram = false;
+    }
+    if let Some(me) = me {
+        config.telegram.bot_id.get_or_insert(me.id);
+    }
+    config
+}
+
+fn sinks_for(
+    config: &Config,
+    telegram: Option<&Arc<dyn AlertSink>>,
+) -> Result<Vec<Arc<dyn AlertSink>>, RunError> {
     let mut sinks: Vec<Arc<dyn AlertSink>> = vec![Arc::new(LogSink)];
+    sinks.extend(telegram.cloned());
     if let Some(email) = &config.email {
         sinks.push(Arc::new(EmailSink::new(email.smtp.clone()).map_err(
             |e| RunError::Config(ConfigError::Syntax(format!("[email]: {e}"))),
@@ -119,11 +146,15 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
 
     // The source: where it stands, and the clock it implies.
     let (tx, rx) = mpsc::channel(1024);
-    let (clock, reader, source_name) = match &opts.source {
+    let (clock, feed, source_name) = match &opts.source {
         SourceSpec::Telegram => {
-            return Err(RunError::Startup(
-                source::SourceError::TelegramUnavailable.to_string(),
-            ));
+            // Missing credentials are configuration errors (exit 78).
+            let credentials = config.telegram_credentials()?;
+            (
+                Clock::System,
+                Feed::Telegram(credentials),
+                super::telegram::SOURCE,
+            )
         }
         SourceSpec::Replay { file, speed } => {
             let pos = store
@@ -147,11 +178,35 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
             if skip > 0 {
                 tracing::info!(skip, "resuming the replay after the last processed event");
             }
+            let tx = tx.clone();
             let reader =
                 tokio::task::spawn_blocking(move || source::read_replay(&file, tz, skip, &tx));
-            (clock, reader, ingest::REPLAY_SOURCE)
+            (clock, Feed::Replay(reader), ingest::REPLAY_SOURCE)
         }
     };
+
+    // Telegram's side: the connection's state, the queue's transport and
+    // the alert sink that feeds the queue.
+    let telegram = match &feed {
+        Feed::Telegram(_) => {
+            let link = Arc::new(Link::new());
+            let wake = Arc::new(tokio::sync::Notify::new());
+            let api: Arc<dyn TelegramApi> = Arc::new(GrammersApi::new(link.clone(), store.clone()));
+            let sink: Arc<dyn AlertSink> = Arc::new(TelegramSink::new(
+                store.clone(),
+                clock.clone(),
+                wake.clone(),
+            ));
+            Some(TelegramSide {
+                link,
+                wake,
+                api,
+                sink,
+            })
+        }
+        Feed::Replay(_) => None,
+    };
+    let tg_sink = telegram.as_ref().map(|t| t.sink.clone());
 
     // The configuration overlaid by the chat settings set from the shell.
     let engine = store
@@ -165,12 +220,12 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         store.clone(),
         clock,
         engine,
-        sinks_for(&config)?,
+        sinks_for(&config, tg_sink.as_ref())?,
         false,
     ));
     let cancel = CancellationToken::new();
     let heartbeats = HeartbeatRegistry::new();
-    let mut tasks: JoinSet<(&'static str, Result<(), String>)> = JoinSet::new();
+    let mut tasks: Tasks = JoinSet::new();
     let err = |e: crate::store::StoreError| e.to_string();
 
     tasks.spawn({
@@ -202,17 +257,35 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         );
         async move { ("delivery", delivery::run(s, hb, c).await.map_err(err)) }
     });
-    tasks.spawn({
-        let c = cancel.clone();
-        async move {
-            match reader.await {
-                Ok(Ok(())) => ("source", Ok(())),
-                Ok(Err(e)) if !c.is_cancelled() => ("source", Err(e.to_string())),
-                Ok(Err(_)) => ("source", Ok(())),
-                Err(e) => ("source", Err(e.to_string())),
-            }
+    match feed {
+        Feed::Replay(reader) => {
+            drop(tx);
+            tasks.spawn({
+                let c = cancel.clone();
+                async move {
+                    match reader.await {
+                        Ok(Ok(())) => ("source", Ok(())),
+                        Ok(Err(e)) if !c.is_cancelled() => ("source", Err(e.to_string())),
+                        Ok(Err(_)) => ("source", Ok(())),
+                        Err(e) => ("source", Err(e.to_string())),
+                    }
+                }
+            });
         }
-    });
+        Feed::Telegram(credentials) => {
+            let side = telegram.as_ref().expect("built for the Telegram feed");
+            spawn_telegram(
+                side,
+                credentials,
+                &shared,
+                &config,
+                tx,
+                &heartbeats,
+                &cancel,
+                &mut tasks,
+            );
+        }
+    }
     tasks.spawn({
         let settings = TextfileSettings {
             path: config.metrics.textfile.clone(),
@@ -238,7 +311,8 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
     });
     tasks.spawn({
         let (s, n, c) = (shared.clone(), notifier.clone(), cancel.clone());
-        async move { ("status", status_loop(s, n, c).await.map_err(err)) }
+        let l = telegram.as_ref().map(|t| t.link.clone());
+        async move { ("status", status_loop(s, n, l, c).await.map_err(err)) }
     });
     tasks.spawn({
         let (s, c) = (shared.clone(), cancel.clone());
@@ -259,11 +333,42 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         }
     });
 
-    let status = status_line(&shared).await.unwrap_or_default();
-    let _ = notifier.ready(&status);
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), db = %db.display(), "buhbot is running; {status}");
+    let link = telegram.as_ref().map(|t| t.link.clone());
+    match &link {
+        None => {
+            let status = status_line(&shared, None).await.unwrap_or_default();
+            let _ = notifier.ready(&status);
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), db = %db.display(), "buhbot is running; {status}");
+        }
+        // READY=1 only once Telegram answered: until then the service is
+        // "activating", and STATUS= says why.
+        Some(link) => {
+            let _ = notifier.status("connecting to Telegram");
+            tasks.spawn(ready_when_connected(
+                link.clone(),
+                shared.clone(),
+                config.clone(),
+                opts.source.clone(),
+                notifier.clone(),
+                db.clone(),
+                cancel.clone(),
+            ));
+        }
+    }
 
-    let outcome = supervise(signals, &shared, &notifier, &cancel, &mut tasks, &opts).await;
+    let outcome = supervise(
+        signals,
+        &shared,
+        &notifier,
+        &cancel,
+        &mut tasks,
+        &opts,
+        Reloading {
+            link: link.clone(),
+            telegram_sink: tg_sink.clone(),
+        },
+    )
+    .await;
 
     // Drain: every loop finishes its current step and returns.
     let _ = notifier.stopping();
@@ -298,12 +403,13 @@ async fn supervise(
     cancel: &CancellationToken,
     tasks: &mut JoinSet<(&'static str, Result<(), String>)>,
     opts: &RunOptions,
+    reloading: Reloading,
 ) -> Result<(), RunError> {
     loop {
         tokio::select! {
             _ = signals.term.recv() => { tracing::info!("SIGTERM: stopping"); return Ok(()); }
             _ = signals.int.recv() => { tracing::info!("SIGINT: stopping"); return Ok(()); }
-            _ = signals.hup.recv() => reload(shared, notifier, opts).await,
+            _ = signals.hup.recv() => reload(shared, notifier, opts, &reloading).await,
             _ = signals.usr1.recv() => {
                 if opts.wedge_on_usr1 {
                     shared.wedged.store(true, Ordering::Relaxed);
@@ -331,12 +437,18 @@ async fn supervise(
 
 /// SIGHUP: a new configuration is validated, then swapped in and open
 /// requests re-timed; a bad one is rejected and the old one kept.
-async fn reload(shared: &Arc<Shared>, notifier: &Notifier, opts: &RunOptions) {
+async fn reload(
+    shared: &Arc<Shared>,
+    notifier: &Notifier,
+    opts: &RunOptions,
+    reloading: &Reloading,
+) {
     let _ = notifier.reloading();
     let path = opts.config.clone();
     let loaded = tokio::task::spawn_blocking(move || Config::load(path.as_deref())).await;
+    let me = reloading.link.as_ref().and_then(|l| l.state().me);
     let config = match loaded {
-        Ok(Ok(c)) => Arc::new(c),
+        Ok(Ok(c)) => Arc::new(for_source(c, &opts.source, me.as_ref())),
         Ok(Err(e)) => {
             tracing::error!("configuration reload rejected, keeping the running one: {e}");
             let _ = notifier.reloaded();
@@ -348,7 +460,7 @@ async fn reload(shared: &Arc<Shared>, notifier: &Notifier, opts: &RunOptions) {
             return;
         }
     };
-    let sinks = match sinks_for(&config) {
+    let sinks = match sinks_for(&config, reloading.telegram_sink.as_ref()) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("configuration reload rejected, keeping the running one: {e}");
@@ -371,7 +483,10 @@ async fn reload(shared: &Arc<Shared>, notifier: &Notifier, opts: &RunOptions) {
     let _ = notifier.reloaded();
 }
 
-async fn status_line(shared: &Arc<Shared>) -> Result<String, crate::store::StoreError> {
+async fn status_line(
+    shared: &Arc<Shared>,
+    link: Option<&Link>,
+) -> Result<String, crate::store::StoreError> {
     let (open, pending, (depth, oldest)) = shared
         .store
         .run(|c| {
@@ -395,14 +510,20 @@ async fn status_line(shared: &Arc<Shared>) -> Result<String, crate::store::Store
             || "none yet".to_string(),
             |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         );
-    Ok(format!(
+    let line = format!(
         "{open} open requests, last event {last}, {pending} alerts to deliver, outbox {depth}"
-    ))
+    );
+    // An outage comes first: STATUS= is what `systemctl status` shows.
+    Ok(match link.map(Link::status).filter(|s| !s.is_empty()) {
+        Some(outage) => format!("{outage}; {line}"),
+        None => line,
+    })
 }
 
 async fn status_loop(
     shared: Arc<Shared>,
     notifier: Notifier,
+    link: Option<Arc<Link>>,
     cancel: CancellationToken,
 ) -> Result<(), crate::store::StoreError> {
     loop {
@@ -410,9 +531,117 @@ async fn status_loop(
             _ = cancel.cancelled() => return Ok(()),
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
-        let line = status_line(&shared).await?;
+        let line = status_line(&shared, link.as_deref()).await?;
         let _ = notifier.status(&line);
     }
+}
+
+/// Where events come from.
+enum Feed {
+    Replay(tokio::task::JoinHandle<Result<(), source::SourceError>>),
+    Telegram(TelegramCredentials),
+}
+
+/// The Telegram pieces several tasks share.
+struct TelegramSide {
+    link: Arc<Link>,
+    /// Nudges the outbound sender when something was queued.
+    wake: Arc<tokio::sync::Notify>,
+    api: Arc<dyn TelegramApi>,
+    sink: Arc<dyn AlertSink>,
+}
+
+/// What a SIGHUP reload needs besides the configuration file.
+struct Reloading {
+    link: Option<Arc<Link>>,
+    telegram_sink: Option<Arc<dyn AlertSink>>,
+}
+
+type Tasks = JoinSet<(&'static str, Result<(), String>)>;
+
+/// The connection loop, the bridge and the outbound sender.
+#[allow(clippy::too_many_arguments)]
+fn spawn_telegram(
+    side: &TelegramSide,
+    credentials: TelegramCredentials,
+    shared: &Arc<Shared>,
+    config: &Config,
+    ingest: mpsc::Sender<super::event::Event>,
+    heartbeats: &HeartbeatRegistry,
+    cancel: &CancellationToken,
+    tasks: &mut Tasks,
+) {
+    let (inbound_tx, inbound_rx) = mpsc::channel(1024);
+    let connector = Arc::new(LiveConnector {
+        store: shared.store.clone(),
+        credentials,
+    });
+    tasks.spawn({
+        let (l, c) = (side.link.clone(), cancel.clone());
+        async move {
+            client::run(connector, l, inbound_tx, LoopSettings::default(), c).await;
+            ("telegram", Ok(()))
+        }
+    });
+    // Timers due from now on wait for what Telegram kept while we were down.
+    let catch_up = CatchUp::hold(shared, shared.now().timestamp());
+    let bridge = Bridge {
+        shared: shared.clone(),
+        link: side.link.clone(),
+        api: side.api.clone(),
+        limit: Arc::new(RateLimit::new(config.telegram.rate_limit_per_minute)),
+        wake: side.wake.clone(),
+    };
+    tasks.spawn({
+        let (hb, c) = (heartbeats.register("telegram"), cancel.clone());
+        async move {
+            let r = bridge.run(inbound_rx, ingest, catch_up, hb, c).await;
+            ("telegram bridge", r.map_err(|e| e.to_string()))
+        }
+    });
+    tasks.spawn({
+        let settings = OutboundConfig {
+            wake: side.wake.clone(),
+            ..OutboundConfig::default()
+        };
+        let (s, api, clock) = (shared.store.clone(), side.api.clone(), shared.clock.clone());
+        let (hb, c) = (heartbeats.register("outbound"), cancel.clone());
+        async move {
+            let r = run_outbound_with(settings, s, api, clock, c, Some(hb)).await;
+            ("outbound", r.map_err(|e| e.to_string()))
+        }
+    });
+}
+
+/// Sends READY=1 after the first connection, and learns the bot's own id
+/// (its messages must never open requests) when the file does not say it.
+async fn ready_when_connected(
+    link: Arc<Link>,
+    shared: Arc<Shared>,
+    config: Arc<Config>,
+    source: SourceSpec,
+    notifier: Notifier,
+    db: PathBuf,
+    cancel: CancellationToken,
+) -> (&'static str, Result<(), String>) {
+    let mut state = link.subscribe();
+    tokio::select! {
+        _ = cancel.cancelled() => return ("ready", Ok(())),
+        r = state.wait_for(|s| s.ever_connected) => if r.is_err() {
+            return ("ready", Ok(()));
+        },
+    }
+    let me = link.state().me;
+    if config.telegram.bot_id.is_none() && me.is_some() {
+        let patched = Arc::new(for_source((*config).clone(), &source, me.as_ref()));
+        if let Err(e) = super::live_settings::swap(&shared, patched, false).await {
+            return ("ready", Err(format!("cannot apply the bot's own id: {e}")));
+        }
+    }
+    let status = status_line(&shared, Some(&link)).await.unwrap_or_default();
+    let _ = notifier.ready(&status);
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), db = %db.display(), "buhbot is running on Telegram; {status}");
+    ("ready", Ok(()))
 }
 
 /// The database a `run` with this configuration would use.
