@@ -8,7 +8,8 @@
 //! revision, audit with `by` = the user id), so a running daemon picks them
 //! up and re-times open requests exactly as after `buhbot chats set`.
 
-mod auth;
+pub(crate) mod auth;
+pub mod buttons;
 pub mod handle;
 pub mod parse;
 pub mod ratelimit;
