@@ -10,6 +10,7 @@
 
 pub(crate) mod auth;
 pub mod buttons;
+pub mod callback;
 pub mod handle;
 pub mod parse;
 pub mod ratelimit;
@@ -23,6 +24,7 @@ use crate::daemon::engine::Engine;
 use crate::telegram::outbound::{Kind, NewOutbound};
 
 pub use auth::{Role, is_staff};
+pub use callback::{CallbackOutcome, CallbackPress, on_callback};
 pub use handle::handle;
 pub use parse::{Command, ParseError, Sla, Target, parse};
 pub use ratelimit::{RateLimit, Verdict};
