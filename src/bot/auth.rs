@@ -60,6 +60,18 @@ pub fn may_change(role: Role, eff: &Effective, chat: i64, user: i64) -> bool {
     role >= Role::Manager || is_chat_manager(eff, chat, user)
 }
 
+/// Whether `user` may mark a request of `chat` resolved: the firm's
+/// managers and admins anywhere, and the chat's own accountants and
+/// managers (an accountant of another chat may not).
+pub fn may_resolve(role: Role, eff: &Effective, chat: i64, user: i64) -> bool {
+    role >= Role::Manager
+        || eff
+            .config
+            .chats
+            .get(&chat)
+            .is_some_and(|c| c.accountants.contains(&user) || c.managers.contains(&user))
+}
+
 /// The chats a staff member's statistics cover: every registered chat for
 /// managers and admins (they answer for all of them), otherwise the chats
 /// where the user is listed as an accountant or a manager.

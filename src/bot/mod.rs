@@ -8,7 +8,9 @@
 //! revision, audit with `by` = the user id), so a running daemon picks them
 //! up and re-times open requests exactly as after `buhbot chats set`.
 
-mod auth;
+pub(crate) mod auth;
+pub mod buttons;
+pub mod callback;
 pub mod handle;
 pub mod parse;
 pub mod ratelimit;
@@ -22,6 +24,7 @@ use crate::daemon::engine::Engine;
 use crate::telegram::outbound::{Kind, NewOutbound};
 
 pub use auth::{Role, is_staff};
+pub use callback::{CallbackOutcome, CallbackPress, on_callback};
 pub use handle::handle;
 pub use parse::{Command, ParseError, Sla, Target, parse};
 pub use ratelimit::{RateLimit, Verdict};

@@ -47,6 +47,17 @@ pub fn resolve_for_request(
     Ok(())
 }
 
+/// The request a delivery's alert is about.
+pub fn request_of_delivery(conn: &Connection, delivery_id: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT a.request_id FROM alert_deliveries d JOIN sla_alerts a ON a.id = d.alert_id
+             WHERE d.id = ?1",
+        )?
+        .query_row([delivery_id], |r| r.get(0))
+        .optional()?)
+}
+
 /// A delivery of an alert to one recipient through one sink.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryRow {

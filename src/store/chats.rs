@@ -456,3 +456,14 @@ pub fn move_rows(conn: &Connection, old: i64, new: i64) -> super::Result<Moved> 
     conn.execute("DELETE FROM working_schedules WHERE chat_id = ?1", [old])?;
     Ok(moved)
 }
+
+/// The chat's invite link, if one was stored: the only way to open a basic
+/// group from an alert (supergroups have `t.me/c/…` message links).
+pub fn invite_link(conn: &Connection, id: i64) -> super::Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT invite_link FROM chats WHERE id = ?1")?
+        .query_row([id], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten()
+        .filter(|l| !l.trim().is_empty()))
+}

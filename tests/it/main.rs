@@ -3,6 +3,7 @@
 mod admin;
 mod backup;
 mod bot;
+mod buttons;
 mod calendar;
 mod chat_events;
 mod classify;

@@ -381,8 +381,21 @@ fn outgoing(delivery_id: i64, recipient: &str) -> Outgoing {
 
 #[tokio::test(start_paused = true)]
 async fn telegram_sink_enqueues_alerts_and_refuses_group_chats() {
-    let (_dir, store, clock) = setup();
-    let sink = TelegramSink::new(store.clone(), clock, Arc::new(tokio::sync::Notify::new()));
+    let (dir, store, clock) = setup();
+    let path = dir.path().join("buhbot.toml");
+    std::fs::write(
+        &path,
+        "[[chats]]\nid = -1001234567890\naccountants = [123456]\n",
+    )
+    .unwrap();
+    let config = Arc::new(buhbot::config::Config::load(Some(&path)).unwrap());
+    let engine = Arc::new(buhbot::daemon::engine::Engine::new(config));
+    let sink = TelegramSink::new(
+        store.clone(),
+        clock,
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(move || engine.clone()),
+    );
     assert_eq!(sink.name(), "telegram");
     for group in ["-1001234567890", "-42", "0"] {
         let err = sink.send(&outgoing(1, group)).await.unwrap_err();
@@ -396,10 +409,13 @@ async fn telegram_sink_enqueues_alerts_and_refuses_group_chats() {
             .unwrap_err()
             .is_transient()
     );
+    // A private chat of someone who is not staff (a client) is refused too.
+    let err = sink.send(&outgoing(1, "654321")).await.unwrap_err();
+    assert!(err.to_string().contains("staff"), "{err}");
     let c = store.conn().unwrap();
     assert!(
         queue::counts(&c).unwrap().is_empty(),
-        "nothing queued for a group"
+        "nothing queued for a group or a client"
     );
 
     sink.send(&outgoing(7, "123456")).await.unwrap();

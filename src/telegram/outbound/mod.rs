@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 pub use pacer::{Limits, Pacer, TokioClock};
 pub use queue::{EnqueueError, Enqueued, NewOutbound};
 pub use sender::{OutboundConfig, OutboundError, run_outbound, run_outbound_with};
-pub use sink::TelegramSink;
+pub use sink::{EngineSource, TelegramSink};
 
 /// Telegram refuses callback data longer than this (bytes).
 pub const MAX_CALLBACK_DATA: usize = 64;

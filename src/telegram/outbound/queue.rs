@@ -294,3 +294,42 @@ pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// An alert message Telegram accepted: what a button press on it may edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentAlert {
+    pub chat_id: i64,
+    /// Telegram's id of the message in `chat_id`.
+    pub message_id: i64,
+    /// The text as first sent (edits build on it, not on each other).
+    pub text: String,
+    pub buttons: Vec<Vec<Button>>,
+}
+
+/// The sent alert messages about `request_id`, oldest first. The link is
+/// the sink's dedupe key `alert:<delivery_id>`.
+pub fn sent_alerts_for_request(
+    conn: &Connection,
+    request_id: i64,
+) -> Result<Vec<SentAlert>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT o.chat_id, o.telegram_message_id, o.text, o.buttons
+         FROM sla_alerts a
+         JOIN alert_deliveries d ON d.alert_id = a.id
+         JOIN outbound_messages o ON o.dedupe_key = 'alert:' || d.id
+         WHERE a.request_id = ?1 AND o.kind = 'alert' AND o.telegram_message_id IS NOT NULL
+         ORDER BY o.id",
+    )?;
+    let rows = stmt.query_map([request_id], |r| {
+        let buttons: Option<String> = r.get(3)?;
+        Ok(SentAlert {
+            chat_id: r.get(0)?,
+            message_id: r.get(1)?,
+            text: r.get(2)?,
+            buttons: buttons
+                .and_then(|b| serde_json::from_str(&b).ok())
+                .unwrap_or_default(),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,30 +1,59 @@
 //! Alerts into the outbound queue: the delivery loop's [`AlertSink`] for
 //! Telegram. `send` only enqueues; the queue does the actual sending,
 //! pacing and retrying, so a delivery row marked `sent` means "queued".
+//!
+//! Each alert gets the inline keyboard its recipient may use (see
+//! [`crate::bot::buttons`]), and only staff of the firm get alerts at all.
 
 use std::sync::Arc;
 
 use tokio::sync::Notify;
 
 use super::Kind;
-use super::queue::{self, EnqueueError, NewOutbound};
+use super::queue::{self, EnqueueError, Enqueued, NewOutbound};
+use crate::bot::{Role, buttons};
 use crate::daemon::clock::Clock;
+use crate::daemon::engine::Engine;
+use crate::daemon::overlay::{self, StoreSettings};
 use crate::sinks::{AlertSink, Outgoing, SendFuture, SentReceipt, SinkError};
 use crate::store::Store;
 
 const NAME: &str = "telegram";
+
+/// The engine in force now (the daemon swaps it on reload), for the base
+/// configuration that the store's chat settings overlay.
+pub type EngineSource = Arc<dyn Fn() -> Arc<Engine> + Send + Sync>;
 
 /// Enqueues alerts for staff members' private chats.
 pub struct TelegramSink {
     store: Store,
     clock: Clock,
     wake: Arc<Notify>,
+    engine: EngineSource,
+}
+
+/// What the store said about one alert.
+enum Prepared {
+    /// The recipient is not staff of the firm.
+    NotStaff,
+    Queued(Result<Enqueued, EnqueueError>),
 }
 
 impl TelegramSink {
-    /// `wake` is the sender's [`super::OutboundConfig::wake`].
-    pub fn new(store: Store, clock: Clock, wake: Arc<Notify>) -> TelegramSink {
-        TelegramSink { store, clock, wake }
+    /// `wake` is the sender's [`super::OutboundConfig::wake`]; `engine`
+    /// gives the current engine (the daemon: `move || shared.engine()`).
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        wake: Arc<Notify>,
+        engine: EngineSource,
+    ) -> TelegramSink {
+        TelegramSink {
+            store,
+            clock,
+            wake,
+            engine,
+        }
     }
 
     fn permanent(recipient: &str, message: String) -> SinkError {
@@ -54,17 +83,44 @@ impl TelegramSink {
                 "refused: alerts go only to staff private chats, not to group chats".to_string(),
             ));
         }
-        let new = NewOutbound::new(
+        let mut new = NewOutbound::new(
             format!("alert:{}", msg.delivery_id),
             chat,
             Kind::Alert,
             msg.html.clone(),
         );
         let now = self.clock.now().timestamp();
-        let queued = self
+        let engine = (self.engine)();
+        let delivery = msg.delivery_id;
+        let prepared = self
             .store
-            .run(move |c| Ok(queue::enqueue(c, &new, now)))
-            .await
+            .run(move |c| {
+                let eff = overlay::overlay(engine.base_config(), &StoreSettings::load(c)?);
+                // A private chat is still a client's if the user is not
+                // staff: a misrouted alert must not leak names and texts.
+                if crate::bot::auth::role_of(c, &eff, chat)? == Role::Client {
+                    return Ok(Prepared::NotStaff);
+                }
+                new.buttons = buttons::alert_keyboard(c, &eff, delivery, chat)?;
+                Ok(Prepared::Queued(queue::enqueue(c, &new, now)))
+            })
+            .await;
+        let queued = match prepared {
+            Ok(Prepared::NotStaff) => {
+                tracing::error!(
+                    delivery = msg.delivery_id,
+                    recipient,
+                    "refusing to send an alert to a user who is not staff"
+                );
+                return Err(Self::permanent(
+                    recipient,
+                    "refused: alerts go only to staff of the firm".to_string(),
+                ));
+            }
+            Ok(Prepared::Queued(r)) => Ok(r),
+            Err(e) => Err(e),
+        };
+        let queued = queued
             .map_err(|source| EnqueueError::Store {
                 key: format!("alert:{}", msg.delivery_id),
                 source,
