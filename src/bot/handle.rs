@@ -60,7 +60,7 @@ pub fn handle(
             } else if ctx.chat_is_private {
                 GROUP_ONLY.to_string()
             } else {
-                report::diagnose(conn, engine, &eff, chat, ctx.now)?
+                report::diagnose(conn, engine, &eff, chat, ctx.bot_reads_all, ctx.now)?
             }
         }
         Command::MyStats | Command::MyChats | Command::Open => {

@@ -42,6 +42,9 @@ pub struct CommandContext {
     /// Mentions in the message: (`@username` or the text of a text
     /// mention, the user id when Telegram gave it).
     pub mention_ids: Vec<(String, Option<i64>)>,
+    /// Whether the bot sees every message of the chat (privacy mode off,
+    /// or an administrator there); `None` when the transport cannot tell.
+    pub bot_reads_all: Option<bool>,
     pub now: DateTime<Utc>,
 }
 

@@ -108,6 +108,7 @@ pub fn diagnose(
     engine: &Engine,
     eff: &Effective,
     chat: i64,
+    reads_all: Option<bool>,
     now: DateTime<Utc>,
 ) -> Result<String> {
     let seen: i64 = conn.query_row(
@@ -116,6 +117,15 @@ pub fn diagnose(
         |r| r.get(0),
     )?;
     let mut out = format!("<b>Диагностика: {}</b>\n", title(eff, chat));
+    match reads_all {
+        Some(true) => out.push_str("Бот видит все сообщения чата: да.\n"),
+        Some(false) => out.push_str(
+            "⚠️ Бот видит только команды и ответы на свои сообщения: включён режим \
+             приватности. Отключите его в @BotFather (/setprivacy → Disable) или назначьте \
+             бота администратором чата, иначе запросы клиентов не отслеживаются.\n",
+        ),
+        None => {}
+    }
     let Some(cfg) = eff.config.chats.get(&chat) else {
         out.push_str(&format!(
             "Чат не зарегистрирован: сроки ответа не отслеживаются.\n\

@@ -28,7 +28,9 @@ use crate::store::{Store, alerts, outbox, requests, state};
 use crate::telegram::api::GrammersApi;
 use crate::telegram::client::{self, LiveConnector, LoopSettings};
 use crate::telegram::link::{Link, Me};
-use crate::telegram::outbound::{OutboundConfig, TelegramApi, TelegramSink, run_outbound_with};
+use crate::telegram::outbound::{
+    EngineSource, OutboundConfig, TelegramApi, TelegramSink, run_outbound_with,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -185,28 +187,16 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         }
     };
 
-    // Telegram's side: the connection's state, the queue's transport and
-    // the alert sink that feeds the queue.
+    // Telegram's side: the connection's state and the queue's transport.
     let telegram = match &feed {
         Feed::Telegram(_) => {
             let link = Arc::new(Link::new());
             let wake = Arc::new(tokio::sync::Notify::new());
             let api: Arc<dyn TelegramApi> = Arc::new(GrammersApi::new(link.clone(), store.clone()));
-            let sink: Arc<dyn AlertSink> = Arc::new(TelegramSink::new(
-                store.clone(),
-                clock.clone(),
-                wake.clone(),
-            ));
-            Some(TelegramSide {
-                link,
-                wake,
-                api,
-                sink,
-            })
+            Some(TelegramSide { link, wake, api })
         }
         Feed::Replay(_) => None,
     };
-    let tg_sink = telegram.as_ref().map(|t| t.sink.clone());
 
     // The configuration overlaid by the chat settings set from the shell.
     let engine = store
@@ -220,9 +210,30 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         store.clone(),
         clock,
         engine,
-        sinks_for(&config, tg_sink.as_ref())?,
+        sinks_for(&config, None)?,
         false,
     ));
+    // The alert sink that feeds the outbound queue builds each alert's
+    // buttons for the recipient's role under the settings in force. It
+    // reaches the engine through a weak reference: the sink lives inside
+    // `shared`, and a strong one would keep both alive forever.
+    let tg_sink: Option<Arc<dyn AlertSink>> = telegram.as_ref().map(|t| {
+        let weak = Arc::downgrade(&shared);
+        let engine: EngineSource = Arc::new(move || {
+            weak.upgrade()
+                .expect("the daemon's state outlives its alert sinks")
+                .engine()
+        });
+        Arc::new(TelegramSink::new(
+            store.clone(),
+            clock,
+            t.wake.clone(),
+            engine,
+        )) as Arc<dyn AlertSink>
+    });
+    if tg_sink.is_some() {
+        shared.set_sinks(sinks_for(&config, tg_sink.as_ref())?);
+    }
     let cancel = CancellationToken::new();
     let heartbeats = HeartbeatRegistry::new();
     let mut tasks: Tasks = JoinSet::new();
@@ -548,7 +559,6 @@ struct TelegramSide {
     /// Nudges the outbound sender when something was queued.
     wake: Arc<tokio::sync::Notify>,
     api: Arc<dyn TelegramApi>,
-    sink: Arc<dyn AlertSink>,
 }
 
 /// What a SIGHUP reload needs besides the configuration file.
@@ -604,7 +614,7 @@ fn spawn_telegram(
             wake: side.wake.clone(),
             ..OutboundConfig::default()
         };
-        let (s, api, clock) = (shared.store.clone(), side.api.clone(), shared.clock.clone());
+        let (s, api, clock) = (shared.store.clone(), side.api.clone(), shared.clock);
         let (hb, c) = (heartbeats.register("outbound"), cancel.clone());
         async move {
             let r = run_outbound_with(settings, s, api, clock, c, Some(hb)).await;

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::event::{Event, MessageEvent};
 use super::notify::Heartbeat;
 use super::shared::{Shared, TICK};
-use crate::bot::{self, CommandContext, RateLimit};
+use crate::bot::{self, CallbackPress, CommandContext, RateLimit};
 use crate::domain::sla::SenderKind;
 use crate::store::{self, messages};
 use crate::telegram::client::Inbound;
@@ -39,10 +39,11 @@ pub const SOURCE: &str = "telegram";
 /// catch-up counts as done.
 const SETTLE: Duration = Duration::from_secs(3);
 /// Timers are released after this long even if Telegram never answers:
-/// alerts about what we know must still go out (by e-mail, at least).
-const HOLD_AT_MOST: Duration = Duration::from_secs(120);
+/// alerts about what we know must still go out (by e-mail, at least), and
+/// well before systemd's start timeout (90 s) gives up on the start.
+const HOLD_AT_MOST: Duration = Duration::from_secs(60);
 
-/// Holds timers due after the daemon's start until the catch-up is done.
+/// Holds timers due from the daemon's start on until the catch-up is done.
 pub struct CatchUp {
     started: Instant,
     last_inbound: Option<Instant>,
@@ -142,10 +143,24 @@ impl Bridge {
             event,
             date,
             mentions,
+            bot_is_admin,
         } = inbound;
-        if let InboundEvent::Callback { .. } = event {
-            tracing::debug!("button press ignored: buttons are not wired yet");
-            return Ok(());
+        if let InboundEvent::Callback {
+            query_id,
+            chat_id,
+            message_id,
+            user_id,
+            data,
+        } = event
+        {
+            let press = CallbackPress {
+                query_id,
+                chat_id,
+                message_id,
+                user_id,
+                data,
+            };
+            return self.press(press).await;
         }
         let command = match &event {
             InboundEvent::Message(m) => addressed_to_bot(m).then(|| m.clone()),
@@ -161,7 +176,43 @@ impl Bridge {
             }
         }
         if let Some(m) = command {
-            self.command(m, mentions).await?;
+            self.command(m, mentions, bot_is_admin).await?;
+        }
+        Ok(())
+    }
+
+    /// A button press: decided and its edits and reminders queued in one
+    /// transaction, then answered (a press is idempotent, so a redelivered
+    /// one only gets the same answer again).
+    async fn press(&self, press: CallbackPress) -> Result<(), store::StoreError> {
+        let engine = self.shared.engine();
+        let now = self.shared.now();
+        let query_id = press.query_id;
+        let outcome = self
+            .shared
+            .store
+            .run(move |c| {
+                let tx = store::write_tx(c)?;
+                let outcome = bot::on_callback(&tx, &engine, &press, now)?;
+                match outcome.enqueue(&tx, now.timestamp()) {
+                    Ok(_) => {}
+                    Err(queue::EnqueueError::Store { source, .. }) => return Err(source),
+                    Err(e) => tracing::error!(query_id, "cannot queue a button's outcome: {e}"),
+                }
+                tx.commit()?;
+                Ok(outcome)
+            })
+            .await?;
+        if !outcome.queue.is_empty() {
+            self.wake.notify_one();
+        }
+        // Best effort: an unanswered press only keeps spinning for a while.
+        if let Err(e) = self
+            .api
+            .answer_callback(query_id, &outcome.answer, outcome.alert)
+            .await
+        {
+            tracing::warn!(query_id, "cannot answer a button press: {e}");
         }
         Ok(())
     }
@@ -171,6 +222,7 @@ impl Bridge {
         &self,
         m: MessageEvent,
         mentions: Vec<(String, Option<i64>)>,
+        bot_is_admin: Option<bool>,
     ) -> Result<(), store::StoreError> {
         let SenderKind::User(from) = m.sender else {
             return Ok(());
@@ -179,6 +231,11 @@ impl Bridge {
         if me.as_ref().is_some_and(|me| me.id == from) {
             return Ok(());
         }
+        // Privacy mode off, or an administrator of the group: the bot sees
+        // every message there (what /diagnose reports).
+        let bot_reads_all = me
+            .as_ref()
+            .map(|me| !me.privacy_mode || bot_is_admin == Some(true));
         let username = me.and_then(|me| me.username);
         let engine = self.shared.engine();
         let limit = self.limit.clone();
@@ -203,6 +260,7 @@ impl Bridge {
                     message_id: m.message_id,
                     reply_to_author,
                     mention_ids: mentions,
+                    bot_reads_all,
                     now,
                 };
                 let reply = bot::respond(&tx, &engine, &limit, ctx, &m.text, username.as_deref())?;

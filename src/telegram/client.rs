@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use chrono::{DateTime, Utc};
 
-use super::inbound::{InboundEvent, map_update, mentions};
+use super::inbound::{InboundEvent, bot_is_admin, map_update, mentions};
 use super::link::{Link, Me};
 use super::outbound::BoxFuture;
 use super::session::{SessionError, StoreSession};
@@ -66,6 +66,9 @@ pub struct Inbound {
     pub date: DateTime<Utc>,
     /// Text mentions that carry a user id (`@name` mentions do not).
     pub mentions: Vec<(String, Option<i64>)>,
+    /// Whether the bot is an administrator of the message's group, when
+    /// the update said (see [`bot_is_admin`]).
+    pub bot_is_admin: Option<bool>,
 }
 
 /// How the loop gets a [`Connection`].
@@ -359,17 +362,19 @@ async fn pump(
 /// date of their own).
 pub fn to_inbound(update: &Update, bot_id: i64, now: DateTime<Utc>) -> Option<Inbound> {
     let event = map_update(update, bot_id)?;
-    let (date, mentions) = match update {
+    let (date, mentions, admin) = match update {
         Update::NewMessage(m) | Update::MessageEdited(m) => (
             DateTime::from_timestamp(m.date().as_second(), 0).unwrap_or(now),
             mentions(m),
+            bot_is_admin(m),
         ),
-        _ => (now, Vec::new()),
+        _ => (now, Vec::new(), None),
     };
     Some(Inbound {
         event,
         date,
         mentions,
+        bot_is_admin: admin,
     })
 }
 

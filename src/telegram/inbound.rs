@@ -216,6 +216,20 @@ pub fn mentions(m: &Message) -> Vec<(String, Option<i64>)> {
         .collect()
 }
 
+/// Whether the bot is an administrator (or the creator) of the group the
+/// message is in, as Telegram's chat object for it says; `None` outside
+/// groups or when the update carried no chat object.
+pub fn bot_is_admin(m: &Message) -> Option<bool> {
+    match m.peer()? {
+        Peer::Group(g) => match &g.raw {
+            tl::enums::Chat::Chat(c) => Some(c.creator || c.admin_rights.is_some()),
+            tl::enums::Chat::Channel(c) => Some(c.creator || c.admin_rights.is_some()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn has_media(raw: &tl::enums::Message) -> bool {
     use tl::enums::MessageMedia as M;
     match raw {

@@ -111,6 +111,7 @@ fn ctx(from: i64, private: bool) -> CommandContext {
         message_id: 42,
         reply_to_author: None,
         mention_ids: Vec::new(),
+        bot_reads_all: None,
         now: t("2025-01-13T12:00:00+03:00"),
     }
 }

@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod daemon;
 mod daemon_email;
+mod daemon_telegram;
 mod email;
 mod engine;
 mod export;

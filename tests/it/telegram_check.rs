@@ -13,8 +13,8 @@ use buhbot::telegram::session::StoreSession;
 use grammers_client::session::Session;
 use grammers_client::session::types::DcOption;
 
-const TOKEN: &str = "7000000001:AAH-test-token-that-must-never-be-printed";
-const HASH: &str = "0123456789abcdef0123456789abcdef";
+pub(crate) const TOKEN: &str = "7000000001:AAH-test-token-that-must-never-be-printed";
+pub(crate) const HASH: &str = "0123456789abcdef0123456789abcdef";
 
 fn check(cfg: &Path, envs: &[(&str, &Path)], extra: &[&str]) -> Output {
     let mut cmd = crate::buhbot();
@@ -65,7 +65,7 @@ fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-fn seed_unreachable_dc(db: &Path) {
+pub(crate) fn seed_unreachable_dc(db: &Path) {
     let (store, _) = Store::open_migrated(db).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -77,8 +77,9 @@ impl Connector for Script {
 
 fn fast() -> LoopSettings {
     LoopSettings {
-        backoff_base: Duration::from_millis(10),
-        backoff_cap: Duration::from_millis(40),
+        // Long enough for the test to see the outage between attempts.
+        backoff_base: Duration::from_millis(150),
+        backoff_cap: Duration::from_millis(300),
         sync_every: Duration::from_millis(50),
         rebuild_after: 2,
     }
@@ -181,6 +182,7 @@ async fn the_loop_reconnects_and_reports_its_state() {
 struct Pipeline {
     _dir: tempfile::TempDir,
     store: Store,
+    api: Arc<RecordingApi>,
     inbound: mpsc::Sender<Inbound>,
     cancel: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -188,6 +190,10 @@ struct Pipeline {
 
 impl Pipeline {
     async fn start(dir: tempfile::TempDir, per_minute: u32) -> Pipeline {
+        Pipeline::start_as(dir, per_minute, me()).await
+    }
+
+    async fn start_as(dir: tempfile::TempDir, per_minute: u32, me: Me) -> Pipeline {
         let path = dir.path().join("buhbot.toml");
         std::fs::write(
             &path,
@@ -211,15 +217,16 @@ impl Pipeline {
             true,
         ));
         let link = Arc::new(Link::new());
-        link.connected(None, me(), Utc::now());
+        link.connected(None, me, Utc::now());
         let beats = HeartbeatRegistry::new();
         let cancel = CancellationToken::new();
         let (ingest_tx, ingest_rx) = mpsc::channel::<Event>(64);
         let (inbound, inbound_rx) = mpsc::channel(64);
+        let api = Arc::new(RecordingApi::new());
         let bridge = Bridge {
             shared: shared.clone(),
             link,
-            api: Arc::new(RecordingApi::new()),
+            api: api.clone(),
             limit: Arc::new(RateLimit::new(NonZeroU32::new(per_minute).unwrap())),
             wake: Arc::new(Notify::new()),
         };
@@ -244,6 +251,7 @@ impl Pipeline {
         Pipeline {
             _dir: dir,
             store,
+            api,
             inbound,
             cancel,
             tasks,
@@ -379,9 +387,100 @@ async fn the_rate_limit_answers_once_and_still_logs() {
     p.stop().await;
 }
 
+/// `/diagnose` says whether the bot sees every message: yes with privacy
+/// mode off; a warning with the fix when it is on and the bot is not an
+/// administrator of the group.
+#[tokio::test]
+async fn diagnose_reports_what_the_bot_can_read() {
+    for privacy_mode in [false, true] {
+        let me = Me {
+            privacy_mode,
+            ..me()
+        };
+        let p = Pipeline::start_as(tempfile::tempdir().unwrap(), 10, me).await;
+        p.feed(vec![short_chat(50, MANAGER, "/diagnose", 1).into()])
+            .await;
+        p.settle(REPLIES, 1).await;
+        let text: String = p
+            .store
+            .conn()
+            .unwrap()
+            .query_row("SELECT text FROM outbound_messages", [], |r| r.get(0))
+            .unwrap();
+        assert!(text.contains("Чат зарегистрирован"), "{text}");
+        if privacy_mode {
+            assert!(text.contains("/setprivacy"), "{text}");
+        } else {
+            assert!(text.contains("Бот видит все сообщения чата: да"), "{text}");
+        }
+        p.stop().await;
+    }
+}
+
+fn press(query_id: i64, user: i64, data: &str) -> tl::enums::Updates {
+    tl::types::UpdateShort {
+        update: tl::types::UpdateBotCallbackQuery {
+            query_id,
+            user_id: user,
+            peer: super::telegram::peer_user(user),
+            msg_id: 77,
+            chat_instance: 4,
+            data: Some(data.as_bytes().to_vec()),
+            game_short_name: None,
+        }
+        .into(),
+        date: super::telegram::DATE,
+    }
+    .into()
+}
+
+/// Button presses reach the callback logic and are answered: a client's
+/// press is refused and changes nothing; the accountant's resolves the
+/// request; a second press says so.
+#[tokio::test]
+async fn button_presses_are_decided_and_answered() {
+    let p = Pipeline::start(tempfile::tempdir().unwrap(), 10).await;
+    p.feed(vec![
+        short_chat(10, CLIENT, "Подскажите, когда будет готова декларация?", 1).into(),
+    ])
+    .await;
+    p.settle(
+        "SELECT count(*) FROM client_requests WHERE status = 'open'",
+        1,
+    )
+    .await;
+    let id = p.count("SELECT id FROM client_requests");
+    let data = format!("r:{id}");
+    p.feed(vec![press(1, CLIENT, &data)]).await;
+    wait_for("the client's answer", || p.api.answers().len() == 1).await;
+    let refused = &p.api.answers()[0];
+    assert_eq!(refused.query_id, 1);
+    assert!(refused.alert, "a refusal is a dialog");
+    assert_eq!(
+        p.count("SELECT count(*) FROM client_requests WHERE status = 'open'"),
+        1
+    );
+
+    p.feed(vec![
+        press(2, ACCOUNTANT, &data),
+        press(3, ACCOUNTANT, &data),
+    ])
+    .await;
+    wait_for("both answers", || p.api.answers().len() == 3).await;
+    let answers = p.api.answers();
+    assert_eq!(answers[1].text, buhbot::bot::callback::RESOLVED);
+    assert_ne!(answers[2].text, answers[1].text, "{answers:?}");
+    assert_eq!(
+        p.count("SELECT count(*) FROM client_requests WHERE status = 'open'"),
+        0
+    );
+    assert_eq!(p.count("SELECT count(*) FROM timers"), 0);
+    p.stop().await;
+}
+
 /// Timers wait while Telegram delivers what was missed: held from the
 /// start until the stream has been quiet for a few seconds after the
-/// connection, or at most two minutes when Telegram stays unreachable.
+/// connection, or at most a minute when Telegram stays unreachable.
 #[tokio::test(start_paused = true)]
 async fn timers_are_held_until_the_catch_up_settles() {
     for connects in [true, false] {
@@ -414,9 +513,9 @@ async fn timers_are_held_until_the_catch_up_settles() {
             tokio::time::sleep(Duration::from_secs(5)).await;
             assert_eq!(shared.watermark(), i64::MAX, "released once quiet");
         } else {
-            tokio::time::sleep(Duration::from_secs(80)).await;
+            tokio::time::sleep(Duration::from_secs(25)).await;
             assert_eq!(shared.watermark(), start);
-            tokio::time::sleep(Duration::from_secs(15)).await;
+            tokio::time::sleep(Duration::from_secs(10)).await;
             assert_eq!(shared.watermark(), i64::MAX, "released after the cap");
         }
         cancel.cancel();
