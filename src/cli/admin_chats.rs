@@ -75,6 +75,11 @@ pub struct SetArgs {
     /// Back to the configuration's calendar
     #[arg(long)]
     pub clear_calendar: bool,
+    /// The group's invite link (https://t.me/+…), behind the "open the
+    /// chat" button of alerts about a basic group; `none` clears it
+    /// (supergroups need none: their alerts link to the message)
+    #[arg(long, value_name = "URL|none")]
+    pub invite_link: Option<String>,
 }
 
 fn on_off(s: &str) -> Result<bool, String> {
@@ -98,7 +103,12 @@ pub fn run(config: &Config, store: &Store, args: &ChatsArgs) -> anyhow::Result<(
     let mut conn = store.conn()?;
     match &args.cmd {
         ChatsCmd::List => list(config, &StoreSettings::load(&conn)?),
-        ChatsCmd::Show { id } => show(config, &StoreSettings::load(&conn)?, *id),
+        ChatsCmd::Show { id } => show(
+            config,
+            &StoreSettings::load(&conn)?,
+            *id,
+            chats::invite_link(&conn, *id)?,
+        ),
         ChatsCmd::Set(set) => {
             let tx = write_tx(&mut conn)?;
             apply(config, &tx, set, &actor(args.by))?;
@@ -159,7 +169,12 @@ fn list(config: &Config, store: &StoreSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show(config: &Config, store: &StoreSettings, id: i64) -> anyhow::Result<()> {
+fn show(
+    config: &Config,
+    store: &StoreSettings,
+    id: i64,
+    invite_link: Option<String>,
+) -> anyhow::Result<()> {
     let eff = overlay(config, store);
     let chat = eff.config.chats.get(&id).ok_or(SettingsError::NoChat(id))?;
     let row = store.chats.get(&id);
@@ -187,6 +202,10 @@ fn show(config: &Config, store: &StoreSettings, id: i64) -> anyhow::Result<()> {
         "  sla                          {} ({})",
         on(row.is_none_or(|r| r.sla_enabled)),
         if row.is_some() { "store" } else { "default" }
+    );
+    println!(
+        "  invite_link                  {}",
+        invite_link.as_deref().unwrap_or("-")
     );
     let p = chat.policy;
     let fields = [
@@ -310,6 +329,10 @@ fn apply(
         )?;
     } else if set.clear_calendar {
         chats::set_calendar(tx, id, None, &config.calendar, &base_dir, None, by, now())?;
+    }
+    if let Some(link) = &set.invite_link {
+        let link = (link != "none").then_some(link.as_str());
+        chats::set_invite_link(tx, id, link, by, now())?;
     }
     Ok(())
 }

@@ -457,6 +457,56 @@ pub fn move_rows(conn: &Connection, old: i64, new: i64) -> super::Result<Moved> 
     Ok(moved)
 }
 
+/// Stores (or with `None` clears) the chat's invite link, which the "open
+/// the chat" button of a basic group's alerts uses. Only Telegram invite
+/// links are accepted: the link ends up behind a button staff press.
+pub fn set_invite_link(
+    conn: &Connection,
+    id: i64,
+    link: Option<&str>,
+    by: &str,
+    now: i64,
+) -> Result<bool> {
+    let link = link.map(str::trim).filter(|l| !l.is_empty());
+    if let Some(l) = link {
+        let ok = ["https://t.me/+", "https://t.me/joinchat/"]
+            .iter()
+            .any(|p| l.len() > p.len() && l.starts_with(p))
+            && !l.contains(char::is_whitespace);
+        if !ok {
+            return Err(SettingsError::InviteLink(l.to_string()));
+        }
+    }
+    let old = invite_link(conn, id)?;
+    if old.as_deref() == link {
+        return Ok(false);
+    }
+    let n = conn.execute(
+        "UPDATE chats SET invite_link = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, link, now],
+    )?;
+    if n == 0 {
+        return Err(SettingsError::NoChat(id));
+    }
+    settings::record(
+        conn,
+        Change {
+            by,
+            entity: "chats",
+            key: id.to_string(),
+            op: "upsert",
+            what: format!(
+                "chat {id}: invite link {}",
+                if link.is_some() { "set" } else { "cleared" }
+            ),
+            old: json!({ "invite_link": old }),
+            new: json!({ "invite_link": link }),
+        },
+        now,
+    )?;
+    Ok(true)
+}
+
 /// The chat's invite link, if one was stored: the only way to open a basic
 /// group from an alert (supergroups have `t.me/c/…` message links).
 pub fn invite_link(conn: &Connection, id: i64) -> super::Result<Option<String>> {

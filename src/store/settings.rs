@@ -33,6 +33,8 @@ pub enum SettingsError {
         max: i64,
         value: i64,
     },
+    #[error("invalid invite link {0:?}: expected https://t.me/+… or https://t.me/joinchat/…")]
+    InviteLink(String),
     #[error("invalid calendar:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Calendar(Vec<Problem>),
     #[error(transparent)]

@@ -178,6 +178,17 @@ fn chats_set_validates_and_show_prints_the_effective_settings_with_sources() {
     let err = fails(c, &["chats", "set", &id, "--max-escalations", "11"]);
     assert!(err.contains("11"), "{err}");
     assert!(fails(c, &["chats", "show", "-100555"]).contains("no chat -100555"));
+    let err = fails(
+        c,
+        &[
+            "chats",
+            "set",
+            &id,
+            "--invite-link",
+            "http://evil.example/x",
+        ],
+    );
+    assert!(err.contains("invalid invite link"), "{err}");
     assert!(fails(c, &["chats", "set", "-100555", "--sla", "off"]).contains("no chat -100555"));
     // A rejected change wrote nothing: the chat has no row yet.
     assert!(chats::get(&read_only(&s.db), CHAT).unwrap().is_none());
@@ -281,6 +292,23 @@ fn chats_set_validates_and_show_prints_the_effective_settings_with_sources() {
         "{show}"
     );
     assert!(!show.contains("paused"), "{show}");
+    ok(
+        c,
+        &[
+            "chats",
+            "set",
+            &id,
+            "--invite-link",
+            "https://t.me/+AbCdEf123",
+        ],
+    );
+    let show = ok(c, &["chats", "show", &id]);
+    assert!(
+        show.contains("invite_link                  https://t.me/+AbCdEf123"),
+        "{show}"
+    );
+    ok(c, &["chats", "set", &id, "--invite-link", "none"]);
+    assert!(ok(c, &["chats", "show", &id]).contains("invite_link                  -"));
 }
 
 #[test]
