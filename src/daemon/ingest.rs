@@ -68,8 +68,10 @@ pub async fn run(
         if source == REPLAY_SOURCE {
             shared.set_watermark(first.date().timestamp());
         }
-        // A replay waits for its virtual clock to reach the event's date.
-        loop {
+        // A replay waits for its virtual clock to reach the event's date. A
+        // live source never waits: Telegram's clock may run a little ahead
+        // of ours, and its events are due when they arrive.
+        while source == REPLAY_SOURCE {
             let wait = shared.clock.real_until(first.date());
             if wait.is_zero() {
                 break;
@@ -83,7 +85,7 @@ pub async fn run(
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match rx.try_recv() {
-                Ok(e) if e.date() <= shared.clock.now() => batch.push(e),
+                Ok(e) if source != REPLAY_SOURCE || e.date() <= shared.clock.now() => batch.push(e),
                 Ok(e) => {
                     pending = Some(e);
                     break;

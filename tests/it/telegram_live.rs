@@ -417,6 +417,26 @@ async fn diagnose_reports_what_the_bot_can_read() {
     }
 }
 
+/// Telegram's clock may run ahead of ours: a live event dated in the
+/// future is ingested at once (a replay would wait for its clock).
+#[tokio::test]
+async fn a_live_event_from_the_future_is_not_held_back() {
+    let p = Pipeline::start(tempfile::tempdir().unwrap(), 10).await;
+    let future = Utc::now() + chrono::Duration::minutes(10);
+    let m = crate::user_message(CHAT, 5, CLIENT, future, "Когда будет готов отчёт?");
+    p.inbound
+        .send(Inbound {
+            event: InboundEvent::Message(m),
+            date: future,
+            mentions: Vec::new(),
+            bot_is_admin: None,
+        })
+        .await
+        .unwrap();
+    p.settle(MESSAGES, 1).await;
+    p.stop().await;
+}
+
 fn press(query_id: i64, user: i64, data: &str) -> tl::enums::Updates {
     tl::types::UpdateShort {
         update: tl::types::UpdateBotCallbackQuery {
