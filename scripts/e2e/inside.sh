@@ -92,6 +92,32 @@ EOF
     systemctl daemon-reload
 }
 
+# The packaged unit on its default source, Telegram, which cannot be reached
+# from the container: systemd must keep the start pending (no READY=1
+# before the first connection) while STATUS= says why; then a clean stop.
+t_telegram_not_ready() {
+    local dropin=/etc/systemd/system/buhbot.service.d/e2e.conf st act sub
+    mv "$dropin" /root/e2e.conf.off
+    sed -i '/^\[telegram\]/a api_id = 12345' "$conf"
+    (umask 077; printf 'e2e-fake-api-hash\n' >"$creds/telegram_api_hash")
+    systemctl daemon-reload
+    systemctl start --no-block buhbot
+    wait_for 20 bash -c 'systemctl show -P StatusText buhbot | grep -q "Telegram DISCONNECTED since"' || true
+    sleep 3
+    act=$(prop ActiveState); sub=$(prop SubState); st=$(prop StatusText)
+    detail="ActiveState=$act SubState=$sub StatusText=\"$st\""
+    timeout 60 systemctl stop buhbot
+    local res; res=$(prop Result)
+    detail="$detail; after stop Result=$res"
+    mv /root/e2e.conf.off "$dropin"
+    : >"$creds/telegram_api_hash"
+    systemctl daemon-reload
+    # "DISCONNECTED since …" once an attempt failed; "connecting" while the
+    # first one still waits for a TCP timeout (no route out of here).
+    [ "$act" = activating ] && [ "$sub" = start ] && grep -qE 'Telegram DISCONNECTED since|connecting to Telegram' <<<"$st" \
+        && [ "$res" = success ]
+}
+
 t_check_config() {
     detail=$(/usr/bin/buhbot check-config --config "$conf" 2>&1 | tail -n 2 | tr '\n' ' ')
     /usr/bin/buhbot check-config --config "$conf" >/dev/null 2>&1
@@ -321,6 +347,7 @@ check fresh-install-enabled-not-started t_install_fresh
 check credential-placeholders t_placeholders
 configure
 check config-valid t_check_config
+check telegram-unreachable-not-ready t_telegram_not_ready
 check start-notify-status t_start
 check journal-priorities t_journal_priorities
 check replay-raises-alerts t_alerts

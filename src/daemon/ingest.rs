@@ -217,6 +217,10 @@ async fn commit(
             Ok(out)
         })
         .await?;
+    // Committed: a live source may now save its position past these.
+    shared
+        .handled
+        .fetch_add(kinds.len() as u64, Ordering::AcqRel);
     super::scheduler::record_fired(shared, now, outcome.fired);
     let per_event = started.elapsed().as_secs_f64() / kinds.len().max(1) as f64;
     for kind in &kinds {

@@ -588,8 +588,17 @@ fn spawn_telegram(
     });
     tasks.spawn({
         let (l, c) = (side.link.clone(), cancel.clone());
+        let handled = shared.handled.clone();
         async move {
-            client::run(connector, l, inbound_tx, LoopSettings::default(), c).await;
+            client::run(
+                connector,
+                l,
+                inbound_tx,
+                handled,
+                LoopSettings::default(),
+                c,
+            )
+            .await;
             ("telegram", Ok(()))
         }
     });

@@ -59,6 +59,10 @@ pub struct Shared {
     pub last_event: AtomicI64,
     /// Test-only: the ingest loop stops (and stops beating) when set.
     pub wedged: AtomicBool,
+    /// Live-source events committed or fully handled (see
+    /// [`crate::telegram::client::run`]: the update state is saved only
+    /// when this caught up with what the connection loop forwarded).
+    pub handled: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Shared {
@@ -79,6 +83,7 @@ impl Shared {
             deliveries_changed: Notify::new(),
             last_event: AtomicI64::new(0),
             wedged: AtomicBool::new(false),
+            handled: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         }
     }
 

@@ -15,6 +15,7 @@
 //!   alert can fire.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
@@ -26,6 +27,7 @@ use super::notify::Heartbeat;
 use super::shared::{Shared, TICK};
 use crate::bot::{self, CallbackPress, CommandContext, RateLimit};
 use crate::domain::sla::SenderKind;
+use crate::metrics::catalogue as m;
 use crate::store::{self, messages};
 use crate::telegram::client::Inbound;
 use crate::telegram::inbound::InboundEvent;
@@ -160,12 +162,18 @@ impl Bridge {
                 user_id,
                 data,
             };
-            return self.press(press).await;
+            self.press(press).await?;
+            self.shared.handled.fetch_add(1, Ordering::AcqRel);
+            return Ok(());
         }
-        let command = match &event {
-            InboundEvent::Message(m) => addressed_to_bot(m).then(|| m.clone()),
-            _ => None,
-        };
+        // The command runs (and commits) before its message is forwarded,
+        // so that once the message is committed nothing is left to do for
+        // it (the update state may then be saved past it).
+        if let InboundEvent::Message(m) = &event
+            && addressed_to_bot(m)
+        {
+            self.command(m.clone(), mentions, bot_is_admin).await?;
+        }
         if let Some(kind) = event.into_event_kind(date) {
             let position = format!("{}", date.timestamp());
             tokio::select! {
@@ -175,9 +183,6 @@ impl Bridge {
                 _ = cancel.cancelled() => return Ok(()),
             }
         }
-        if let Some(m) = command {
-            self.command(m, mentions, bot_is_admin).await?;
-        }
         Ok(())
     }
 
@@ -185,6 +190,7 @@ impl Bridge {
     /// transaction, then answered (a press is idempotent, so a redelivered
     /// one only gets the same answer again).
     async fn press(&self, press: CallbackPress) -> Result<(), store::StoreError> {
+        ::metrics::counter!(m::EVENTS_RECEIVED_TOTAL, "kind" => "callback").increment(1);
         let engine = self.shared.engine();
         let now = self.shared.now();
         let query_id = press.query_id;

@@ -234,18 +234,31 @@ impl Default for LoopSettings {
     }
 }
 
+/// How far the pipeline got: the receiving side adds one for every
+/// forwarded [`Inbound`] once it is committed (or fully handled), so the
+/// loop knows when everything it forwarded is safe.
+pub type Handled = Arc<std::sync::atomic::AtomicU64>;
+
 /// Connects and forwards mapped updates to `events` until `shutdown`,
 /// reconnecting with capped exponential backoff and jitter. `link` follows
 /// the connection state (and holds the current client for the outbound
 /// transport).
+///
+/// The update state is saved only when `handled` has caught up with what
+/// was forwarded: saved earlier, a crash would lose the updates still
+/// queued between here and the store (Telegram would not send them
+/// again). Saved later or not at all, the same updates come again and the
+/// pipeline's dedupe absorbs them.
 pub async fn run(
     connector: Arc<dyn Connector>,
     link: Arc<Link>,
     events: mpsc::Sender<Inbound>,
+    handled: Handled,
     settings: LoopSettings,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Backoff::new(settings.backoff_base, settings.backoff_cap);
+    let mut forwarded = 0u64;
     while !shutdown.is_cancelled() {
         let conn = tokio::select! {
             c = connector.connect() => c,
@@ -271,15 +284,12 @@ pub async fn run(
             privacy_mode = conn.me.privacy_mode,
             "connected to telegram"
         );
-        let done = pump(
-            &mut conn,
-            &events,
-            &settings,
-            &mut backoff,
-            &link,
-            &shutdown,
-        )
-        .await;
+        let flow = Flow {
+            events: &events,
+            handled: &handled,
+            forwarded: &mut forwarded,
+        };
+        let done = pump(&mut conn, flow, &settings, &mut backoff, &link, &shutdown).await;
         conn.close();
         if done {
             return;
@@ -303,7 +313,7 @@ pub async fn run(
 /// dies before they are delivered.
 async fn pump(
     conn: &mut Connection,
-    events: &mpsc::Sender<Inbound>,
+    flow: Flow<'_>,
     settings: &LoopSettings,
     backoff: &mut Backoff,
     link: &Link,
@@ -329,14 +339,19 @@ async fn pump(
                     .set(now.timestamp() as f64);
                 if let Some(event) = to_inbound(&update, conn.me.id, now) {
                     tokio::select! {
-                        sent = events.send(event) => if sent.is_err() {
+                        sent = flow.events.send(event) => if sent.is_err() {
                             return true; // the pipeline is gone
                         },
                         // Not synced past it: delivered again next time.
                         () = shutdown.cancelled() => return true,
                     }
+                    *flow.forwarded += 1;
                 }
-                if last_sync.elapsed() >= settings.sync_every {
+                // Due: give the pipeline a moment to commit what it got,
+                // and skip this round if it is still behind.
+                if last_sync.elapsed() >= settings.sync_every
+                    && caught_up(flow.handled, *flow.forwarded, shutdown).await
+                {
                     conn.sync().await;
                     last_sync = tokio::time::Instant::now();
                 }
@@ -376,6 +391,28 @@ pub fn to_inbound(update: &Update, bot_id: i64, now: DateTime<Utc>) -> Option<In
         mentions,
         bot_is_admin: admin,
     })
+}
+
+/// Waits (briefly) until the pipeline handled everything forwarded.
+async fn caught_up(handled: &Handled, forwarded: u64, shutdown: &CancellationToken) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(250);
+    loop {
+        if handled.load(std::sync::atomic::Ordering::Acquire) >= forwarded {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline || shutdown.is_cancelled() {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Where updates go, and how far the pipeline got with them.
+struct Flow<'a> {
+    events: &'a mpsc::Sender<Inbound>,
+    handled: &'a Handled,
+    /// Forwarded by this process so far (all connections).
+    forwarded: &'a mut u64,
 }
 
 /// Sleeps; true when shutdown came first.

@@ -17,13 +17,15 @@ use buhbot::daemon::telegram::{Bridge, CatchUp, SOURCE};
 use buhbot::daemon::{event::Event, ingest};
 use buhbot::store::{Store, chats, settings};
 use buhbot::telegram::client::{
-    Connection, Connector, Inbound, LoopSettings, TelegramError, run, to_inbound,
+    Connection, Connector, Handled, Inbound, LoopSettings, TelegramError, run, to_inbound,
 };
 use buhbot::telegram::inbound::InboundEvent;
 use buhbot::telegram::link::{Link, Me};
 use buhbot::telegram::outbound::BoxFuture;
 use buhbot::telegram::outbound::fake::RecordingApi;
+use buhbot::telegram::session::StoreSession;
 use chrono::Utc;
+use grammers_client::session::Session;
 use grammers_client::session::updates::UpdatesLike;
 use grammers_client::tl;
 use tokio::sync::{Notify, mpsc};
@@ -135,6 +137,7 @@ async fn the_loop_reconnects_and_reports_its_state() {
         script.clone(),
         link.clone(),
         events,
+        Arc::default(),
         fast(),
         cancel.clone(),
     ));
@@ -175,6 +178,70 @@ async fn the_loop_reconnects_and_reports_its_state() {
         .await
         .expect("the loop stops on cancel")
         .unwrap();
+}
+
+/// The update state reaches the store only once everything forwarded was
+/// handled: saved earlier, a crash would lose what was still queued.
+#[tokio::test]
+async fn the_update_state_is_saved_only_behind_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open_migrated(&dir.path().join("b.db")).unwrap();
+    let session = Arc::new(StoreSession::open(store.clone()).await.unwrap());
+    let o = super::telegram::offline(session).await;
+    let feed = o.tx.clone();
+    let script = Arc::new(Script {
+        attempts: AtomicUsize::new(0),
+        plan: Mutex::new(vec![Some(o)]),
+    });
+    let handled: Handled = Arc::default();
+    let (events, mut rx) = mpsc::channel(16);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(run(
+        script,
+        Arc::new(Link::new()),
+        events,
+        handled.clone(),
+        fast(),
+        cancel.clone(),
+    ));
+    let stored_pts = || async {
+        let s = StoreSession::open(store.clone()).await.unwrap();
+        s.updates_state().await.unwrap().pts
+    };
+    let before = stored_pts().await;
+    // The pipeline does not get to them: nothing is saved.
+    for (id, pts) in [(1, 1), (2, 2)] {
+        tokio::time::sleep(Duration::from_millis(80)).await; // past sync_every
+        feed.send(UpdatesLike::Updates(
+            short_chat(id, CLIENT, "Вопрос", pts).into(),
+        ))
+        .await
+        .unwrap();
+        recv(&mut rx).await;
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(stored_pts().await, before, "saved ahead of the pipeline");
+    // The pipeline commits both, then the next one as it arrives: saved.
+    handled.fetch_add(2, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    feed.send(UpdatesLike::Updates(
+        short_chat(3, CLIENT, "Ещё вопрос", 3).into(),
+    ))
+    .await
+    .unwrap();
+    recv(&mut rx).await;
+    handled.fetch_add(1, Ordering::SeqCst);
+    let mut saved = before;
+    for _ in 0..100 {
+        saved = stored_pts().await;
+        if saved == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(saved, 3);
+    cancel.cancel();
+    task.await.unwrap();
 }
 
 /// The pipeline behind the bridge: a store with one registered group, the
