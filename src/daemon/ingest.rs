@@ -71,15 +71,17 @@ pub async fn run(
         // A replay waits for its virtual clock to reach the event's date. A
         // live source never waits: Telegram's clock may run a little ahead
         // of ours, and its events are due when they arrive.
-        while source == REPLAY_SOURCE {
-            let wait = shared.clock.real_until(first.date());
-            if wait.is_zero() {
-                break;
-            }
-            heartbeat.beat();
-            tokio::select! {
-                _ = cancel.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(wait.min(TICK)) => {}
+        if source == REPLAY_SOURCE {
+            loop {
+                let wait = shared.clock.real_until(first.date());
+                if wait.is_zero() {
+                    break;
+                }
+                heartbeat.beat();
+                tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(wait.min(TICK)) => {}
+                }
             }
         }
         let mut batch = vec![first];
