@@ -55,7 +55,9 @@ pub fn handle(
             report::help(role, manager)
         }
         Command::Diagnose => {
-            if !role.is_staff() {
+            // The group's own administrators may check it too: they are
+            // the ones who set the bot up there.
+            if !role.is_staff() && ctx.sender_is_chat_admin != Some(true) {
                 REFUSED_STAFF.to_string()
             } else if ctx.chat_is_private {
                 GROUP_ONLY.to_string()

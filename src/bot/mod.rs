@@ -45,6 +45,9 @@ pub struct CommandContext {
     /// Whether the bot sees every message of the chat (privacy mode off,
     /// or an administrator there); `None` when the transport cannot tell.
     pub bot_reads_all: Option<bool>,
+    /// Whether the sender administers the group (Telegram's own rights,
+    /// not a buhbot role); asked of Telegram only for `/diagnose`.
+    pub sender_is_chat_admin: Option<bool>,
     pub now: DateTime<Utc>,
 }
 

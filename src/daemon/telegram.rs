@@ -243,6 +243,11 @@ impl Bridge {
             .as_ref()
             .map(|me| !me.privacy_mode || bot_is_admin == Some(true));
         let username = me.and_then(|me| me.username);
+        let sender_is_chat_admin = if m.chat_id < 0 && is_diagnose(&m.text) {
+            self.chat_admin(m.chat_id, from).await
+        } else {
+            None
+        };
         let engine = self.shared.engine();
         let limit = self.limit.clone();
         let now = self.shared.now();
@@ -267,6 +272,7 @@ impl Bridge {
                     reply_to_author,
                     mention_ids: mentions,
                     bot_reads_all,
+                    sender_is_chat_admin,
                     now,
                 };
                 let reply = bot::respond(&tx, &engine, &limit, ctx, &m.text, username.as_deref())?;
@@ -289,6 +295,44 @@ impl Bridge {
         }
         Ok(())
     }
+}
+
+/// Asks Telegram whether `user` administers `chat` (bounded: a slow
+/// answer must not hold up the pipeline). `None` when it cannot tell.
+impl Bridge {
+    async fn chat_admin(&self, chat: i64, user: i64) -> Option<bool> {
+        let client = self.link.client()?;
+        let peers = self
+            .shared
+            .store
+            .run(move |c| {
+                let get = |id| {
+                    crate::telegram::session::cached_peer_ref(c, id)
+                        .ok()
+                        .flatten()
+                };
+                Ok((get(chat), get(user)))
+            })
+            .await
+            .ok()?;
+        let (Some(chat_ref), Some(user_ref)) = peers else {
+            return None;
+        };
+        let asked = client.get_permissions(chat_ref, user_ref);
+        match tokio::time::timeout(Duration::from_secs(5), asked).await {
+            Ok(Ok(p)) => Some(p.is_admin() || p.is_creator()),
+            Ok(Err(e)) => {
+                tracing::debug!(chat, user, "cannot read the user's rights: {e}");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+fn is_diagnose(text: &str) -> bool {
+    let first = text.split_whitespace().next().unwrap_or("");
+    first == "/diagnose" || first.starts_with("/diagnose@")
 }
 
 /// A command, or anything a user writes to the bot in private. Edits are

@@ -112,6 +112,7 @@ fn ctx(from: i64, private: bool) -> CommandContext {
         reply_to_author: None,
         mention_ids: Vec::new(),
         bot_reads_all: None,
+        sender_is_chat_admin: None,
         now: t("2025-01-13T12:00:00+03:00"),
     }
 }
@@ -292,6 +293,13 @@ fn read_commands_are_for_staff_where_they_belong() {
         assert_eq!(d.contains("Диагностика"), staff, "{who}: {d}");
         let d = env.run(ctx(who, true), Command::Diagnose).text_html;
         assert!(!d.contains("Диагностика"), "{who}: {d}");
+        // The group's own administrators may diagnose it, staff or not.
+        let admin_of_group = CommandContext {
+            sender_is_chat_admin: Some(true),
+            ..ctx(who, false)
+        };
+        let d = env.run(admin_of_group, Command::Diagnose).text_html;
+        assert!(d.contains("Диагностика"), "{who}: {d}");
         for cmd in [Command::MyStats, Command::MyChats, Command::Open] {
             let r = env.run(ctx(who, true), cmd.clone()).text_html;
             assert_eq!(!r.starts_with("Извините"), staff, "{who} {cmd:?}: {r}");
