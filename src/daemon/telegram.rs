@@ -297,9 +297,9 @@ impl Bridge {
     }
 }
 
-/// Asks Telegram whether `user` administers `chat` (bounded: a slow
-/// answer must not hold up the pipeline). `None` when it cannot tell.
 impl Bridge {
+    /// Asks Telegram whether `user` administers `chat` (bounded: a slow
+    /// answer must not hold up the pipeline). `None` when it cannot tell.
     async fn chat_admin(&self, chat: i64, user: i64) -> Option<bool> {
         let client = self.link.client()?;
         let peers = self
