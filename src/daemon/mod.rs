@@ -1,6 +1,7 @@
 //! The long-running `buhbot run` service.
 //!
-//! - [`run`]: start-up, the task tree, signals, reload, shutdown.
+//! - [`run`]: start-up, the task tree, signals, reload, shutdown (with
+//!   `run_telegram`: the Telegram source's tasks and READY=1 on connection).
 //! - [`source`]: event sources (a replay of an export, or Telegram through
 //!   [`telegram`]: updates → events, commands and button presses).
 //! - [`ingest`]: events → [`engine`] (messages) and [`chat_events`] (the bot
@@ -23,6 +24,7 @@ pub mod live_settings;
 pub mod notify;
 pub mod overlay;
 pub mod run;
+mod run_telegram;
 pub mod schedule;
 pub mod scheduler;
 pub mod shared;

@@ -15,22 +15,18 @@ use tokio_util::sync::CancellationToken;
 use super::clock::Clock;
 use super::engine::Engine;
 use super::notify::{HeartbeatRegistry, Notifier, run_watchdog};
+use super::run_telegram::{TelegramSide, ready_when_connected, spawn_telegram};
 use super::shared::Shared;
 use super::source::{self, SourceSpec};
-use super::telegram::{Bridge, CatchUp};
 use super::{delivery, ingest, scheduler};
 use crate::backup::DbLock;
-use crate::bot::RateLimit;
 use crate::config::{Config, ConfigError, TelegramCredentials};
 use crate::metrics::{self as bmetrics, TextfileSettings, catalogue as m};
 use crate::sinks::{AlertSink, EmailSink, LogSink};
 use crate::store::{Store, alerts, outbox, requests, state};
 use crate::telegram::api::GrammersApi;
-use crate::telegram::client::{self, LiveConnector, LoopSettings};
 use crate::telegram::link::{Link, Me};
-use crate::telegram::outbound::{
-    EngineSource, OutboundConfig, TelegramApi, TelegramSink, run_outbound_with,
-};
+use crate::telegram::outbound::{EngineSource, TelegramApi, TelegramSink};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -74,7 +70,7 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
 /// What the source implies for the configuration: a replay never talks to
 /// Telegram (its alerts go to the log and e-mail only); on Telegram, the
 /// bot's own id is known from sign-in when the file does not say it.
-fn for_source(mut config: Config, source: &SourceSpec, me: Option<&Me>) -> Config {
+pub(super) fn for_source(mut config: Config, source: &SourceSpec, me: Option<&Me>) -> Config {
     if matches!(source, SourceSpec::Replay { .. }) {
         config.alerts.telegram = false;
     }
@@ -494,7 +490,7 @@ async fn reload(
     let _ = notifier.reloaded();
 }
 
-async fn status_line(
+pub(super) async fn status_line(
     shared: &Arc<Shared>,
     link: Option<&Link>,
 ) -> Result<String, crate::store::StoreError> {
@@ -553,115 +549,13 @@ enum Feed {
     Telegram(TelegramCredentials),
 }
 
-/// The Telegram pieces several tasks share.
-struct TelegramSide {
-    link: Arc<Link>,
-    /// Nudges the outbound sender when something was queued.
-    wake: Arc<tokio::sync::Notify>,
-    api: Arc<dyn TelegramApi>,
-}
-
 /// What a SIGHUP reload needs besides the configuration file.
 struct Reloading {
     link: Option<Arc<Link>>,
     telegram_sink: Option<Arc<dyn AlertSink>>,
 }
 
-type Tasks = JoinSet<(&'static str, Result<(), String>)>;
-
-/// The connection loop, the bridge and the outbound sender.
-#[allow(clippy::too_many_arguments)]
-fn spawn_telegram(
-    side: &TelegramSide,
-    credentials: TelegramCredentials,
-    shared: &Arc<Shared>,
-    config: &Config,
-    ingest: mpsc::Sender<super::event::Event>,
-    heartbeats: &HeartbeatRegistry,
-    cancel: &CancellationToken,
-    tasks: &mut Tasks,
-) {
-    let (inbound_tx, inbound_rx) = mpsc::channel(1024);
-    let connector = Arc::new(LiveConnector {
-        store: shared.store.clone(),
-        credentials,
-    });
-    tasks.spawn({
-        let (l, c) = (side.link.clone(), cancel.clone());
-        let handled = shared.handled.clone();
-        async move {
-            client::run(
-                connector,
-                l,
-                inbound_tx,
-                handled,
-                LoopSettings::default(),
-                c,
-            )
-            .await;
-            ("telegram", Ok(()))
-        }
-    });
-    // Timers due from now on wait for what Telegram kept while we were down.
-    let catch_up = CatchUp::hold(shared, shared.now().timestamp());
-    let bridge = Bridge {
-        shared: shared.clone(),
-        link: side.link.clone(),
-        api: side.api.clone(),
-        limit: Arc::new(RateLimit::new(config.telegram.rate_limit_per_minute)),
-        wake: side.wake.clone(),
-    };
-    tasks.spawn({
-        let (hb, c) = (heartbeats.register("telegram"), cancel.clone());
-        async move {
-            let r = bridge.run(inbound_rx, ingest, catch_up, hb, c).await;
-            ("telegram bridge", r.map_err(|e| e.to_string()))
-        }
-    });
-    tasks.spawn({
-        let settings = OutboundConfig {
-            wake: side.wake.clone(),
-            ..OutboundConfig::default()
-        };
-        let (s, api, clock) = (shared.store.clone(), side.api.clone(), shared.clock);
-        let (hb, c) = (heartbeats.register("outbound"), cancel.clone());
-        async move {
-            let r = run_outbound_with(settings, s, api, clock, c, Some(hb)).await;
-            ("outbound", r.map_err(|e| e.to_string()))
-        }
-    });
-}
-
-/// Sends READY=1 after the first connection, and learns the bot's own id
-/// (its messages must never open requests) when the file does not say it.
-async fn ready_when_connected(
-    link: Arc<Link>,
-    shared: Arc<Shared>,
-    config: Arc<Config>,
-    source: SourceSpec,
-    notifier: Notifier,
-    db: PathBuf,
-    cancel: CancellationToken,
-) -> (&'static str, Result<(), String>) {
-    let mut state = link.subscribe();
-    tokio::select! {
-        _ = cancel.cancelled() => return ("ready", Ok(())),
-        r = state.wait_for(|s| s.ever_connected) => if r.is_err() {
-            return ("ready", Ok(()));
-        },
-    }
-    let me = link.state().me;
-    if config.telegram.bot_id.is_none() && me.is_some() {
-        let patched = Arc::new(for_source((*config).clone(), &source, me.as_ref()));
-        if let Err(e) = super::live_settings::swap(&shared, patched, false).await {
-            return ("ready", Err(format!("cannot apply the bot's own id: {e}")));
-        }
-    }
-    let status = status_line(&shared, Some(&link)).await.unwrap_or_default();
-    let _ = notifier.ready(&status);
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), db = %db.display(), "buhbot is running on Telegram; {status}");
-    ("ready", Ok(()))
-}
+pub(super) type Tasks = JoinSet<(&'static str, Result<(), String>)>;
 
 /// The database a `run` with this configuration would use.
 pub fn db_path(config: &Config) -> &Path {

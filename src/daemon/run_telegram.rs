@@ -1,0 +1,123 @@
+//! `buhbot run` on Telegram: the tasks of the Telegram source (the
+//! connection loop, the bridge, the outbound sender) and READY=1 once the
+//! first connection succeeded.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::event::Event;
+use super::notify::{HeartbeatRegistry, Notifier};
+use super::run::{Tasks, for_source, status_line};
+use super::shared::Shared;
+use super::source::SourceSpec;
+use super::telegram::{Bridge, CatchUp};
+use crate::bot::RateLimit;
+use crate::config::{Config, TelegramCredentials};
+use crate::telegram::client::{self, LiveConnector, LoopSettings};
+use crate::telegram::link::Link;
+use crate::telegram::outbound::{OutboundConfig, TelegramApi, run_outbound_with};
+
+/// The Telegram pieces several tasks share.
+pub(super) struct TelegramSide {
+    pub link: Arc<Link>,
+    /// Nudges the outbound sender when something was queued.
+    pub wake: Arc<tokio::sync::Notify>,
+    pub api: Arc<dyn TelegramApi>,
+}
+
+/// The connection loop, the bridge and the outbound sender.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn spawn_telegram(
+    side: &TelegramSide,
+    credentials: TelegramCredentials,
+    shared: &Arc<Shared>,
+    config: &Config,
+    ingest: mpsc::Sender<Event>,
+    heartbeats: &HeartbeatRegistry,
+    cancel: &CancellationToken,
+    tasks: &mut Tasks,
+) {
+    let (inbound_tx, inbound_rx) = mpsc::channel(1024);
+    let connector = Arc::new(LiveConnector {
+        store: shared.store.clone(),
+        credentials,
+    });
+    tasks.spawn({
+        let (l, c) = (side.link.clone(), cancel.clone());
+        let handled = shared.handled.clone();
+        async move {
+            client::run(
+                connector,
+                l,
+                inbound_tx,
+                handled,
+                LoopSettings::default(),
+                c,
+            )
+            .await;
+            ("telegram", Ok(()))
+        }
+    });
+    // Timers due from now on wait for what Telegram kept while we were down.
+    let catch_up = CatchUp::hold(shared, shared.now().timestamp());
+    let bridge = Bridge {
+        shared: shared.clone(),
+        link: side.link.clone(),
+        api: side.api.clone(),
+        limit: Arc::new(RateLimit::new(config.telegram.rate_limit_per_minute)),
+        wake: side.wake.clone(),
+    };
+    tasks.spawn({
+        let (hb, c) = (heartbeats.register("telegram"), cancel.clone());
+        async move {
+            let r = bridge.run(inbound_rx, ingest, catch_up, hb, c).await;
+            ("telegram bridge", r.map_err(|e| e.to_string()))
+        }
+    });
+    tasks.spawn({
+        let settings = OutboundConfig {
+            wake: side.wake.clone(),
+            ..OutboundConfig::default()
+        };
+        let (s, api, clock) = (shared.store.clone(), side.api.clone(), shared.clock);
+        let (hb, c) = (heartbeats.register("outbound"), cancel.clone());
+        async move {
+            let r = run_outbound_with(settings, s, api, clock, c, Some(hb)).await;
+            ("outbound", r.map_err(|e| e.to_string()))
+        }
+    });
+}
+
+/// Sends READY=1 after the first connection, and learns the bot's own id
+/// (its messages must never open requests) when the file does not say it.
+pub(super) async fn ready_when_connected(
+    link: Arc<Link>,
+    shared: Arc<Shared>,
+    config: Arc<Config>,
+    source: SourceSpec,
+    notifier: Notifier,
+    db: PathBuf,
+    cancel: CancellationToken,
+) -> (&'static str, Result<(), String>) {
+    let mut state = link.subscribe();
+    tokio::select! {
+        _ = cancel.cancelled() => return ("ready", Ok(())),
+        r = state.wait_for(|s| s.ever_connected) => if r.is_err() {
+            return ("ready", Ok(()));
+        },
+    }
+    let me = link.state().me;
+    if config.telegram.bot_id.is_none() && me.is_some() {
+        let patched = Arc::new(for_source((*config).clone(), &source, me.as_ref()));
+        if let Err(e) = super::live_settings::swap(&shared, patched, false).await {
+            return ("ready", Err(format!("cannot apply the bot's own id: {e}")));
+        }
+    }
+    let status = status_line(&shared, Some(&link)).await.unwrap_or_default();
+    let _ = notifier.ready(&status);
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), db = %db.display(), "buhbot is running on Telegram; {status}");
+    ("ready", Ok(()))
+}
