@@ -22,14 +22,16 @@
 //!   systemd, colours on a terminal).
 //! - [`sinks`]: alert channels (log, e-mail over SMTP) behind one object-safe
 //!   trait, with transient/permanent failures told apart; secrets handling.
-//! - [`telegram`]: grammers (MTProto): the session stored in SQLite,
-//!   inbound updates mapped to pipeline events, the connection loop.
 //! - [`backup`]: online SQLite snapshots into tar.gz archives, verify,
 //!   retention, restore, and the daemon's database lock.
-//! - [`telegram`]: the Telegram side; [`telegram::outbound`] is the
-//!   persistent, paced, idempotent queue every outgoing message goes through.
-//! - [`bot`]: the bot's commands (parse, authorise against the store,
-//!   execute, rate-limit), independent of the Telegram transport.
+//! - [`telegram`]: grammers (MTProto): the session stored in SQLite,
+//!   inbound updates mapped to pipeline events, the reconnecting connection
+//!   loop and its shared state ([`telegram::link`]), the transport
+//!   ([`telegram::api`]) and [`telegram::outbound`], the persistent, paced,
+//!   idempotent queue every outgoing message goes through.
+//! - [`bot`]: the bot's commands and buttons (parse, authorise against the
+//!   store, execute, rate-limit), independent of the Telegram transport;
+//!   [`daemon::telegram`] bridges them to the live connection.
 //! - [`cli`]: the `buhbot` command line (thin; maps errors to exit codes).
 
 pub mod backup;

@@ -76,8 +76,10 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Event source: replay:FILE[?speed=N] (a Telegram Desktop export or a
-    /// .jsonl event file, on a virtual clock N times faster than real time)
+    /// Event source: telegram (the bot's live connection; needs
+    /// [telegram] api_id and the credentials) or replay:FILE[?speed=N] (a
+    /// Telegram Desktop export or a .jsonl event file, on a virtual clock N
+    /// times faster than real time)
     #[arg(long, value_name = "SOURCE", default_value = "telegram")]
     pub source: crate::daemon::source::SourceSpec,
     /// Test-only: SIGUSR1 wedges the ingest loop (to exercise the watchdog)

@@ -1,6 +1,6 @@
 //! Event sources. `replay:FILE[?speed=N]` feeds a Telegram Desktop export
 //! (or a JSON-lines file of events) through the real pipeline; the default
-//! source will be Telegram.
+//! source is Telegram (see [`super::telegram`]).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -27,8 +27,6 @@ pub enum SourceError {
     Unknown(String),
     #[error("bad replay speed {0:?}: expected a positive number")]
     Speed(String),
-    #[error("the Telegram source is not available in this build yet; use --source replay:FILE")]
-    TelegramUnavailable,
     #[error(transparent)]
     Export(#[from] export::ExportError),
     #[error("{file}: line {line}: {message}")]
