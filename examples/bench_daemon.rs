@@ -7,7 +7,10 @@
 //!    blocking pool, paced, p50/p99/max;
 //! 3. READY after start with a 1 000 000-request database, the idle
 //!    daemon's resident memory, and the time a graceful stop takes;
-//! 4. alert lateness (fire time − due time) of a real-time replay.
+//! 4. alert lateness (fire time − due time) of a real-time replay;
+//! 5. the Telegram source's path: mapped updates through the bridge and
+//!    the ingest loop into the store (plain messages, then bot commands,
+//!    each a transaction of its own with its queued reply).
 
 use std::io::Read;
 use std::os::unix::net::UnixDatagram;
@@ -290,6 +293,95 @@ fn lateness(dir: &Path) {
     );
 }
 
+fn telegram_path(dir: &Path) {
+    use buhbot::bot::RateLimit;
+    use buhbot::daemon::clock::Clock;
+    use buhbot::daemon::notify::HeartbeatRegistry;
+    use buhbot::daemon::shared::Shared;
+    use buhbot::daemon::telegram::{Bridge, CatchUp, SOURCE};
+    use buhbot::telegram::client::Inbound;
+    use buhbot::telegram::inbound::InboundEvent;
+    use buhbot::telegram::link::{Link, Me};
+    use buhbot::telegram::outbound::fake::RecordingApi;
+    use std::sync::atomic::Ordering;
+
+    let config = Arc::new(Config::load(Some(&config(dir, "[alerts]\ntelegram = false"))).unwrap());
+    let (store, _) = Store::open_migrated(&dir.join("buhbot.db")).unwrap();
+    let engine = Engine::from_config_and_store(config, &store.conn().unwrap()).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let shared = Arc::new(Shared::new(store, Clock::System, engine, vec![], true));
+        let link = Arc::new(Link::new());
+        let me = Me { id: 6_000_000, username: Some("buh_bot".into()), privacy_mode: false };
+        link.connected(None, me, Utc::now());
+        let (ingest_tx, ingest_rx) = tokio::sync::mpsc::channel(1024);
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let beats = HeartbeatRegistry::new();
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let limit = Arc::new(RateLimit::new(std::num::NonZeroU32::new(1000).unwrap()));
+        let bridge = Bridge {
+            shared: shared.clone(),
+            link,
+            api: Arc::new(RecordingApi::new()),
+            limit,
+            wake: Arc::new(tokio::sync::Notify::new()),
+        };
+        let catch_up = CatchUp::hold(&shared, 0);
+        let ingest = tokio::spawn(buhbot::daemon::ingest::run(
+            shared.clone(), ingest_rx, SOURCE, beats.register("ingest"), cancel.clone(),
+        ));
+        let bridge = tokio::spawn(bridge.run(rx, ingest_tx, catch_up, beats.register("b"), cancel.clone()));
+        let inbound = |m: MessageEvent| Inbound {
+            date: m.date,
+            event: InboundEvent::Message(m),
+            mentions: Vec::new(),
+            bot_is_admin: None,
+        };
+        let msgs = events(50_000);
+        let n = msgs.len() as u64;
+        let started = Instant::now();
+        for m in msgs {
+            tx.send(inbound(m)).await.unwrap();
+        }
+        while shared.handled.load(Ordering::Acquire) < n {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!("telegram path: {n} messages in {secs:.2} s = {:.0} events/s (bridge + ingest + store)", n as f64 / secs);
+        // Bot commands: each runs in its own transaction and queues a reply.
+        let commands = 2_000u64;
+        let started = Instant::now();
+        for i in 0..commands {
+            let m = MessageEvent {
+                chat_id: 7_000_001 + (i as i64 % 50),
+                chat_title: None,
+                message_id: 1_000_000 + i as i64,
+                edit_version: 0,
+                date: Utc::now(),
+                sender: SenderKind::User(7_000_001 + (i as i64 % 50)),
+                sender_name: None,
+                text: "/mychats".into(),
+                reply_to: None,
+                has_media: false,
+                service: false,
+            };
+            tx.send(inbound(m)).await.unwrap();
+        }
+        while shared.handled.load(Ordering::Acquire) < n + commands {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!("telegram path: {commands} commands in {secs:.2} s = {:.0} commands/s (each answered through the outbound queue)", commands as f64 / secs);
+        cancel.cancel();
+        let _ = ingest.await;
+        let _ = bridge.await;
+    });
+}
+
 fn main() {
     let which: Vec<String> = std::env::args().skip(1).collect();
     let run = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
@@ -304,5 +396,8 @@ fn main() {
     }
     if run("lateness") {
         lateness(tempfile::tempdir().unwrap().path());
+    }
+    if run("telegram") {
+        telegram_path(tempfile::tempdir().unwrap().path());
     }
 }
