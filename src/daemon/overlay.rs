@@ -41,15 +41,24 @@ pub struct StoreSettings {
     pub staff: BTreeMap<i64, (BTreeSet<UserId>, BTreeSet<UserId>)>,
     pub calendars: BTreeMap<i64, String>,
     pub users: BTreeSet<UserId>,
+    /// Users with the role `manager`: the firm's managers get breaches and
+    /// escalations of every chat, like `[alerts] managers`.
+    pub managers: BTreeSet<UserId>,
 }
 
 impl StoreSettings {
     pub fn load(conn: &Connection) -> Result<StoreSettings> {
+        let users = users::list(conn)?;
         let mut s = StoreSettings {
             revision: settings::revision(conn)?,
             chats: chats::list(conn)?.into_iter().map(|c| (c.id, c)).collect(),
             calendars: chats::all_calendars(conn)?.into_iter().collect(),
-            users: users::list(conn)?.into_iter().map(|u| u.id).collect(),
+            users: users.iter().map(|u| u.id).collect(),
+            managers: users
+                .iter()
+                .filter(|u| u.role == "manager")
+                .map(|u| u.id)
+                .collect(),
             ..StoreSettings::default()
         };
         for (chat, user, role) in chats::all_staff(conn)? {
@@ -93,6 +102,11 @@ fn policy_over(base: Policy, row: &ChatRow) -> Policy {
 /// Applies `store` over `config`.
 pub fn overlay(config: &Config, store: &StoreSettings) -> Effective {
     let mut eff = config.clone();
+    for m in &store.managers {
+        if !eff.alerts.managers.contains(m) {
+            eff.alerts.managers.push(*m);
+        }
+    }
     let migrated: BTreeMap<i64, i64> = store
         .chats
         .values()

@@ -136,34 +136,38 @@ fn alert_recipients_by_kind_never_a_group() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(
         dir.path(),
-        "managers = [8]
-[alerts]
-managers = [9, -100123]
-",
+        "managers = [8]\n[alerts]\nmanagers = [9, -100123]\n",
     );
-    let tg = |kind: &str| -> Vec<String> {
+    let tg = |e: &Engine, kind: &str| -> Vec<String> {
         e.recipients(CHAT, kind)
             .into_iter()
             .filter(|(sink, _)| *sink == "telegram")
             .map(|(_, r)| r)
             .collect()
     };
-    assert_eq!(tg("warning"), ["7"]);
-    assert_eq!(tg("breach"), ["7", "8", "9"]);
-    assert_eq!(tg("escalation"), ["8", "9"]);
-    // An unregistered chat: only the global managers.
+    assert_eq!(tg(&e, "warning"), ["7"]);
+    assert_eq!(tg(&e, "breach"), ["7", "8", "9"]);
+    assert_eq!(tg(&e, "escalation"), ["8", "9"]);
+    // An unregistered chat: only the global managers (and the log).
     assert_eq!(e.recipients(-42, "breach").len(), 2);
-    let off = engine(
-        dir.path(),
-        "[alerts]
-telegram = false
-",
-    );
-    assert!(
-        off.recipients(CHAT, "breach")
-            .iter()
-            .all(|(s, _)| *s != "telegram")
-    );
+    let off = engine(dir.path(), "[alerts]\ntelegram = false\n");
+    assert!(tg(&off, "breach").is_empty());
+    // The firm's managers from `buhbot users` count like [alerts] managers.
+    let (store, _) = Store::open_migrated(&dir.path().join("b.db")).unwrap();
+    let conn = store.conn().unwrap();
+    let user = |id: i64, role: &str| buhbot::store::users::UserRow {
+        id,
+        name: format!("u{id}"),
+        username: None,
+        role: role.into(),
+        email: None,
+    };
+    buhbot::store::users::add(&conn, &user(10, "manager"), "test", 0).unwrap();
+    buhbot::store::users::add(&conn, &user(11, "accountant"), "test", 0).unwrap();
+    let base = engine(dir.path(), "managers = [8]\n");
+    let e = Engine::from_config_and_store(base.base_config().clone(), &conn).unwrap();
+    assert_eq!(tg(&e, "escalation"), ["8", "10"]);
+    assert_eq!(tg(&e, "warning"), ["7"]);
 }
 
 #[test]
