@@ -3,16 +3,12 @@
 //! the reports, and the per-user rate limit.
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::Duration;
 
 use buhbot::bot::parse::{Command, Hours, ParseError, Sla, Target, parse};
 use buhbot::bot::{CommandContext, RateLimit, Reply, Verdict, handle, ratelimit, respond};
-use buhbot::config::Config;
-use buhbot::daemon::engine::Engine;
 use buhbot::domain::calendar::Interval;
-use buhbot::store::users::{self, UserRow};
-use buhbot::store::{Store, chats, settings, write_tx};
+use buhbot::store::{chats, settings, write_tx};
 use buhbot::telegram::outbound::{Enqueued, Kind, queue};
 use chrono::{DateTime, Utc};
 use governor::clock::FakeRelativeClock;
@@ -31,53 +27,30 @@ fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().into()
 }
 
-struct Env {
-    _dir: tempfile::TempDir,
-    store: Store,
-    config: Arc<Config>,
+struct Env(crate::StaffEnv);
+
+impl std::ops::Deref for Env {
+    type Target = crate::StaffEnv;
+    fn deref(&self) -> &crate::StaffEnv {
+        &self.0
+    }
 }
 
 impl Env {
     fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("buhbot.toml");
-        std::fs::write(
-            &path,
-            format!(
+        Env(crate::StaffEnv::new(
+            &format!(
                 "[[chats]]\nid = {CHAT}\ntitle = \"ООО Ромашка\"\naccountants = [{ACCOUNTANT}]\n\
                  managers = [{CHAT_MANAGER}]\n"
             ),
-        )
-        .unwrap();
-        let config = Arc::new(Config::load(Some(&path)).unwrap());
-        let (store, _) = Store::open_migrated(&dir.path().join("b.db")).unwrap();
-        let env = Env {
-            _dir: dir,
-            store,
-            config,
-        };
-        let conn = env.store.conn().unwrap();
-        for (id, role, username) in [
-            (ADMIN, "admin", "boss"),
-            (MANAGER, "manager", "manager1"),
-            (ACCOUNTANT, "accountant", "ivanova"),
-            (OBSERVER, "observer", "watcher"),
-            (NEW_ACCOUNTANT, "accountant", "Petrova"),
-        ] {
-            let user = UserRow {
-                id,
-                name: format!("Сотрудник {id}"),
-                username: Some(username.into()),
-                role: role.into(),
-                email: None,
-            };
-            users::add(&conn, &user, "test", 0).unwrap();
-        }
-        env
-    }
-
-    fn engine(&self) -> Engine {
-        Engine::from_config_and_store(self.config.clone(), &self.store.conn().unwrap()).unwrap()
+            &[
+                (ADMIN, "admin", "Сотрудник 1", Some("boss")),
+                (MANAGER, "manager", "Сотрудник 2", Some("manager1")),
+                (ACCOUNTANT, "accountant", "Сотрудник 3", Some("ivanova")),
+                (OBSERVER, "observer", "Сотрудник 4", Some("watcher")),
+                (NEW_ACCOUNTANT, "accountant", "Сотрудник 5", Some("Petrova")),
+            ],
+        ))
     }
 
     fn run(&self, ctx: CommandContext, cmd: Command) -> Reply {

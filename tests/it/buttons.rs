@@ -10,12 +10,10 @@ use std::time::Duration;
 
 use buhbot::bot::buttons::{self, Action};
 use buhbot::bot::callback::{self, CallbackOutcome, CallbackPress, on_callback};
-use buhbot::config::Config;
 use buhbot::daemon::clock::Clock;
-use buhbot::daemon::engine::Engine;
 use buhbot::sinks::{AlertSink, Outgoing};
-use buhbot::store::users::{self, UserRow};
-use buhbot::store::{Store, requests, timers, write_tx};
+use buhbot::store::users::{self};
+use buhbot::store::{requests, timers, write_tx};
 use buhbot::telegram::outbound::fake::RecordingApi;
 use buhbot::telegram::outbound::queue;
 use buhbot::telegram::outbound::{Button, Kind, OutboundConfig, TelegramSink, run_outbound_with};
@@ -37,57 +35,34 @@ const OTHER_ACC: i64 = 7000050;
 const CLIENT: i64 = 5000001;
 const STRANGER: i64 = 5999999;
 
-struct Env {
-    _dir: tempfile::TempDir,
-    store: Store,
-    config: Arc<Config>,
+struct Env(crate::StaffEnv);
+
+impl std::ops::Deref for Env {
+    type Target = crate::StaffEnv;
+    fn deref(&self) -> &crate::StaffEnv {
+        &self.0
+    }
 }
 
 impl Env {
     fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("buhbot.toml");
-        std::fs::write(
-            &path,
-            format!(
+        Env(crate::StaffEnv::new(
+            &format!(
                 "[alerts]\nmanagers = [{MANAGER}]\n\n\
                  [[chats]]\nid = {CHAT}\ntitle = \"ООО Ромашка\"\naccountants = [{ACC}, {ACC2}]\n\
                  managers = [{CHAT_MANAGER}]\n\n\
                  [[chats]]\nid = {OTHER_CHAT}\ntitle = \"ИП Лютиков\"\naccountants = [{OTHER_ACC}]\n\n\
                  [[chats]]\nid = {BASIC}\ntitle = \"Старая группа\"\naccountants = [{ACC}]\n"
             ),
-        )
-        .unwrap();
-        let config = Arc::new(Config::load(Some(&path)).unwrap());
-        let (store, _) = Store::open_migrated(&dir.path().join("b.db")).unwrap();
-        let conn = store.conn().unwrap();
-        for (id, role, name) in [
-            (ADMIN, "admin", "Админ"),
-            (MANAGER, "manager", "Смирнова"),
-            (ACC, "accountant", "Иванова"),
-            (ACC2, "accountant", "Петрова"),
-            (OBSERVER, "observer", "Наблюдатель"),
-            (OTHER_ACC, "accountant", "Сидорова"),
-        ] {
-            let user = UserRow {
-                id,
-                name: name.into(),
-                username: None,
-                role: role.into(),
-                email: None,
-            };
-            users::add(&conn, &user, "test", 0).unwrap();
-        }
-        drop(conn);
-        Env {
-            _dir: dir,
-            store,
-            config,
-        }
-    }
-
-    fn engine(&self) -> Engine {
-        Engine::from_config_and_store(self.config.clone(), &self.store.conn().unwrap()).unwrap()
+            &[
+                (ADMIN, "admin", "Админ", None),
+                (MANAGER, "manager", "Смирнова", None),
+                (ACC, "accountant", "Иванова", None),
+                (ACC2, "accountant", "Петрова", None),
+                (OBSERVER, "observer", "Наблюдатель", None),
+                (OTHER_ACC, "accountant", "Сидорова", None),
+            ],
+        ))
     }
 
     fn ingest(&self, chat: i64, id: i64, from: i64, at: &str, text: &str) {

@@ -82,3 +82,48 @@ pub fn ingest_one(
 pub fn t(s: &str) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339(s).unwrap().into()
 }
+
+/// A store with a configuration and staff in `users`, for the bot and
+/// button tests (each wraps it with its own helpers).
+pub struct StaffEnv {
+    _dir: tempfile::TempDir,
+    pub store: buhbot::store::Store,
+    pub config: std::sync::Arc<buhbot::config::Config>,
+}
+
+impl StaffEnv {
+    /// `users`: (id, role, name, username).
+    pub fn new(toml: &str, users: &[(i64, &str, &str, Option<&str>)]) -> StaffEnv {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("buhbot.toml");
+        std::fs::write(&path, toml).unwrap();
+        let config = std::sync::Arc::new(buhbot::config::Config::load(Some(&path)).unwrap());
+        let (store, _) = buhbot::store::Store::open_migrated(&dir.path().join("b.db")).unwrap();
+        let conn = store.conn().unwrap();
+        for &(id, role, name, username) in users {
+            let user = buhbot::store::users::UserRow {
+                id,
+                name: name.into(),
+                username: username.map(Into::into),
+                role: role.into(),
+                email: None,
+            };
+            buhbot::store::users::add(&conn, &user, "test", 0).unwrap();
+        }
+        StaffEnv {
+            _dir: dir,
+            store,
+            config,
+        }
+    }
+
+    /// The engine over the configuration and the store, as the daemon
+    /// builds it.
+    pub fn engine(&self) -> buhbot::daemon::engine::Engine {
+        buhbot::daemon::engine::Engine::from_config_and_store(
+            self.config.clone(),
+            &self.store.conn().unwrap(),
+        )
+        .unwrap()
+    }
+}

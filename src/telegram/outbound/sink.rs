@@ -64,6 +64,17 @@ impl TelegramSink {
         }
     }
 
+    /// A misrouted alert: logged as an error (it means a wrong staff list
+    /// or a bug) and failed for good.
+    fn refuse(msg: &Outgoing, why: &str) -> SinkError {
+        tracing::error!(
+            delivery = msg.delivery_id,
+            recipient = %msg.recipient,
+            "refusing to send an alert: {why}"
+        );
+        Self::permanent(&msg.recipient, format!("refused: {why}"))
+    }
+
     async fn enqueue(&self, msg: &Outgoing) -> Result<SentReceipt, SinkError> {
         let recipient = msg.recipient.as_str();
         let chat: i64 = recipient
@@ -73,14 +84,9 @@ impl TelegramSink {
         // Alerts name clients and deadlines: they must never reach a client
         // chat. Private chats have the user's (positive) id; groups are < 0.
         if chat <= 0 {
-            tracing::error!(
-                delivery = msg.delivery_id,
-                recipient,
-                "refusing to send an alert to a group chat; alerts go to staff private chats only"
-            );
-            return Err(Self::permanent(
-                recipient,
-                "refused: alerts go only to staff private chats, not to group chats".to_string(),
+            return Err(Self::refuse(
+                msg,
+                "alerts go only to staff private chats, not to group chats",
             ));
         }
         let mut new = NewOutbound::new(
@@ -107,15 +113,7 @@ impl TelegramSink {
             .await;
         let queued = match prepared {
             Ok(Prepared::NotStaff) => {
-                tracing::error!(
-                    delivery = msg.delivery_id,
-                    recipient,
-                    "refusing to send an alert to a user who is not staff"
-                );
-                return Err(Self::permanent(
-                    recipient,
-                    "refused: alerts go only to staff of the firm".to_string(),
-                ));
+                return Err(Self::refuse(msg, "alerts go only to staff of the firm"));
             }
             Ok(Prepared::Queued(r)) => Ok(r),
             Err(e) => Err(e),
