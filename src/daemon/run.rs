@@ -264,6 +264,7 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         );
         async move { ("delivery", delivery::run(s, hb, c).await.map_err(err)) }
     });
+    let mut connection = None;
     match feed {
         Feed::Replay(reader) => {
             drop(tx);
@@ -281,7 +282,7 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         }
         Feed::Telegram(credentials) => {
             let side = telegram.as_ref().expect("built for the Telegram feed");
-            spawn_telegram(
+            connection = Some(spawn_telegram(
                 side,
                 credentials,
                 &shared,
@@ -290,7 +291,7 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
                 &heartbeats,
                 &cancel,
                 &mut tasks,
-            );
+            ));
         }
     }
     tasks.spawn({
@@ -379,6 +380,16 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
 
     // Drain: every loop finishes its current step and returns.
     let _ = notifier.stopping();
+    if let Some(c) = connection {
+        // Telegram first, while the pipeline still commits what it drains.
+        c.stop.cancel();
+        if tokio::time::timeout(Duration::from_secs(10), c.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the Telegram connection did not stop within 10 s");
+        }
+    }
     cancel.cancel();
     let drain = config.daemon.drain_timeout;
     let drained = tokio::time::timeout(drain, async {

@@ -28,6 +28,14 @@ pub(super) struct TelegramSide {
     pub api: Arc<dyn TelegramApi>,
 }
 
+/// The connection loop, stopped first at shutdown (its own token): it
+/// drains what Telegram already sent through the still running pipeline
+/// and saves the update state before the rest stops.
+pub(super) struct ConnectionLoop {
+    pub stop: CancellationToken,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
 /// The connection loop, the bridge and the outbound sender.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn spawn_telegram(
@@ -39,28 +47,21 @@ pub(super) fn spawn_telegram(
     heartbeats: &HeartbeatRegistry,
     cancel: &CancellationToken,
     tasks: &mut Tasks,
-) {
+) -> ConnectionLoop {
     let (inbound_tx, inbound_rx) = mpsc::channel(1024);
     let connector = Arc::new(LiveConnector {
         store: shared.store.clone(),
         credentials,
     });
-    tasks.spawn({
-        let (l, c) = (side.link.clone(), cancel.clone());
-        let handled = shared.handled.clone();
-        async move {
-            client::run(
-                connector,
-                l,
-                inbound_tx,
-                handled,
-                LoopSettings::default(),
-                c,
-            )
-            .await;
-            ("telegram", Ok(()))
-        }
-    });
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(client::run(
+        connector,
+        side.link.clone(),
+        inbound_tx,
+        shared.handled.clone(),
+        LoopSettings::default(),
+        stop.clone(),
+    ));
     // Timers due from now on wait for what Telegram kept while we were down.
     let catch_up = CatchUp::hold(shared, shared.now().timestamp());
     let bridge = Bridge {
@@ -89,6 +90,7 @@ pub(super) fn spawn_telegram(
             ("outbound", r.map_err(|e| e.to_string()))
         }
     });
+    ConnectionLoop { stop, task }
 }
 
 /// Sends READY=1 after the first connection, and learns the bot's own id

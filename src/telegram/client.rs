@@ -304,13 +304,15 @@ pub async fn run(
 /// Cancellation: grammers' `UpdateStream::next()` is not cancel-safe in
 /// one spot (a batch taken from the receiver is lost if the future is
 /// dropped while its peers are being cached, although the message box has
-/// already advanced past it). So `next()` is only ever cancelled for
-/// shutdown, and the state is synced only right after a completed
-/// `next()`, never at shutdown: a restart then re-reads from the last
-/// periodic sync and the pipeline's dedupe absorbs the repeats. Residual
-/// window (a grammers limitation): updates still buffered from the batch
-/// being drained when a periodic sync is taken are lost if the process
-/// dies before they are delivered.
+/// already advanced past it). So `next()` is never cancelled: at shutdown
+/// the client is disconnected, which makes the pending `next()` return
+/// the buffered updates and then an error; they are forwarded, and once
+/// the pipeline committed them the state is saved. Only if that drain gets
+/// stuck is `next()` dropped, and then nothing is saved (a restart re-reads
+/// from the last save and the dedupe absorbs the repeats). Residual window
+/// (a grammers limitation): updates still buffered from a batch when a
+/// periodic save is taken are lost if the process dies before they are
+/// delivered.
 async fn pump(
     conn: &mut Connection,
     flow: Flow<'_>,
@@ -321,15 +323,42 @@ async fn pump(
 ) -> bool {
     let mut last_sync = tokio::time::Instant::now();
     let mut failures = 0u32;
+    // After shutdown: the client is disconnected and the stream drained
+    // without cancelling `next()` (see above), so the state can be saved.
+    let mut draining = false;
     loop {
-        let next: Result<Update, InvocationError> = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => return true,
-            u = conn.updates.next() => u,
+        let next: Result<Update, InvocationError> = if draining {
+            match tokio::time::timeout(DRAIN, conn.updates.next()).await {
+                Ok(u) => u,
+                // Stuck: give up without saving (the updates come again).
+                Err(_) => return true,
+            }
+        } else {
+            let fut = conn.updates.next();
+            tokio::pin!(fut);
+            tokio::select! {
+                biased;
+                u = &mut fut => u,
+                () = shutdown.cancelled() => {
+                    // Disconnecting ends the stream: `next()` returns what is
+                    // buffered, then an error, and is never cut short.
+                    conn.client.disconnect();
+                    draining = true;
+                    match tokio::time::timeout(DRAIN, fut).await {
+                        Ok(u) => u,
+                        Err(_) => return true,
+                    }
+                }
+            }
         };
+        // A `next()` that completed as the stop came: drain from here on.
+        if shutdown.is_cancelled() && !draining {
+            conn.client.disconnect();
+            draining = true;
+        }
         match next {
             Ok(update) => {
-                if failures > 0 {
+                if failures > 0 && !draining {
                     link.connected(Some(conn.client.clone()), conn.me.clone(), Utc::now());
                 }
                 failures = 0;
@@ -338,23 +367,47 @@ async fn pump(
                 ::metrics::gauge!(m::TELEGRAM_LAST_UPDATE_TIMESTAMP_SECONDS)
                     .set(now.timestamp() as f64);
                 if let Some(event) = to_inbound(&update, conn.me.id, now) {
-                    tokio::select! {
-                        sent = flow.events.send(event) => if sent.is_err() {
-                            return true; // the pipeline is gone
-                        },
-                        // Not synced past it: delivered again next time.
-                        () = shutdown.cancelled() => return true,
+                    // A slot first (cancel-safe), so that a stop while the
+                    // pipeline is busy turns into a drain and loses nothing.
+                    let permit = if draining {
+                        tokio::time::timeout(DRAIN, flow.events.reserve())
+                            .await
+                            .ok()
+                    } else {
+                        tokio::select! {
+                            p = flow.events.reserve() => Some(p),
+                            () = shutdown.cancelled() => {
+                                conn.client.disconnect();
+                                draining = true;
+                                tokio::time::timeout(DRAIN, flow.events.reserve()).await.ok()
+                            }
+                        }
+                    };
+                    match permit {
+                        Some(Ok(p)) => p.send(event),
+                        // The pipeline is gone, or stuck while stopping:
+                        // not saved past it, so delivered again next time.
+                        _ => return true,
                     }
                     *flow.forwarded += 1;
                 }
                 // Due: give the pipeline a moment to commit what it got,
                 // and skip this round if it is still behind.
-                if last_sync.elapsed() >= settings.sync_every
-                    && caught_up(flow.handled, *flow.forwarded, shutdown).await
+                if !draining
+                    && last_sync.elapsed() >= settings.sync_every
+                    && caught_up(flow.handled, *flow.forwarded, PATIENCE).await
                 {
                     conn.sync().await;
                     last_sync = tokio::time::Instant::now();
                 }
+            }
+            Err(_) if draining => {
+                // Drained: save the state once the pipeline committed it all.
+                if caught_up(flow.handled, *flow.forwarded, DRAIN).await {
+                    conn.sync().await;
+                    tracing::debug!("telegram update state saved at shutdown");
+                }
+                return true;
             }
             Err(e) => {
                 failures += 1;
@@ -372,6 +425,11 @@ async fn pump(
         }
     }
 }
+
+/// How long a periodic save waits for the pipeline to catch up.
+const PATIENCE: Duration = Duration::from_millis(250);
+/// Bound of each step of the shutdown drain.
+const DRAIN: Duration = Duration::from_secs(3);
 
 /// The update as the bridge wants it, dated (`now` for updates without a
 /// date of their own).
@@ -393,14 +451,15 @@ pub fn to_inbound(update: &Update, bot_id: i64, now: DateTime<Utc>) -> Option<In
     })
 }
 
-/// Waits (briefly) until the pipeline handled everything forwarded.
-async fn caught_up(handled: &Handled, forwarded: u64, shutdown: &CancellationToken) -> bool {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(250);
+/// Waits (at most `patience`) until the pipeline handled everything
+/// forwarded.
+async fn caught_up(handled: &Handled, forwarded: u64, patience: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + patience;
     loop {
         if handled.load(std::sync::atomic::Ordering::Acquire) >= forwarded {
             return true;
         }
-        if tokio::time::Instant::now() >= deadline || shutdown.is_cancelled() {
+        if tokio::time::Instant::now() >= deadline {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;

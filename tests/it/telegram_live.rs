@@ -244,6 +244,83 @@ async fn the_update_state_is_saved_only_behind_the_pipeline() {
     task.await.unwrap();
 }
 
+/// At shutdown the stream is not cut off: what Telegram already sent is
+/// drained through the pipeline, and the update state is saved once the
+/// pipeline committed it all — and not saved when it did not.
+#[tokio::test]
+async fn at_shutdown_the_stream_is_drained_and_the_state_saved() {
+    for keeps_up in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open_migrated(&dir.path().join("b.db")).unwrap();
+        let session = Arc::new(StoreSession::open(store.clone()).await.unwrap());
+        let o = super::telegram::offline(session).await;
+        let feed = o.tx.clone();
+        let script = Arc::new(Script {
+            attempts: AtomicUsize::new(0),
+            plan: Mutex::new(vec![Some(o)]),
+        });
+        let handled: Handled = Arc::default();
+        let (events, mut rx) = mpsc::channel(16);
+        let cancel = CancellationToken::new();
+        let settings = LoopSettings {
+            sync_every: Duration::from_secs(3600), // no periodic save here
+            ..fast()
+        };
+        let task = tokio::spawn(run(
+            script,
+            Arc::new(Link::new()),
+            events,
+            handled.clone(),
+            settings,
+            cancel.clone(),
+        ));
+        let before = StoreSession::open(store.clone())
+            .await
+            .unwrap()
+            .updates_state()
+            .await
+            .unwrap()
+            .pts;
+        for (id, pts) in [(1, 1), (2, 2), (3, 3)] {
+            let text = "Добрый день, где акт?";
+            feed.send(UpdatesLike::Updates(
+                short_chat(id, CLIENT, text, pts).into(),
+            ))
+            .await
+            .unwrap();
+        }
+        // Stop while the updates may still be in flight; the pipeline
+        // (this test) goes on receiving what the drain forwards.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        cancel.cancel();
+        drop(feed);
+        let mut got = 0;
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            got += 1;
+            if keeps_up {
+                handled.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        assert_eq!(got, 3, "every update sent before the stop is forwarded");
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the loop stops")
+            .unwrap();
+        let after = StoreSession::open(store.clone())
+            .await
+            .unwrap()
+            .updates_state()
+            .await
+            .unwrap()
+            .pts;
+        if keeps_up {
+            assert_eq!(after, 3, "saved at shutdown");
+        } else {
+            assert_eq!(after, before, "saved ahead of the pipeline");
+        }
+    }
+}
+
 /// The pipeline behind the bridge: a store with one registered group, the
 /// real ingest loop, a recording transport.
 struct Pipeline {
