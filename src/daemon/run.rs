@@ -380,19 +380,23 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
 
     // Drain: every loop finishes its current step and returns.
     let _ = notifier.stopping();
-    if let Some(c) = connection {
-        // Telegram first, while the pipeline still commits what it drains.
+    // One deadline for the whole drain, so that TimeoutStopSec (above the
+    // longest drain_timeout) is never reached.
+    let drain = config.daemon.drain_timeout;
+    let deadline = tokio::time::Instant::now() + drain;
+    if let Some(mut c) = connection {
+        // Telegram first, while the pipeline still commits what it drains;
+        // at most half the drain time.
         c.stop.cancel();
-        if tokio::time::timeout(Duration::from_secs(10), c.task)
-            .await
-            .is_err()
-        {
-            tracing::warn!("the Telegram connection did not stop within 10 s");
+        let half = tokio::time::Instant::now() + drain / 2;
+        if tokio::time::timeout_at(half, &mut c.task).await.is_err() {
+            // Not saved past what it forwarded: those updates come again.
+            c.task.abort();
+            tracing::warn!("the Telegram connection did not stop in time");
         }
     }
     cancel.cancel();
-    let drain = config.daemon.drain_timeout;
-    let drained = tokio::time::timeout(drain, async {
+    let drained = tokio::time::timeout_at(deadline, async {
         while let Some(joined) = tasks.join_next().await {
             if let Ok((name, Err(e))) = joined {
                 tracing::warn!(task = name, error = %e, "task ended with an error during shutdown");
