@@ -316,7 +316,12 @@ fn telegram_path(dir: &Path) {
     rt.block_on(async move {
         let shared = Arc::new(Shared::new(store, Clock::System, engine, vec![], true));
         let link = Arc::new(Link::new());
-        let me = Me { id: 6_000_000, username: Some("buh_bot".into()), privacy_mode: false };
+        let me = Me {
+            id: 6_000_000,
+            username: Some("buh_bot".into()),
+            name: "Бухбот".into(),
+            privacy_mode: false,
+        };
         link.connected(None, me, Utc::now());
         let (ingest_tx, ingest_rx) = tokio::sync::mpsc::channel(1024);
         let (tx, rx) = tokio::sync::mpsc::channel(1024);

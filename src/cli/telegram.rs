@@ -20,6 +20,7 @@ use grammers_client::InvocationError;
 use crate::config::Config;
 use crate::store::{Store, chats};
 use crate::telegram::client::{TelegramError, connect};
+use crate::telegram::link::Me;
 use crate::telegram::session::{cached_peer_count, cached_peer_ref};
 
 /// EX_UNAVAILABLE: Telegram could not be reached (network, timeout, 5xx).
@@ -99,14 +100,6 @@ impl CheckError {
     }
 }
 
-/// Who the bot is, as Telegram says.
-struct Identity {
-    id: i64,
-    username: Option<String>,
-    name: String,
-    privacy_mode: bool,
-}
-
 pub fn run(config: &Config, args: &TelegramArgs) -> anyhow::Result<()> {
     match &args.cmd {
         TelegramCmd::Check { timeout } => check(config, *timeout),
@@ -123,24 +116,13 @@ fn check(config: &Config, seconds: u64) -> anyhow::Result<()> {
         .build()?;
     let me = runtime.block_on(async {
         let attempt = async {
-            let conn = connect(
-                store.clone(),
-                creds.api_id,
-                &creds.api_hash,
-                &creds.bot_token,
-            )
-            .await
-            .map_err(|e| CheckError::classify(&e, seconds))?;
-            let me = conn.client.get_me().await;
-            let privacy_mode = conn.me.privacy_mode;
+            // `connect` asked Telegram who the bot is (get_me).
+            let conn = connect(store.clone(), &creds)
+                .await
+                .map_err(|e| CheckError::classify(&e, seconds))?;
+            let me = conn.me.clone();
             conn.close();
-            let me = me.map_err(|e| CheckError::classify(&e.into(), seconds))?;
-            Ok::<_, CheckError>(Identity {
-                id: me.id().bot_api_dialog_id_unchecked(),
-                username: me.username().map(str::to_string),
-                name: me.full_name(),
-                privacy_mode,
-            })
+            Ok::<_, CheckError>(me)
         };
         match tokio::time::timeout(Duration::from_secs(seconds), attempt).await {
             Ok(r) => r,
@@ -156,7 +138,7 @@ fn check(config: &Config, seconds: u64) -> anyhow::Result<()> {
     report(&store, &me)
 }
 
-fn report(store: &Store, me: &Identity) -> anyhow::Result<()> {
+fn report(store: &Store, me: &Me) -> anyhow::Result<()> {
     println!(
         "Telegram: OK, signed in as {} (id {}, name {:?})",
         me.username

@@ -202,13 +202,8 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         })
         .await
         .map_err(startup("cannot read the chat settings"))?;
-    let shared = Arc::new(Shared::new(
-        store.clone(),
-        clock,
-        engine,
-        sinks_for(&config, None)?,
-        false,
-    ));
+    // The sinks come right below: the Telegram one needs `shared`.
+    let shared = Arc::new(Shared::new(store.clone(), clock, engine, Vec::new(), false));
     // The alert sink that feeds the outbound queue builds each alert's
     // buttons for the recipient's role under the settings in force. It
     // reaches the engine through a weak reference: the sink lives inside
@@ -227,9 +222,7 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
             engine,
         )) as Arc<dyn AlertSink>
     });
-    if tg_sink.is_some() {
-        shared.set_sinks(sinks_for(&config, tg_sink.as_ref())?);
-    }
+    shared.set_sinks(sinks_for(&config, tg_sink.as_ref())?);
     let cancel = CancellationToken::new();
     let heartbeats = HeartbeatRegistry::new();
     let mut tasks: Tasks = JoinSet::new();
@@ -355,7 +348,6 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
             tasks.spawn(ready_when_connected(
                 link.clone(),
                 shared.clone(),
-                config.clone(),
                 opts.source.clone(),
                 notifier.clone(),
                 db.clone(),

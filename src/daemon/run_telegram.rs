@@ -98,7 +98,6 @@ pub(super) fn spawn_telegram(
 pub(super) async fn ready_when_connected(
     link: Arc<Link>,
     shared: Arc<Shared>,
-    config: Arc<Config>,
     source: SourceSpec,
     notifier: Notifier,
     db: PathBuf,
@@ -112,6 +111,9 @@ pub(super) async fn ready_when_connected(
         },
     }
     let me = link.state().me;
+    // The configuration in force now: a SIGHUP may have replaced the one
+    // the daemon started with while it waited for Telegram.
+    let config = shared.engine().base_config().clone();
     if config.telegram.bot_id.is_none() && me.is_some() {
         let patched = Arc::new(for_source((*config).clone(), &source, me.as_ref()));
         if let Err(e) = super::live_settings::swap(&shared, patched, false).await {

@@ -74,11 +74,8 @@ impl CatchUp {
             return;
         }
         let now = Instant::now();
-        let quiet_since = match (connected_at, self.last_inbound) {
-            (Some(c), Some(l)) => Some(c.max(l)),
-            (Some(c), None) => Some(c),
-            (None, _) => None,
-        };
+        // Quiet since the connection or the last update, whichever is later.
+        let quiet_since = connected_at.map(|c| self.last_inbound.map_or(c, |l| c.max(l)));
         let settled = quiet_since.is_some_and(|q| now.duration_since(q) >= SETTLE);
         if settled || now.duration_since(self.started) >= HOLD_AT_MOST {
             if !settled {
@@ -200,11 +197,7 @@ impl Bridge {
             .run(move |c| {
                 let tx = store::write_tx(c)?;
                 let outcome = bot::on_callback(&tx, &engine, &press, now)?;
-                match outcome.enqueue(&tx, now.timestamp()) {
-                    Ok(_) => {}
-                    Err(queue::EnqueueError::Store { source, .. }) => return Err(source),
-                    Err(e) => tracing::error!(query_id, "cannot queue a button's outcome: {e}"),
-                }
+                queued(outcome.enqueue(&tx, now.timestamp()), "a button's outcome")?;
                 tx.commit()?;
                 Ok(outcome)
             })
@@ -243,7 +236,11 @@ impl Bridge {
             .as_ref()
             .map(|me| !me.privacy_mode || bot_is_admin == Some(true));
         let username = me.and_then(|me| me.username);
-        let sender_is_chat_admin = if m.chat_id < 0 && is_diagnose(&m.text) {
+        let diagnose = matches!(
+            bot::parse(&m.text, username.as_deref()),
+            Ok(Some(bot::Command::Diagnose))
+        );
+        let sender_is_chat_admin = if m.chat_id < 0 && diagnose {
             self.chat_admin(m.chat_id, from).await
         } else {
             None
@@ -251,7 +248,7 @@ impl Bridge {
         let engine = self.shared.engine();
         let limit = self.limit.clone();
         let now = self.shared.now();
-        let queued = self
+        let answered = self
             .shared
             .store
             .run(move |c| {
@@ -279,25 +276,18 @@ impl Bridge {
                 let Some(reply) = reply else {
                     return Ok(false);
                 };
-                match queue::enqueue(&tx, &reply.outbound(m.message_id), now.timestamp()) {
-                    Ok(_) => {}
-                    Err(queue::EnqueueError::Store { source, .. }) => return Err(source),
-                    // A reply we built ourselves that the queue refuses is
-                    // a bug; the command's change (if any) still stands.
-                    Err(e) => tracing::error!(chat = m.chat_id, "cannot queue a reply: {e}"),
-                }
+                let reply = reply.outbound(m.message_id);
+                queued(queue::enqueue(&tx, &reply, now.timestamp()), "a reply")?;
                 tx.commit()?;
                 Ok(true)
             })
             .await?;
-        if queued {
+        if answered {
             self.wake.notify_one();
         }
         Ok(())
     }
-}
 
-impl Bridge {
     /// Asks Telegram whether `user` administers `chat` (bounded: a slow
     /// answer must not hold up the pipeline). `None` when it cannot tell.
     async fn chat_admin(&self, chat: i64, user: i64) -> Option<bool> {
@@ -330,9 +320,18 @@ impl Bridge {
     }
 }
 
-fn is_diagnose(text: &str) -> bool {
-    let first = text.split_whitespace().next().unwrap_or("");
-    first == "/diagnose" || first.starts_with("/diagnose@")
+/// What the queue refused: a store failure rolls the transaction back; a
+/// message we built ourselves that the queue rejects is a bug, logged, and
+/// the rest of the transaction (a command's change) still stands.
+fn queued<T>(r: Result<T, queue::EnqueueError>, what: &str) -> store::Result<()> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(queue::EnqueueError::Store { source, .. }) => Err(source),
+        Err(e) => {
+            tracing::error!("cannot queue {what}: {e}");
+            Ok(())
+        }
+    }
 }
 
 /// A command, or anything a user writes to the bot in private. Edits are

@@ -380,6 +380,7 @@ async fn peers_come_from_the_stored_session() {
     let me = crate::telegram::link::Me {
         id: 1,
         username: None,
+        name: String::new(),
         privacy_mode: false,
     };
     link.connected(Some(offline_client()), me, chrono::Utc::now());

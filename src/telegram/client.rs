@@ -10,8 +10,8 @@
 //!   back off itself: sleep, then poll again (its own gap logic refetches
 //!   what was missed with getDifference);
 //! - the update state reaches the session only through
-//!   `sync_update_state()`: called periodically, right after a completed
-//!   `next()` (see `pump` for why not at shutdown).
+//!   `sync_update_state()`: called periodically and at shutdown, always
+//!   right after a completed `next()` (see `pump`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +32,6 @@ use super::outbound::BoxFuture;
 use super::session::{SessionError, StoreSession};
 use crate::config::TelegramCredentials;
 use crate::metrics::catalogue as m;
-use crate::sinks::secret::Secret;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,12 +83,7 @@ pub struct LiveConnector {
 
 impl Connector for LiveConnector {
     fn connect(&self) -> BoxFuture<'_, Result<Connection, TelegramError>> {
-        Box::pin(connect(
-            self.store.clone(),
-            self.credentials.api_id,
-            &self.credentials.api_hash,
-            &self.credentials.bot_token,
-        ))
+        Box::pin(connect(self.store.clone(), &self.credentials))
     }
 }
 
@@ -102,9 +96,8 @@ impl Connection {
         }
     }
 
-    /// Stops the I/O task. Does not sync the update state: the stream may
-    /// have been cancelled mid-batch, and an unsynced state only means
-    /// that recent updates are delivered again (the pipeline dedupes).
+    /// Stops the I/O task. Saving the update state is `pump`'s business:
+    /// only it knows whether the stream was drained or cut short.
     pub fn close(self) {
         self.client.disconnect();
         self.runner.abort();
@@ -115,12 +108,10 @@ impl Connection {
 /// token unless the stored auth key is already authorized.
 pub async fn connect(
     store: Store,
-    api_id: i32,
-    api_hash: &Secret,
-    token: &Secret,
+    credentials: &TelegramCredentials,
 ) -> Result<Connection, TelegramError> {
     let session = Arc::new(StoreSession::open(store).await?);
-    let pool = SenderPool::new(Arc::clone(&session), api_id);
+    let pool = SenderPool::new(Arc::clone(&session), credentials.api_id);
     let client = Client::new(pool.handle);
     let runner = tokio::spawn(pool.runner.run());
 
@@ -130,7 +121,10 @@ pub async fn connect(
         client.get_me().await?
     } else {
         let user = client
-            .bot_sign_in(token.expose(), api_hash.expose())
+            .bot_sign_in(
+                credentials.bot_token.expose(),
+                credentials.api_hash.expose(),
+            )
             .await?;
         tracing::info!(
             bot_id = user.id().bare_id_unchecked(),
@@ -145,6 +139,7 @@ pub async fn connect(
             .or(session.self_user_id())
             .ok_or(TelegramError::NoSelf)?,
         username: user.username().map(str::to_string),
+        name: user.full_name(),
         privacy_mode: user.bot_privacy(),
     };
     let updates = client

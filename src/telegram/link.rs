@@ -17,6 +17,8 @@ pub struct Me {
     pub id: i64,
     /// Without the `@`.
     pub username: Option<String>,
+    /// As set in @BotFather.
+    pub name: String,
     /// Privacy mode on: in groups the bot sees only commands and replies
     /// to it, unless it is an administrator there.
     pub privacy_mode: bool,
@@ -129,6 +131,7 @@ mod tests {
         let me = Me {
             id: 42,
             username: Some("buh_bot".into()),
+            name: "Бухбот".into(),
             privacy_mode: false,
         };
         link.connected(None, me.clone(), t0 + chrono::Duration::seconds(90));

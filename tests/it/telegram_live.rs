@@ -41,6 +41,7 @@ fn me() -> Me {
     Me {
         id: BOT,
         username: Some("buh_bot".into()),
+        name: "Бухбот".into(),
         privacy_mode: false,
     }
 }
