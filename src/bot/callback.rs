@@ -17,7 +17,7 @@ use rusqlite::Connection;
 
 use super::auth;
 use super::buttons::{self, Action, NOTIFY};
-use crate::daemon::engine::Engine;
+use crate::daemon::engine::{Engine, at};
 use crate::daemon::overlay::{self, Effective, StoreSettings};
 use crate::domain::render::{escape_html, plural};
 use crate::metrics::catalogue as m;
@@ -83,10 +83,6 @@ pub const RESOLVED: &str = "Готово: запрос отмечен решён
 pub const REMINDED: &str = "Готово: бухгалтеру отправлено напоминание.";
 pub const ALREADY_REMINDED: &str = "Вы уже напомнили бухгалтеру об этом запросе.";
 pub const NO_ACCOUNTANTS: &str = "В этом чате не назначены бухгалтеры: напомнить некому.";
-
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
-}
 
 /// "25.11 14:05" in the chat's time zone.
 fn short_time(secs: i64, tz: Tz) -> String {
@@ -270,11 +266,7 @@ fn notify(
     let title = engine
         .chat_title(row.chat_id)
         .map_or_else(|| format!("чат {}", row.chat_id), str::to_string);
-    let waiting = (row.anchor_used_seconds
-        + engine
-            .calendar(row.chat_id)
-            .working_seconds(at(row.anchor_at), now))
-        / 60;
+    let waiting = engine.used_seconds(row, now) / 60;
     let text = format!(
         "🔔 <b>Напоминание</b>\n{} просит ответить клиенту в чате «{}».\n\
          Запрос ждёт ответа {waiting} {} рабочего времени (получен {}).",

@@ -199,13 +199,15 @@ fn parse_accountant(args: &str) -> Result<Command, ParseError> {
     Ok(Command::Accountant { add, target })
 }
 
+/// Russian day abbreviations, Monday first (also how reports name days).
+pub const DAYS_RU: [&str; 7] = ["пн", "вт", "ср", "чт", "пт", "сб", "вс"];
+
 /// A day name (English or Russian abbreviation) to its index, Monday 0.
 fn day_index(s: &str) -> Option<usize> {
-    const RU: [&str; 7] = ["пн", "вт", "ср", "чт", "пт", "сб", "вс"];
     let s = s.to_lowercase();
     DAYS.iter()
         .position(|d| *d == s)
-        .or_else(|| RU.iter().position(|d| *d == s))
+        .or_else(|| DAYS_RU.iter().position(|d| *d == s))
 }
 
 /// `mon-fri`, `mon,wed`, `sat-sun`, `fri-mon` (a range may wrap the week).

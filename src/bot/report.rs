@@ -5,29 +5,17 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 
 use super::auth::Role;
-use crate::daemon::engine::Engine;
+use super::parse::DAYS_RU;
+use crate::daemon::engine::{Engine, at};
 use crate::daemon::overlay::Effective;
 use crate::domain::calendar::Interval;
-use crate::domain::render::{escape_html, plural, preview};
+use crate::domain::render::{escape_html, minutes, plural, preview};
 use crate::store::{Result, chats, messages, requests};
 
 /// How far back `/mystats` looks.
 pub const STATS_DAYS: i64 = 30;
 /// At most this many requests in `/open` (oldest first: the urgent ones).
 pub const OPEN_LIMIT: usize = 20;
-
-const DAY_NAMES: [&str; 7] = ["пн", "вт", "ср", "чт", "пт", "сб", "вс"];
-
-fn minutes(n: i64) -> String {
-    format!(
-        "{n} {}",
-        plural(n, "рабочая минута", "рабочие минуты", "рабочих минут")
-    )
-}
-
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
-}
 
 fn title(eff: &Effective, chat: i64) -> String {
     let t = eff
@@ -83,9 +71,9 @@ pub fn week_summary(week: &[Vec<Interval>; 7]) -> String {
         }
         if !week[d].is_empty() {
             let days = if end == d {
-                DAY_NAMES[d].to_string()
+                DAYS_RU[d].to_string()
             } else {
-                format!("{}–{}", DAY_NAMES[d], DAY_NAMES[end])
+                format!("{}–{}", DAYS_RU[d], DAYS_RU[end])
             };
             let hours: Vec<String> = week[d].iter().map(ToString::to_string).collect();
             parts.push(format!("{days} {}", hours.join(", ")));
@@ -255,18 +243,18 @@ pub fn open(
     mine: &[i64],
     now: DateTime<Utc>,
 ) -> Result<String> {
-    let mut rows = Vec::new();
-    for &chat in mine {
-        rows.extend(requests::open_for_chat(conn, chat)?);
-    }
+    // Oldest first, as the store returns them.
+    let rows: Vec<_> = requests::all_open(conn)?
+        .into_iter()
+        .filter(|r| mine.contains(&r.chat_id))
+        .collect();
     if rows.is_empty() {
         return Ok("Открытых запросов нет: всем клиентам ответили.".to_string());
     }
-    rows.sort_by_key(|r| (r.received_at, r.id));
     let mut out = format!("<b>Ожидают ответа: {}</b>\n", rows.len());
     for r in rows.iter().take(OPEN_LIMIT) {
         let cal = engine.calendar(r.chat_id);
-        let waited = cal.working_minutes(at(r.received_at), now);
+        let waited = engine.used_seconds(r, now) / 60;
         let local = at(r.received_at).with_timezone(&cal.timezone());
         let text = messages::text_of(conn, r.chat_id, r.message_id)?
             .map(|(t, _)| escape_html(&preview(&t, 80)))

@@ -188,8 +188,7 @@ pub fn requests(config: &Config, cmd: &RequestsCmd) -> anyhow::Result<()> {
         let tz = cal.spec().timezone;
         // Open: the working minutes waited so far; closed: the recorded ones.
         let waited = if r.status == "open" {
-            let from = DateTime::from_timestamp(r.anchor_at, 0).unwrap_or(now);
-            Some((r.anchor_used_seconds + cal.working_seconds(from, now.max(from))) / 60)
+            Some(engine.used_seconds(r, now) / 60)
         } else {
             r.working_minutes
         };

@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde_json::json;
 
-use super::engine::Engine;
+use super::engine::{Engine, at};
 use super::event::EventKind;
 use crate::store::chats::{self, ChatRow};
 use crate::store::{Result, outbox, requests};
@@ -221,14 +221,9 @@ impl Engine {
     /// after the engine is rebuilt counts the time already used on the
     /// calendar it was used under, whatever calendar the new id gets.
     fn move_rows(&self, conn: &Connection, old: i64, new: i64, now: i64) -> Result<chats::Moved> {
-        let calendar = self.calendar(old);
         for row in requests::open_for_chat(conn, old)? {
             let anchor = now.max(row.anchor_at);
-            let used = row.anchor_used_seconds
-                + calendar.working_seconds(
-                    DateTime::from_timestamp(row.anchor_at, 0).unwrap_or_default(),
-                    DateTime::from_timestamp(anchor, 0).unwrap_or_default(),
-                );
+            let used = self.used_seconds(&row, at(anchor));
             requests::retime(
                 conn,
                 row.id,

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
+use super::engine::at;
 use super::notify::Heartbeat;
 use super::shared::{Shared, sleep_until};
 use crate::domain::render::AlertText;
@@ -18,10 +18,6 @@ use crate::sinks::Outgoing;
 use crate::store::{self, alerts, messages};
 
 const BATCH: i64 = 50;
-
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
-}
 
 pub async fn run(
     shared: Arc<Shared>,

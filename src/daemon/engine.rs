@@ -25,7 +25,8 @@ fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
-fn at(secs: i64) -> DateTime<Utc> {
+/// A stored Unix second as a time (the epoch for nonsense values).
+pub fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
 
@@ -328,10 +329,7 @@ impl Engine {
         by: Option<UserId>,
         answer_message_id: Option<i64>,
     ) -> Result<bool> {
-        let working = row.anchor_used_seconds
-            + self
-                .calendar(row.chat_id)
-                .working_seconds(at(row.anchor_at), when);
+        let working = self.used_seconds(row, when);
         let breached = row.deadline_at.is_some_and(|d| ts(when) > d);
         let closure = Closure {
             status,
@@ -359,6 +357,18 @@ impl Engine {
             ts(when),
         )?;
         Ok(true)
+    }
+
+    /// The working seconds an open request has waited by `until`: the time
+    /// used before its anchor (under earlier calendars, kept across
+    /// re-timing) plus the working time since, on its chat's calendar.
+    /// Alerts, reminders, `/open`, the CLI and closing all count this way.
+    pub fn used_seconds(&self, row: &RequestRow, until: DateTime<Utc>) -> i64 {
+        let anchor = at(row.anchor_at);
+        row.anchor_used_seconds
+            + self
+                .calendar(row.chat_id)
+                .working_seconds(anchor, until.max(anchor))
     }
 
     /// Fires one due timer: records the alert and its deliveries if the

@@ -59,7 +59,8 @@ pub fn preview(s: &str, max: usize) -> String {
     }
 }
 
-fn minutes(n: i64) -> String {
+/// "N рабочих минут", declined.
+pub fn minutes(n: i64) -> String {
     format!(
         "{n} {}",
         plural(n, "рабочая минута", "рабочие минуты", "рабочих минут")

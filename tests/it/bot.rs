@@ -500,6 +500,41 @@ fn open_lists_the_oldest_first_with_working_minutes() {
     assert!(none.contains("Открытых запросов нет"), "{none}");
 }
 
+/// `/open` counts waiting time as the alerts do: the time used under the
+/// calendar in force before a `/hours` change stays used, and only the
+/// working time of the new calendar is added.
+#[test]
+fn open_keeps_the_time_used_before_a_calendar_change() {
+    let env = Env::new();
+    let old = env.engine();
+    env.ingest(
+        1,
+        CLIENT,
+        "2025-01-13T10:00:00+03:00",
+        "Где акт сверки за декабрь?",
+    );
+    let noon = t("2025-01-13T12:00:00+03:00");
+    let afternoon_only = Command::Hours(hours(&[0, 1, 2, 3, 4], &["15:00-18:00"]));
+    let manager = CommandContext {
+        now: noon,
+        ..ctx(CHAT_MANAGER, false)
+    };
+    env.run(manager, afternoon_only);
+    // What the daemon does when the settings revision moves.
+    let new = env.engine();
+    let mut conn = env.store.conn().unwrap();
+    let tx = write_tx(&mut conn).unwrap();
+    assert_eq!(new.retime(&tx, &old, noon).unwrap(), 1);
+    tx.commit().unwrap();
+    // 10:00–12:00 used on the old hours; 12:00–13:00 is outside the new.
+    let at_one = CommandContext {
+        now: t("2025-01-13T13:00:00+03:00"),
+        ..ctx(ACCOUNTANT, true)
+    };
+    let r = env.run(at_one, Command::Open).text_html;
+    assert!(r.contains("ждёт 120 рабочих минут"), "{r}");
+}
+
 #[test]
 fn mystats_counts_answers_median_and_compliance() {
     let env = Env::new();
