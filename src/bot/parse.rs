@@ -24,16 +24,6 @@ pub enum Command {
     Hours(Hours),
 }
 
-impl Command {
-    /// Whether the command changes the chat's settings.
-    pub fn changes_settings(&self) -> bool {
-        matches!(
-            self,
-            Command::Sla(_) | Command::Accountant { .. } | Command::Hours(_)
-        )
-    }
-}
-
 /// `/sla on|off|N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sla {

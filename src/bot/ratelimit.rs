@@ -38,6 +38,10 @@ pub enum Verdict {
     Limited { notify: bool },
 }
 
+/// How long a limited user waits, from their first refused message (the
+/// quota is per minute).
+const WINDOW: Duration = Duration::from_secs(60);
+
 type Limiter<C> =
     RateLimiter<i64, HashMapStateStore<i64>, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
@@ -45,7 +49,6 @@ type Limiter<C> =
 pub struct RateLimit<C: Clock = DefaultClock> {
     limiter: Limiter<C>,
     clock: C,
-    window: Duration,
     /// When each currently limited user's window started.
     limited_since: Mutex<HashMap<i64, C::Instant>>,
 }
@@ -68,14 +71,8 @@ impl<C: Clock + Clone> RateLimit<C> {
         RateLimit {
             limiter: RateLimiter::hashmap_with_clock(Quota::per_minute(per_minute), clock.clone()),
             clock,
-            window: Duration::from_secs(60),
             limited_since: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// How long a limited user waits, from their first refused message.
-    pub fn window(&self) -> Duration {
-        self.window
     }
 
     /// Counts one message from `user` and says whether to act on it.
@@ -89,7 +86,7 @@ impl<C: Clock + Clone> RateLimit<C> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(&since) = limited.get(&user) {
-            if Duration::from(now.duration_since(since)) < self.window {
+            if Duration::from(now.duration_since(since)) < WINDOW {
                 return Verdict::Limited { notify: false };
             }
             limited.remove(&user);
@@ -108,10 +105,19 @@ impl<C: Clock + Clone> RateLimit<C> {
     pub fn prune(&self) {
         self.limiter.retain_recent();
         let now = self.clock.now();
-        let window = self.window;
         self.limited_since
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|_, since| Duration::from(now.duration_since(*since)) < window);
+            .retain(|_, since| Duration::from(now.duration_since(*since)) < WINDOW);
+    }
+
+    /// Users the limiter holds state for (what [`RateLimit::prune`] frees).
+    pub fn tracked(&self) -> usize {
+        let limited = self
+            .limited_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len();
+        self.limiter.len().max(limited)
     }
 }

@@ -45,6 +45,9 @@ const SETTLE: Duration = Duration::from_secs(3);
 /// well before systemd's start timeout (90 s) gives up on the start.
 const HOLD_AT_MOST: Duration = Duration::from_secs(60);
 
+/// How often the rate limiter forgets users whose quota refilled.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
 /// Holds timers due from the daemon's start on until the catch-up is done.
 pub struct CatchUp {
     started: Instant,
@@ -112,8 +115,14 @@ impl Bridge {
     ) -> Result<(), store::StoreError> {
         let mut link_state = self.link.subscribe();
         let mut connected_at = None;
+        let mut pruned = Instant::now();
         loop {
             heartbeat.beat();
+            // The limiter keeps a little state per user who ever wrote.
+            if pruned.elapsed() >= PRUNE_EVERY {
+                self.limit.prune();
+                pruned = Instant::now();
+            }
             if link_state.borrow_and_update().connected {
                 connected_at.get_or_insert_with(Instant::now);
             }

@@ -594,7 +594,11 @@ fn the_rate_limit_notifies_once_per_window_and_exempts_staff() {
     assert_eq!(limit.check(CLIENT + 1, false), Verdict::Allowed, "per user");
     clock.advance(Duration::from_secs(2));
     assert_eq!(limit.check(CLIENT, false), Verdict::Allowed);
+    // Pruning forgets users whose quota refilled (not those still counted).
+    assert_eq!(limit.tracked(), 2);
+    clock.advance(Duration::from_secs(61));
     limit.prune();
+    assert_eq!(limit.tracked(), 0, "the maps must not grow with every user");
 }
 
 #[test]

@@ -92,9 +92,8 @@ impl Env {
         fired.len()
     }
 
-    /// Routes every fired alert to Telegram as the daemon's routing does:
-    /// warnings to the chat's accountants, breaches to its accountants and
-    /// managers, escalations to its managers and the firm's. `extra` are
+    /// Delivers every fired alert through the Telegram sink: to the
+    /// recipients the engine routed it to when it fired, plus `extra`,
     /// misrouted recipients the sink must refuse.
     async fn deliver(&self, extra: &[&str]) {
         let engine = Arc::new(self.engine());
@@ -106,35 +105,23 @@ impl Env {
             Arc::new(move || e2.clone()),
         );
         let c = self.store.conn().unwrap();
-        let alerts: Vec<(i64, String, i64)> = c
-            .prepare(
-                "SELECT a.id, a.kind, r.chat_id FROM sla_alerts a
-                 JOIN client_requests r ON r.id = a.request_id ORDER BY a.id",
-            )
+        let alerts: Vec<i64> = c
+            .prepare("SELECT id FROM sla_alerts ORDER BY id")
             .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map([], |r| r.get(0))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        for (alert, kind, chat) in alerts {
-            let staff = &engine.config.chats[&chat];
-            let mut to: BTreeSet<String> = BTreeSet::new();
-            if kind != "escalation" {
-                to.extend(staff.accountants.iter().map(i64::to_string));
-            }
-            if kind != "warning" {
-                to.extend(staff.managers.iter().map(i64::to_string));
-            }
-            if kind == "escalation" {
-                to.extend(engine.config.alerts.managers.iter().map(i64::to_string));
-            }
-            to.extend(extra.iter().map(|s| s.to_string()));
-            for r in to {
-                buhbot::store::alerts::insert_delivery(&c, alert, "telegram", &r, 0).unwrap();
+        for alert in alerts {
+            for r in extra {
+                buhbot::store::alerts::insert_delivery(&c, alert, "telegram", r, 0).unwrap();
             }
         }
         let pending: Vec<(i64, String)> = c
-            .prepare("SELECT id, recipient FROM alert_deliveries WHERE status = 'pending'")
+            .prepare(
+                "SELECT id, recipient FROM alert_deliveries
+                 WHERE status = 'pending' AND sink = 'telegram'",
+            )
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()

@@ -2,7 +2,7 @@
 //!
 //! Every message buhbot sends to Telegram is first a row of
 //! `outbound_messages` ([`queue::enqueue`]); one sender loop
-//! ([`run_outbound`]) sends the due rows through a [`TelegramApi`], paced
+//! ([`run_outbound_with`]) sends the due rows through a [`TelegramApi`], paced
 //! within Telegram's limits ([`pacer`]), and records every outcome.
 //!
 //! # What is guaranteed
@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 pub use pacer::{Limits, Pacer, TokioClock};
 pub use queue::{EnqueueError, Enqueued, NewOutbound};
-pub use sender::{OutboundConfig, OutboundError, run_outbound, run_outbound_with};
+pub use sender::{OutboundConfig, OutboundError, run_outbound_with};
 pub use sink::{EngineSource, TelegramSink};
 
 /// Telegram refuses callback data longer than this (bytes).
@@ -54,8 +54,6 @@ pub enum Kind {
     Alert,
     /// A message in a chat answering a user.
     Reply,
-    /// A short acknowledgement (e.g. of a button press).
-    Confirmation,
     /// A new text for a message sent earlier (`edit_of`).
     Edit,
 }
@@ -65,7 +63,6 @@ impl Kind {
         match self {
             Kind::Alert => "alert",
             Kind::Reply => "reply",
-            Kind::Confirmation => "confirmation",
             Kind::Edit => "edit",
         }
     }
@@ -74,7 +71,6 @@ impl Kind {
         Some(match s {
             "alert" => Kind::Alert,
             "reply" => Kind::Reply,
-            "confirmation" => Kind::Confirmation,
             "edit" => Kind::Edit,
             _ => return None,
         })

@@ -67,25 +67,6 @@ fn ctx(action: &'static str) -> impl FnOnce(StoreError) -> OutboundError {
     move |source| OutboundError::Store { action, source }
 }
 
-/// [`run_outbound_with`] with the default settings.
-pub async fn run_outbound(
-    store: Store,
-    api: Arc<dyn TelegramApi>,
-    clock: Clock,
-    cancel: CancellationToken,
-    heartbeat: Option<Heartbeat>,
-) -> Result<(), OutboundError> {
-    run_outbound_with(
-        OutboundConfig::default(),
-        store,
-        api,
-        clock,
-        cancel,
-        heartbeat,
-    )
-    .await
-}
-
 /// Runs the sender until `cancel`. `clock` gives the Unix times stored in
 /// the table; pacing runs on tokio's clock (a `Clock::Virtual` under paused
 /// time keeps both in step in tests).
