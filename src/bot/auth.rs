@@ -4,7 +4,6 @@
 
 use rusqlite::Connection;
 
-use crate::daemon::engine::Engine;
 use crate::daemon::overlay::Effective;
 use crate::store::{Result, users};
 
@@ -84,10 +83,4 @@ pub fn chats_of(eff: &Effective, role: Role, user: i64) -> Vec<i64> {
         })
         .map(|c| c.id)
         .collect()
-}
-
-/// Whether `user` is the firm's staff (exempt from the rate limit, never a
-/// client): in the `users` table or named in the engine's configuration.
-pub fn is_staff(conn: &Connection, engine: &Engine, chat: i64, user: i64) -> Result<bool> {
-    Ok(users::get(conn, user)?.is_some() || engine.context(chat).staff.contains(&user))
 }

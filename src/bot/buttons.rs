@@ -131,6 +131,7 @@ pub fn alert_keyboard(
     eff: &Effective,
     delivery_id: i64,
     recipient: i64,
+    role: Role,
 ) -> Result<Vec<Vec<Button>>> {
     let Some(request_id) = alerts::request_of_delivery(conn, delivery_id)? else {
         return Ok(Vec::new());
@@ -138,7 +139,6 @@ pub fn alert_keyboard(
     let Some(row) = requests::get(conn, request_id)? else {
         return Ok(Vec::new());
     };
-    let role = auth::role_of(conn, eff, recipient)?;
     let link = request_link(conn, &row)?;
     Ok(keyboard(eff, role, &row, link, recipient))
 }

@@ -18,7 +18,7 @@ use rusqlite::Connection;
 use super::auth;
 use super::buttons::{self, Action, NOTIFY};
 use crate::daemon::engine::{Engine, at};
-use crate::daemon::overlay::{self, Effective, StoreSettings};
+use crate::daemon::overlay::Effective;
 use crate::domain::render::{escape_html, plural};
 use crate::metrics::catalogue as m;
 use crate::store::requests::RequestRow;
@@ -119,7 +119,7 @@ pub fn on_callback(
         return Ok(CallbackOutcome::toast(NOT_FOUND));
     };
     // Fresh effective staff: a change made a second ago counts.
-    let eff = overlay::overlay(engine.base_config(), &StoreSettings::load(conn)?);
+    let eff = engine.effective(conn)?;
     let role = auth::role_of(conn, &eff, press.user_id)?;
     let (allowed, refusal) = match action {
         Action::Resolve(_) => (

@@ -13,7 +13,7 @@ use super::auth;
 use super::parse::{Command, Hours, Sla, Target};
 use super::{CommandContext, Reply, report};
 use crate::daemon::engine::Engine;
-use crate::daemon::overlay::{self, Effective, StoreSettings};
+use crate::daemon::overlay::Effective;
 use crate::domain::render::{escape_html, plural};
 use crate::store::chats::{self, ChatChange, Override};
 use crate::store::settings::SettingsError;
@@ -39,7 +39,7 @@ pub fn handle(
     // Fresh effective settings, not the engine's snapshot: the daemon
     // reloads only every few seconds, and a manager who just ran /sla 30
     // expects /diagnose to say 30.
-    let eff = overlay::overlay(engine.base_config(), &StoreSettings::load(conn)?);
+    let eff = engine.effective(conn)?;
     let role = auth::role_of(conn, &eff, ctx.from)?;
     let chat = ctx.chat_id;
     let text = match cmd {

@@ -23,7 +23,7 @@ use rusqlite::Connection;
 use crate::daemon::engine::Engine;
 use crate::telegram::outbound::{Kind, NewOutbound};
 
-pub use auth::{Role, is_staff};
+pub use auth::Role;
 pub use callback::{CallbackOutcome, CallbackPress, on_callback};
 pub use handle::handle;
 pub use parse::{Command, ParseError, Sla, Target, parse};
@@ -101,7 +101,9 @@ pub fn respond<C: Clock + Clone>(
     if matches!(parsed, Ok(None)) && !ctx.chat_is_private {
         return Ok(None);
     }
-    let staff = is_staff(conn, engine, ctx.chat_id, ctx.from)?;
+    // Staff (exempt from the limit): in `users` or named in the settings.
+    let eff = engine.effective(conn)?;
+    let staff = auth::role_of(conn, &eff, ctx.from)?.is_staff();
     let reply = |text: &str| Reply {
         text_html: text.to_string(),
         to_chat: ctx.chat_id,

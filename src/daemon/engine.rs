@@ -11,6 +11,7 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::event::MessageEvent;
+use super::overlay::{Effective, StoreSettings, overlay};
 use crate::config::Config;
 use crate::domain::calendar::Calendar;
 use crate::domain::classify::{Category, Classification};
@@ -19,7 +20,7 @@ use crate::domain::sla::{
     SenderKind, UserId, plan_alerts, plan_alerts_from,
 };
 use crate::store::requests::{Closure, NewRequest, RequestRow};
-use crate::store::{Result, alerts, messages, outbox, requests, timers};
+use crate::store::{Result, alerts, messages, outbox, requests, settings, timers};
 
 fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
@@ -84,6 +85,9 @@ pub struct Engine {
     calendars: HashMap<i64, Arc<Calendar>>,
     staff: BTreeSet<UserId>,
     bots: BTreeSet<UserId>,
+    /// What [`Engine::from_config_and_store`] was built from, reused by
+    /// [`Engine::effective`] while the store's revision stays the same.
+    effective: Option<Arc<Effective>>,
 }
 
 impl Engine {
@@ -111,20 +115,34 @@ impl Engine {
             default_calendar,
             calendars,
             config,
+            effective: None,
         }
     }
 
     /// The configuration overlaid by the chat settings in the store (see
     /// [`super::overlay`]).
     pub fn from_config_and_store(config: Arc<Config>, conn: &Connection) -> Result<Engine> {
-        let eff = super::overlay::overlay(&config, &super::overlay::StoreSettings::load(conn)?);
-        let mut engine = Engine::new(Arc::new(eff.config));
-        engine.staff.extend(eff.users);
+        let eff = overlay(&config, &StoreSettings::load(conn)?);
+        let mut engine = Engine::new(eff.config.clone());
+        engine.staff.extend(eff.users.iter().copied());
         engine.base = config;
         engine.settings_revision = Some(eff.revision);
-        engine.paused = eff.paused;
-        engine.migrated = eff.migrated;
+        engine.paused = eff.paused.clone();
+        engine.migrated = eff.migrated.clone();
+        engine.effective = Some(Arc::new(eff));
         Ok(engine)
+    }
+
+    /// The settings in force in the store now, for decisions that must not
+    /// lag behind the daemon's reload (a manager who just ran `/sla 30`
+    /// expects the next answer to say 30): this engine's own while the
+    /// store's revision is the one it was built from (one primary-key
+    /// read), else the configuration overlaid by the store afresh.
+    pub fn effective(&self, conn: &Connection) -> Result<Arc<Effective>> {
+        match &self.effective {
+            Some(e) if e.revision == settings::revision(conn)? => Ok(e.clone()),
+            _ => Ok(Arc::new(overlay(&self.base, &StoreSettings::load(conn)?))),
+        }
     }
 
     /// The configuration as loaded (without the store's overlay).

@@ -24,6 +24,7 @@
 //!   an upgrade; the store's own settings were moved to the new id.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
@@ -76,7 +77,8 @@ impl StoreSettings {
 /// The configuration with the store's chat settings applied.
 #[derive(Debug, Clone)]
 pub struct Effective {
-    pub config: Config,
+    /// Shared with the engine built from it.
+    pub config: Arc<Config>,
     /// Chats whose messages are logged only (monitoring or SLA off).
     pub paused: BTreeSet<i64>,
     /// Staff from the `users` table.
@@ -174,7 +176,7 @@ pub fn overlay(config: &Config, store: &StoreSettings) -> Effective {
         }
     }
     Effective {
-        config: eff,
+        config: Arc::new(eff),
         paused,
         users: store.users.clone(),
         migrated,

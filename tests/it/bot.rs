@@ -3,6 +3,7 @@
 //! the reports, and the per-user rate limit.
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use buhbot::bot::parse::{Command, Hours, ParseError, Sla, Target, parse};
@@ -533,6 +534,23 @@ fn open_keeps_the_time_used_before_a_calendar_change() {
     };
     let r = env.run(at_one, Command::Open).text_html;
     assert!(r.contains("ждёт 120 рабочих минут"), "{r}");
+}
+
+/// Commands and buttons decide on the settings in the store now, not on
+/// the running engine's snapshot (which the daemon refreshes a moment
+/// later); an engine that is current answers from its own copy.
+#[test]
+fn decisions_use_the_settings_in_force() {
+    let env = Env::new();
+    let snapshot = env.engine();
+    let conn = env.store.conn().unwrap();
+    let before = snapshot.effective(&conn).unwrap();
+    assert!(Arc::ptr_eq(&before, &snapshot.effective(&conn).unwrap()));
+    env.run(ctx(CHAT_MANAGER, false), Command::Sla(Sla::Threshold(30)));
+    let after = snapshot.effective(&conn).unwrap();
+    assert_eq!(before.config.chats[&CHAT].policy.threshold_minutes, 60);
+    assert_eq!(after.config.chats[&CHAT].policy.threshold_minutes, 30);
+    assert!(after.revision > before.revision);
 }
 
 #[test]

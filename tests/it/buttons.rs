@@ -333,10 +333,7 @@ async fn keyboards_per_role() {
         )
         .unwrap();
     let c = env.store.conn().unwrap();
-    let eff = buhbot::daemon::overlay::overlay(
-        env.engine().base_config(),
-        &buhbot::daemon::overlay::StoreSettings::load(&c).unwrap(),
-    );
+    let eff = env.engine().effective(&c).unwrap();
     let delivery: i64 = c
         .query_row(
             "SELECT d.id FROM alert_deliveries d JOIN sla_alerts a ON a.id = d.alert_id
@@ -345,7 +342,8 @@ async fn keyboards_per_role() {
             |r| r.get(0),
         )
         .unwrap();
-    let kb = buttons::alert_keyboard(&c, &eff, delivery, ACC).unwrap();
+    let kb =
+        buttons::alert_keyboard(&c, &eff, delivery, ACC, buhbot::bot::Role::Accountant).unwrap();
     assert_eq!(kb[0][0].url.as_deref(), Some("https://t.me/+AbCd"));
 }
 

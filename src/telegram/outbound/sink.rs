@@ -14,7 +14,6 @@ use super::queue::{self, EnqueueError, Enqueued, NewOutbound};
 use crate::bot::{Role, buttons};
 use crate::daemon::clock::Clock;
 use crate::daemon::engine::Engine;
-use crate::daemon::overlay::{self, StoreSettings};
 use crate::sinks::{AlertSink, Outgoing, SendFuture, SentReceipt, SinkError};
 use crate::store::Store;
 
@@ -101,13 +100,14 @@ impl TelegramSink {
         let prepared = self
             .store
             .run(move |c| {
-                let eff = overlay::overlay(engine.base_config(), &StoreSettings::load(c)?);
+                let eff = engine.effective(c)?;
                 // A private chat is still a client's if the user is not
                 // staff: a misrouted alert must not leak names and texts.
-                if crate::bot::auth::role_of(c, &eff, chat)? == Role::Client {
+                let role = crate::bot::auth::role_of(c, &eff, chat)?;
+                if role == Role::Client {
                     return Ok(Prepared::NotStaff);
                 }
-                new.buttons = buttons::alert_keyboard(c, &eff, delivery, chat)?;
+                new.buttons = buttons::alert_keyboard(c, &eff, delivery, chat, role)?;
                 Ok(Prepared::Queued(queue::enqueue(c, &new, now)))
             })
             .await;
