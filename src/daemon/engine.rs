@@ -465,13 +465,13 @@ impl Engine {
     /// Telegram, the staff's own (positive) user ids, i.e. their private
     /// chats with the bot.
     pub fn recipients(&self, chat: i64, kind: &str) -> Vec<(&'static str, String)> {
+        let accountants = kind != "escalation";
+        let managers = kind != "warning";
         let mut out = Vec::new();
         if self.config.alerts.log {
             out.push(("log", "journal".to_string()));
         }
         if self.config.alerts.telegram {
-            let accountants = kind != "escalation";
-            let managers = kind != "warning";
             let mut users: BTreeSet<UserId> = BTreeSet::new();
             if let Some(c) = self.config.chats.get(&chat) {
                 if accountants {
@@ -492,8 +492,6 @@ impl Engine {
             );
         }
         if let Some(email) = &self.config.email {
-            let accountants = kind != "escalation";
-            let managers = kind != "warning";
             let mut addrs: BTreeSet<&String> = BTreeSet::new();
             if accountants {
                 addrs.extend(&email.accountants);
@@ -544,10 +542,8 @@ impl Engine {
                 continue;
             }
             let anchor = now.max(at(row.anchor_at));
-            let used = row.anchor_used_seconds
-                + old
-                    .calendar(chat)
-                    .working_seconds(at(row.anchor_at), anchor);
+            // Used so far under the old settings' calendar.
+            let used = old.used_seconds(&row, anchor);
             let policy = self.policy(chat);
             let plan = plan_alerts_from(self.calendar(chat), &policy, anchor, used);
             requests::retime(

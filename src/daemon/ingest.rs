@@ -16,7 +16,7 @@ use super::event::{Event, EventKind};
 use super::notify::Heartbeat;
 use super::shared::{Shared, TICK};
 use crate::metrics::catalogue as m;
-use crate::store::{self, state, timers};
+use crate::store::{self, settings, state, timers};
 
 /// Events committed together at most (group commit: one fsync-free WAL
 /// commit amortised over many events).
@@ -117,6 +117,25 @@ pub struct BatchOutcome {
 }
 
 impl BatchOutcome {
+    /// The engine rebuilt from the store with open requests re-timed, as
+    /// [`super::live_settings::swap`] does; it runs from here on.
+    fn rebuild(
+        &mut self,
+        tx: &Connection,
+        old: &Arc<Engine>,
+        now: DateTime<Utc>,
+    ) -> store::Result<Arc<Engine>> {
+        let new = Arc::new(Engine::from_config_and_store(
+            old.base_config().clone(),
+            tx,
+        )?);
+        if new.retime(tx, old, now)? > 0 {
+            self.earliest_at(timers::next_due(tx)?);
+        }
+        self.engine = Some(new.clone());
+        Ok(new)
+    }
+
     fn earliest_at(&mut self, t: Option<i64>) {
         self.earliest = match (self.earliest, t) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -132,7 +151,9 @@ impl BatchOutcome {
 /// store and open requests re-timed, as [`super::live_settings::swap`]
 /// does, so the next event of the same batch sees the new settings (a
 /// message right after the bot was added to a group is not tracked when
-/// SLA starts off).
+/// SLA starts off). Settings changed from the shell or by a command since
+/// the engine was built are picked up the same way, in the transaction,
+/// so no event of the batch is judged on settings already replaced.
 pub fn apply_batch(
     conn: &mut Connection,
     engine: Arc<Engine>,
@@ -144,6 +165,11 @@ pub fn apply_batch(
     let tx = crate::store::write_tx(conn)?;
     let mut engine = engine;
     let mut out = BatchOutcome::default();
+    if let Some(built) = engine.settings_revision()
+        && built != settings::revision(&tx)?
+    {
+        engine = out.rebuild(&tx, &engine, now)?;
+    }
     for e in batch {
         if replay {
             // A replay fires, in order, the timers due before each
@@ -165,15 +191,7 @@ pub fn apply_batch(
                     continue;
                 }
                 out.chat_changes += 1;
-                let new = Arc::new(Engine::from_config_and_store(
-                    engine.base_config().clone(),
-                    &tx,
-                )?);
-                if new.retime(&tx, &engine, now)? > 0 {
-                    out.earliest_at(timers::next_due(&tx)?);
-                }
-                engine = new;
-                out.engine = Some(engine.clone());
+                engine = out.rebuild(&tx, &engine, now)?;
             }
         }
     }
@@ -190,8 +208,6 @@ async fn commit(
     batch: Vec<Event>,
     source: &'static str,
 ) -> Result<(), store::StoreError> {
-    // Chat settings changed from the shell apply from this batch on.
-    super::live_settings::refresh(shared).await?;
     let now = shared.clock.now();
     let replay = source == REPLAY_SOURCE;
     let started = Instant::now();
@@ -201,17 +217,15 @@ async fn commit(
         .map(|e| e.date().timestamp())
         .max()
         .unwrap_or(0);
-    let chat_events = batch
-        .iter()
-        .any(|e| !matches!(e.kind, EventKind::Message(_)));
     let s = shared.clone();
     let outcome = shared
         .store
         .run(move |conn| {
-            // A batch that may rebuild the engine holds off a concurrent
-            // swap from the shell's changes, so that neither re-times open
-            // requests from an engine the other replaced.
-            let _serial = chat_events.then(super::live_settings::serialise);
+            // A batch may rebuild the engine (chat events, or settings
+            // changed since it was built): it holds off a concurrent swap,
+            // so that neither re-times open requests from an engine the
+            // other replaced.
+            let _serial = super::live_settings::serialise();
             let out = apply_batch(conn, s.engine(), &batch, source, now, replay)?;
             if let Some(engine) = &out.engine {
                 s.set_engine(engine.clone());

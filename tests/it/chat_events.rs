@@ -532,3 +532,32 @@ fn a_colliding_key_keeps_the_existing_row() {
     // escalation levels: warning, breach, one escalation).
     assert_eq!(timers::for_request(&s.conn(), kept.id).unwrap().len(), 3);
 }
+
+/// A batch is judged on the settings in the store, even when the engine it
+/// was handed predates a change (made from the shell or by a command): the
+/// engine is rebuilt inside the batch's own transaction.
+#[test]
+fn a_batch_sees_settings_changed_since_its_engine_was_built() {
+    let mut s = Setup::new(&format!(
+        "[[chats]]\nid = {OLD}\naccountants = [{ACCOUNTANT}]\n"
+    ));
+    {
+        let c = s.conn();
+        chats::ensure(&c, OLD, "", "test", 0).unwrap();
+        let change = chats::ChatChange {
+            threshold_minutes: Some(chats::Override::Value(30)),
+            ..Default::default()
+        };
+        chats::update(&c, OLD, change, "test", 0).unwrap();
+    }
+    let out = s.batch(vec![msg(
+        OLD,
+        1,
+        CLIENT,
+        "2025-01-13T10:00:00+03:00",
+        "Пришлите, пожалуйста, акт сверки",
+    )]);
+    assert!(out.engine.is_some(), "the stale engine was replaced");
+    let row = requests::by_message(&s.conn(), OLD, 1).unwrap().unwrap();
+    assert_eq!(row.threshold_minutes, 30);
+}
