@@ -99,7 +99,6 @@ pub fn ensure(conn: &Connection, id: i64, title: &str, by: &str, now: i64) -> Re
                 by,
                 entity: "chats",
                 key: id.to_string(),
-                op: "upsert",
                 what: format!("chat {id} added"),
                 old: json!(null),
                 new: json!(new),
@@ -194,7 +193,6 @@ pub fn update(
             by,
             entity: "chats",
             key: id.to_string(),
-            op: "upsert",
             what: format!("chat {id} changed"),
             old: json!(old),
             new: json!(new),
@@ -254,7 +252,6 @@ pub fn set_staff(
                 by,
                 entity: "chat_staff",
                 key: format!("{chat}:{user}:{role}"),
-                op: if add { "upsert" } else { "delete" },
                 what: format!(
                     "{role} {user} {} chat {chat}",
                     if add { "added to" } else { "removed from" }
@@ -324,11 +321,6 @@ pub fn set_calendar(
             by,
             entity: "working_schedules",
             key: chat.to_string(),
-            op: if snippet.is_some() {
-                "upsert"
-            } else {
-                "delete"
-            },
             what: format!(
                 "calendar of chat {chat} {}",
                 if snippet.is_some() { "set" } else { "cleared" }
@@ -394,7 +386,6 @@ pub fn put(
             by,
             entity: "chats",
             key: new.id.to_string(),
-            op: "upsert",
             what,
             old: json!(old),
             new: json!(new),
@@ -494,7 +485,6 @@ pub fn set_invite_link(
             by,
             entity: "chats",
             key: id.to_string(),
-            op: "upsert",
             what: format!(
                 "chat {id}: invite link {}",
                 if link.is_some() { "set" } else { "cleared" }

@@ -82,12 +82,12 @@ fn bump(conn: &Connection, now: i64) -> super::Result<()> {
     Ok(())
 }
 
-/// One change to record: `entity` is the table, `key` the row's key.
+/// One change to record: `entity` is the table, `key` the row's key; a
+/// `null` new value records a deletion.
 pub struct Change<'a> {
     pub by: &'a str,
     pub entity: &'a str,
     pub key: String,
-    pub op: &'static str,
     pub what: String,
     pub old: Value,
     pub new: Value,
@@ -97,6 +97,7 @@ pub struct Change<'a> {
 /// (who, what, old → new), in the caller's transaction.
 pub fn record(conn: &Connection, c: Change<'_>, now: i64) -> super::Result<()> {
     bump(conn, now)?;
+    let op = if c.new.is_null() { "delete" } else { "upsert" };
     tracing::info!(
         by = c.by,
         entity = c.entity,
@@ -110,7 +111,7 @@ pub fn record(conn: &Connection, c: Change<'_>, now: i64) -> super::Result<()> {
         conn,
         c.entity,
         &c.key,
-        c.op,
+        op,
         &serde_json::json!({"by": c.by, "what": c.what, "old": c.old, "new": c.new}),
         now,
     )

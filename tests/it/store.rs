@@ -76,3 +76,43 @@ fn a_database_newer_than_the_binary_is_refused() {
     );
     assert!(err.to_string().contains("newer than this buhbot"), "{err}");
 }
+
+/// Settings changes reach the upstream outbox as upserts, and removals
+/// (a user, a staff member, a chat's own calendar) as deletions.
+#[test]
+fn settings_changes_are_outboxed_as_upserts_and_deletions() {
+    use buhbot::store::{chats, users};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open_migrated(&dir.path().join("b.db")).unwrap();
+    let c = store.conn().unwrap();
+    let user = users::UserRow {
+        id: 7,
+        name: "Иванова".into(),
+        username: None,
+        role: "accountant".into(),
+        email: None,
+    };
+    users::add(&c, &user, "test", 0).unwrap();
+    users::remove(&c, 7, "test", 0).unwrap();
+    chats::ensure(&c, -5, "Группа", "test", 0).unwrap();
+    chats::set_staff(&c, -5, 8, "accountant", true, "test", 0).unwrap();
+    chats::set_staff(&c, -5, 8, "accountant", false, "test", 0).unwrap();
+    let ops: Vec<(String, String)> = c
+        .prepare("SELECT entity, op FROM outbox ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let ops: Vec<(&str, &str)> = ops.iter().map(|(e, o)| (e.as_str(), o.as_str())).collect();
+    assert_eq!(
+        ops,
+        [
+            ("users", "upsert"),
+            ("users", "delete"),
+            ("chats", "upsert"),
+            ("chat_staff", "upsert"),
+            ("chat_staff", "delete"),
+        ]
+    );
+}
