@@ -44,6 +44,8 @@ struct State {
     crash_after: Option<u64>,
     confirms: bool,
     answers: Vec<CallbackAnswer>,
+    /// Like Telegram: a send whose `random_id` was seen is not posted again.
+    random_ids: Option<std::collections::HashSet<i64>>,
 }
 
 /// The recording fake. Share it as `Arc<RecordingApi>`.
@@ -100,6 +102,13 @@ impl RecordingApi {
         self.lock().confirms = confirms;
     }
 
+    /// Answer a repeated `random_id` as Telegram does (`RANDOM_ID_DUPLICATE`,
+    /// which [`crate::telegram::api::GrammersApi`] reports as a send with
+    /// an unknown message id) instead of posting the message again.
+    pub fn dedupe_random_ids(&self) {
+        self.lock().random_ids = Some(std::collections::HashSet::new());
+    }
+
     /// Every accepted message, in order.
     pub fn records(&self) -> Vec<Record> {
         self.lock().records.clone()
@@ -123,6 +132,12 @@ impl RecordingApi {
         }
         if let Some(seconds) = s.flood.remove(&msg.chat_id) {
             return Err(SendError::FloodWait { seconds });
+        }
+        if msg.edit_of.is_none()
+            && let Some(seen) = &mut s.random_ids
+            && !seen.insert(crate::telegram::api::random_id(msg))
+        {
+            return Ok(crate::telegram::api::UNKNOWN_MESSAGE_ID);
         }
         let message_id = match msg.edit_of {
             Some(id) => id,

@@ -36,11 +36,18 @@ fn sends_per_key(api: &RecordingApi) -> HashMap<String, usize> {
 
 /// Crashes the sender on the 7th accepted message, restarts it on a fresh
 /// pool over the same file; returns the sends per key and the crashed key.
-async fn crash_and_restart(confirms: bool) -> (HashMap<String, usize>, String, Store) {
+/// `like_telegram`: the transport recognises a resent `random_id`.
+async fn crash_and_restart(
+    confirms: bool,
+    like_telegram: bool,
+) -> (HashMap<String, usize>, String, Store) {
     let (dir, store, clock) = setup();
     enqueue(&store, &clock, &twenty());
     let api = Arc::new(RecordingApi::new());
     api.set_confirms(confirms);
+    if like_telegram {
+        api.dedupe_random_ids();
+    }
     api.crash_after(7);
     let ended = drive(
         &store,
@@ -87,7 +94,7 @@ async fn crash_and_restart(confirms: bool) -> (HashMap<String, usize>, String, S
 
 #[tokio::test(start_paused = true)]
 async fn crash_between_accept_and_commit_sends_once_when_telegram_can_confirm() {
-    let (sends, crashed, store) = crash_and_restart(true).await;
+    let (sends, crashed, store) = crash_and_restart(true, false).await;
     assert_eq!(sends.len(), 20);
     assert!(
         sends.values().all(|n| *n == 1),
@@ -102,7 +109,7 @@ async fn crash_between_accept_and_commit_sends_once_when_telegram_can_confirm() 
 
 #[tokio::test(start_paused = true)]
 async fn crash_without_confirmation_duplicates_at_most_the_one_in_flight_message() {
-    let (sends, crashed, _store) = crash_and_restart(false).await;
+    let (sends, crashed, _store) = crash_and_restart(false, false).await;
     assert_eq!(sends.len(), 20, "none lost");
     let twice: Vec<&String> = sends
         .iter()
@@ -111,6 +118,27 @@ async fn crash_without_confirmation_duplicates_at_most_the_one_in_flight_message
         .collect();
     assert_eq!(twice, [&crashed], "only the in-flight message, once more");
     assert_eq!(sends[&crashed], 2);
+}
+
+/// Production's path: the grammers transport cannot look a message up (bots
+/// cannot read history), so the in-flight message is sent again — with the
+/// same `random_id`, which Telegram refuses as a duplicate. Each message is
+/// posted once; the recovered row has no usable message id.
+#[tokio::test(start_paused = true)]
+async fn crash_with_the_grammers_transport_posts_each_message_once() {
+    let (sends, crashed, store) = crash_and_restart(false, true).await;
+    assert_eq!(sends.len(), 20, "none lost");
+    assert!(
+        sends.values().all(|n| *n == 1),
+        "each key posted once: {sends:?}"
+    );
+    let row = queue::state(&store.conn().unwrap(), &crashed)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.telegram_message_id,
+        Some(buhbot::telegram::api::UNKNOWN_MESSAGE_ID)
+    );
 }
 
 /// Killing the sender task at arbitrary await points (the pacing sleep, a
