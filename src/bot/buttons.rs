@@ -6,6 +6,7 @@ use rusqlite::Connection;
 
 use super::auth::{self, Role};
 use crate::daemon::overlay::Effective;
+use crate::store::chats::SUPERGROUP_BASE;
 use crate::store::{Result, alerts, chats, requests};
 use crate::telegram::outbound::Button;
 
@@ -56,10 +57,6 @@ impl Action {
         }
     }
 }
-
-/// Bot-API ids of supergroups and channels are `-100` followed by the
-/// internal id that `t.me/c/` links use.
-const SUPERGROUP_BASE: i64 = -1_000_000_000_000;
 
 /// A link that opens `chat` at the client's message: `t.me/c/…/<msg>` for a
 /// supergroup (works for members), else the chat's stored invite link.

@@ -3,7 +3,7 @@
 //! `crate::domain::sla`; this module only loads their inputs and stores
 //! their outputs, so the daemon decides exactly what `buhbot replay` does.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -72,21 +72,15 @@ pub struct Engine {
     pub config: Arc<Config>,
     /// The configuration as loaded, to rebuild from when the store changes.
     base: Arc<Config>,
-    /// The store's settings revision this engine reflects (`None`: built
-    /// from the configuration alone).
-    settings_revision: Option<i64>,
-    /// Chats whose messages are logged only (monitoring or SLA off).
-    paused: BTreeSet<i64>,
-    /// Basic groups that became supergroups: a late or repeated delivery
-    /// from the old id is logged (and deduplicated) under the new one,
-    /// where its history was moved.
-    migrated: BTreeMap<i64, i64>,
     default_calendar: Arc<Calendar>,
     calendars: HashMap<i64, Arc<Calendar>>,
     staff: BTreeSet<UserId>,
     bots: BTreeSet<UserId>,
-    /// What [`Engine::from_config_and_store`] was built from, reused by
-    /// [`Engine::effective`] while the store's revision stays the same.
+    /// What [`Engine::from_config_and_store`] was built from (`None`: from
+    /// the configuration alone): the store's revision, the paused chats
+    /// (monitoring or SLA off: logged only) and the basic groups that
+    /// became supergroups; reused by [`Engine::effective`] while the
+    /// store's revision stays the same.
     effective: Option<Arc<Effective>>,
 }
 
@@ -107,9 +101,6 @@ impl Engine {
             .collect();
         Engine {
             base: config.clone(),
-            settings_revision: None,
-            paused: BTreeSet::new(),
-            migrated: BTreeMap::new(),
             staff: config.staff(),
             bots: config.telegram.bot_id.into_iter().collect(),
             default_calendar,
@@ -126,9 +117,6 @@ impl Engine {
         let mut engine = Engine::new(eff.config.clone());
         engine.staff.extend(eff.users.iter().copied());
         engine.base = config;
-        engine.settings_revision = Some(eff.revision);
-        engine.paused = eff.paused.clone();
-        engine.migrated = eff.migrated.clone();
         engine.effective = Some(Arc::new(eff));
         Ok(engine)
     }
@@ -151,18 +139,26 @@ impl Engine {
     }
 
     pub fn settings_revision(&self) -> Option<i64> {
-        self.settings_revision
+        self.effective.as_ref().map(|e| e.revision)
     }
 
     /// The id a chat's messages are kept under: the supergroup's for a
     /// basic group that became one.
     pub fn current_id(&self, chat: i64) -> i64 {
-        self.migrated.get(&chat).copied().unwrap_or(chat)
+        // A late or repeated delivery from a basic group that became a
+        // supergroup is logged (and deduplicated) where its history went.
+        self.effective
+            .as_ref()
+            .and_then(|e| e.migrated.get(&chat).copied())
+            .unwrap_or(chat)
     }
 
     /// Whether requests are tracked in `chat` (monitoring and SLA on).
     pub fn tracks(&self, chat: i64) -> bool {
-        !self.paused.contains(&chat)
+        !self
+            .effective
+            .as_ref()
+            .is_some_and(|e| e.paused.contains(&chat))
     }
 
     pub fn calendar(&self, chat: i64) -> &Arc<Calendar> {

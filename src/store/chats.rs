@@ -46,6 +46,11 @@ pub struct ChatChange {
     pub max_escalations: Option<Override>,
 }
 
+/// Bot-API ids of supergroups and channels are `-100` followed by the
+/// internal id (the one `t.me/c/` links use); other negative ids are basic
+/// groups.
+pub const SUPERGROUP_BASE: i64 = -1_000_000_000_000;
+
 /// The valid ranges, the same as the configuration's (and the schema's).
 pub const THRESHOLD: (i64, i64) = (1, 480);
 pub const WARNING: (i64, i64) = (0, 99);
@@ -348,8 +353,7 @@ pub fn put(
     if old.as_ref() == Some(new) {
         return Ok(false);
     }
-    // Bot-API supergroup ids are -100…: the rest are basic groups.
-    let kind = if new.id <= -1_000_000_000_000 {
+    let kind = if new.id < SUPERGROUP_BASE {
         "supergroup"
     } else {
         "group"

@@ -177,7 +177,7 @@ fn map_service(
             old_chat_id: chat_id,
             new_chat_id: PeerId::channel(a.channel_id)
                 .and_then(PeerId::bot_api_dialog_id)
-                .unwrap_or_else(|| -1_000_000_000_000 - a.channel_id),
+                .unwrap_or_else(|| crate::store::chats::SUPERGROUP_BASE - a.channel_id),
         },
         A::ChannelMigrateFrom(a) => InboundEvent::MigratedToSupergroup {
             old_chat_id: PeerId::chat(a.chat_id)

@@ -5,13 +5,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::t;
 use buhbot::config::Config;
 use buhbot::daemon::engine::Engine;
-use buhbot::daemon::event::{Event, EventKind, MessageEvent};
+use buhbot::daemon::event::{Event, EventKind};
 use buhbot::daemon::ingest::{BatchOutcome, apply_batch};
-use buhbot::domain::sla::SenderKind;
 use buhbot::store::{Store, chats, requests, settings, timers, write_tx};
-use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
 /// A basic group and the supergroup it becomes.
@@ -19,10 +18,6 @@ const OLD: i64 = -4001;
 const NEW: i64 = -1_000_000_004_001;
 const CLIENT: i64 = 100;
 const ACCOUNTANT: i64 = 7;
-
-fn t(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().into()
-}
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -104,19 +99,7 @@ impl Setup {
 }
 
 fn msg(chat: i64, id: i64, from: i64, at: &str, text: &str) -> EventKind {
-    EventKind::Message(MessageEvent {
-        chat_id: chat,
-        chat_title: None,
-        message_id: id,
-        edit_version: 0,
-        date: t(at),
-        sender: SenderKind::User(from),
-        sender_name: None,
-        text: text.into(),
-        reply_to: None,
-        has_media: false,
-        service: false,
-    })
+    EventKind::Message(crate::user_message(chat, id, from, t(at), text))
 }
 
 fn added(chat: i64, at: &str) -> EventKind {
