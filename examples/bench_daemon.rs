@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use buhbot::config::Config;
-use buhbot::daemon::engine::Engine;
-use buhbot::daemon::event::MessageEvent;
+use buhbot::core::engine::Engine;
+use buhbot::core::event::MessageEvent;
 use buhbot::domain::sla::SenderKind;
 use buhbot::export::{ExportEvent, Sender, read_export};
 use buhbot::store::{Store, write_tx};
@@ -295,9 +295,9 @@ fn lateness(dir: &Path) {
 
 fn telegram_path(dir: &Path) {
     use buhbot::bot::RateLimit;
-    use buhbot::daemon::clock::Clock;
+    use buhbot::core::clock::Clock;
+    use buhbot::core::shared::Shared;
     use buhbot::daemon::notify::HeartbeatRegistry;
-    use buhbot::daemon::shared::Shared;
     use buhbot::daemon::telegram::{Bridge, CatchUp, SOURCE};
     use buhbot::telegram::client::Inbound;
     use buhbot::telegram::inbound::InboundEvent;

@@ -38,6 +38,7 @@ pub mod backup;
 pub mod bot;
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod daemon;
 pub mod domain;
 pub mod export;

@@ -4,7 +4,7 @@
 
 use rusqlite::Connection;
 
-use crate::daemon::overlay::Effective;
+use crate::core::effective::Effective;
 use crate::store::{Result, users};
 
 /// A user's role in the firm, lowest first (`Client`: not staff at all).

@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 use super::auth::{self, Role};
-use crate::daemon::overlay::Effective;
+use crate::core::effective::Effective;
 use crate::store::chats::SUPERGROUP_BASE;
 use crate::store::{Result, alerts, chats, requests};
 use crate::telegram::outbound::Button;

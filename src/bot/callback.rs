@@ -17,8 +17,8 @@ use rusqlite::Connection;
 
 use super::auth;
 use super::buttons::{self, Action, NOTIFY};
-use crate::daemon::engine::{Engine, at};
-use crate::daemon::overlay::Effective;
+use crate::core::effective::Effective;
+use crate::core::engine::{Engine, at};
 use crate::domain::render::{escape_html, plural};
 use crate::metrics::catalogue as m;
 use crate::store::requests::RequestRow;

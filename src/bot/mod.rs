@@ -8,6 +8,7 @@
 //! revision, audit with `by` = the user id), so a running daemon picks them
 //! up and re-times open requests exactly as after `buhbot chats set`.
 
+mod alert_sink;
 pub(crate) mod auth;
 pub mod buttons;
 pub mod callback;
@@ -20,9 +21,10 @@ use chrono::{DateTime, Utc};
 use governor::clock::Clock;
 use rusqlite::Connection;
 
-use crate::daemon::engine::Engine;
+use crate::core::engine::Engine;
 use crate::telegram::outbound::{Kind, NewOutbound};
 
+pub use alert_sink::{EngineSource, TelegramSink};
 pub use auth::Role;
 pub use callback::{CallbackOutcome, CallbackPress, on_callback};
 pub use handle::handle;

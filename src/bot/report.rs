@@ -6,8 +6,8 @@ use rusqlite::Connection;
 
 use super::auth::Role;
 use super::parse::DAYS_RU;
-use crate::daemon::engine::{Engine, at};
-use crate::daemon::overlay::Effective;
+use crate::core::effective::Effective;
+use crate::core::engine::{Engine, at};
 use crate::domain::calendar::Interval;
 use crate::domain::render::{escape_html, minutes, plural, preview};
 use crate::store::{Result, chats, messages, requests};

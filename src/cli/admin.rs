@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 
 use super::admin_chats;
 use crate::config::Config;
-use crate::daemon::engine::Engine;
+use crate::core::engine::Engine;
 use crate::store::users::{UserChange, UserRow};
 use crate::store::{Store, requests, users, write_tx};
 

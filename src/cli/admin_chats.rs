@@ -1,5 +1,5 @@
 //! `buhbot chats list|show|set`: a chat's settings are the configuration's
-//! `[[chats]]` overlaid by the store (see `crate::daemon::overlay`).
+//! `[[chats]]` overlaid by the store (see `crate::core::effective`).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 
 use super::admin::{actor, now};
 use crate::config::Config;
-use crate::daemon::overlay::{StoreSettings, overlay};
+use crate::core::effective::{StoreSettings, overlay};
 use crate::store::chats::{self, ChatChange, Override};
 use crate::store::settings::SettingsError;
 use crate::store::{Store, write_tx};

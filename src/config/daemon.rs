@@ -6,8 +6,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::reader::{Problems, Table, join};
+use super::{EmailSettings, Secret, TlsMode, credential};
 use crate::domain::render::DEFAULT_PREVIEW_CHARS;
-use crate::sinks::{EmailSettings, Secret, TlsMode, credential};
+
+/// Default database path (systemd's `StateDirectory=buhbot`).
+pub const DEFAULT_DB_PATH: &str = "/var/lib/buhbot/buhbot.db";
 
 pub const STORE_KEYS: &[&str] = &["path", "retention_days", "retention_schedule"];
 pub const DAEMON_KEYS: &[&str] = &["drain_timeout_seconds", "reconcile_schedule"];
@@ -54,7 +57,7 @@ pub struct StoreSettings {
 impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
-            path: PathBuf::from(crate::store::DEFAULT_PATH),
+            path: PathBuf::from(DEFAULT_DB_PATH),
             retention_days: 1096,
             retention_schedule: "0 30 4 * * *".into(),
         }
@@ -238,7 +241,7 @@ fn cron(problems: &mut Problems<'_>, t: &Table<'_>, key: &str, default: &str) ->
     let Some(expr) = t.get::<String>(problems, key) else {
         return default.to_string();
     };
-    if let Err(e) = crate::daemon::schedule::parse_cron(&expr) {
+    if let Err(e) = crate::domain::schedule::parse_cron(&expr) {
         problems.push(&join(t.path, key), t.raw(key), e.to_string());
     }
     expr

@@ -6,7 +6,9 @@
 
 mod calendar;
 mod daemon;
+pub mod email;
 mod reader;
+pub mod secret;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,11 +18,13 @@ use figment::providers::{Env, Format, Toml};
 use figment::value::Value;
 
 pub use daemon::{
-    AlertSettings, BackupConfig, DaemonSettings, EmailConfig, MetricsSettings, StoreSettings,
-    TelegramCredentials, TelegramSettings,
+    AlertSettings, BackupConfig, DEFAULT_DB_PATH, DaemonSettings, EmailConfig, MetricsSettings,
+    StoreSettings, TelegramCredentials, TelegramSettings,
 };
+pub use email::{EmailSettings, TlsMode};
 pub use reader::Problem;
 use reader::{Problems, Table, join};
+pub use secret::{Secret, SecretError, credential, credential_in, read_secret_file};
 
 use crate::domain::calendar::CalendarSpec;
 use crate::domain::classify::Classifier;

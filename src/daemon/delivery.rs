@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::engine::at;
 use super::notify::Heartbeat;
-use super::shared::{Shared, sleep_until};
+use crate::core::engine::at;
+use crate::core::shared::{Shared, sleep_until};
 use crate::domain::render::AlertText;
 use crate::domain::sla::AlertKind;
 use crate::metrics::catalogue as m;

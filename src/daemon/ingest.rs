@@ -11,10 +11,10 @@ use rusqlite::Connection;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::engine::{Engine, FiredAlert};
-use super::event::{Event, EventKind};
 use super::notify::Heartbeat;
-use super::shared::{Shared, TICK};
+use crate::core::engine::{Engine, FiredAlert};
+use crate::core::event::{Event, EventKind};
+use crate::core::shared::{Shared, TICK};
 use crate::metrics::catalogue as m;
 use crate::store::{self, settings, state, timers};
 
@@ -118,7 +118,7 @@ pub struct BatchOutcome {
 
 impl BatchOutcome {
     /// The engine rebuilt from the store with open requests re-timed, as
-    /// [`super::live_settings::swap`] does; it runs from here on.
+    /// [`crate::core::live_settings::swap`] does; it runs from here on.
     fn rebuild(
         &mut self,
         tx: &Connection,
@@ -148,7 +148,7 @@ impl BatchOutcome {
 /// (the source's, after the last event) with it. Messages go through
 /// [`Engine::ingest`], chat events through [`Engine::chat_event`]; after a
 /// chat event that changed the settings the engine is rebuilt from the
-/// store and open requests re-timed, as [`super::live_settings::swap`]
+/// store and open requests re-timed, as [`crate::core::live_settings::swap`]
 /// does, so the next event of the same batch sees the new settings (a
 /// message right after the bot was added to a group is not tracked when
 /// SLA starts off). Settings changed from the shell or by a command since
@@ -225,7 +225,7 @@ async fn commit(
             // changed since it was built): it holds off a concurrent swap,
             // so that neither re-times open requests from an engine the
             // other replaced.
-            let _serial = super::live_settings::serialise();
+            let _serial = crate::core::live_settings::serialise();
             let out = apply_batch(conn, s.engine(), &batch, source, now, replay)?;
             if let Some(engine) = &out.engine {
                 s.set_engine(engine.clone());

@@ -13,20 +13,12 @@
 //! - [`notify`]: sd_notify and the progress-gated watchdog; [`clock`]: the
 //!   system or virtual clock; [`shared`]: state the loops share.
 
-pub mod chat_events;
-pub mod clock;
 pub mod delivery;
-pub mod engine;
-pub mod event;
 pub mod ingest;
 pub mod jobs;
-pub mod live_settings;
 pub mod notify;
-pub mod overlay;
 pub mod run;
 mod run_telegram;
-pub mod schedule;
 pub mod scheduler;
-pub mod shared;
 pub mod source;
 pub mod telegram;

@@ -12,21 +12,22 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::clock::Clock;
-use super::engine::Engine;
 use super::notify::{HeartbeatRegistry, Notifier, run_watchdog};
 use super::run_telegram::{TelegramSide, ready_when_connected, spawn_telegram};
-use super::shared::Shared;
 use super::source::{self, SourceSpec};
 use super::{delivery, ingest, scheduler};
 use crate::backup::DbLock;
+use crate::bot::{EngineSource, TelegramSink};
 use crate::config::{Config, ConfigError, TelegramCredentials};
+use crate::core::clock::Clock;
+use crate::core::engine::Engine;
+use crate::core::shared::Shared;
 use crate::metrics::{self as bmetrics, TextfileSettings, catalogue as m};
 use crate::sinks::{AlertSink, EmailSink, LogSink};
 use crate::store::{Store, alerts, outbox, requests, state};
 use crate::telegram::api::GrammersApi;
 use crate::telegram::link::{Link, Me};
-use crate::telegram::outbound::{EngineSource, TelegramApi, TelegramSink};
+use crate::telegram::outbound::TelegramApi;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -318,7 +319,7 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
     tasks.spawn({
         let (s, c) = (shared.clone(), cancel.clone());
         async move {
-            super::live_settings::run(s, c).await;
+            crate::core::live_settings::run(s, c).await;
             ("settings", Ok(()))
         }
     });
@@ -482,7 +483,7 @@ async fn reload(
             return;
         }
     };
-    let retimed = super::live_settings::swap(shared, config, false).await;
+    let retimed = crate::core::live_settings::swap(shared, config, false).await;
     match retimed {
         Ok(n) => {
             let n = n.unwrap_or(0);

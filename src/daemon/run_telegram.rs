@@ -8,14 +8,14 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::event::Event;
 use super::notify::{HeartbeatRegistry, Notifier};
 use super::run::{Tasks, for_source, status_line};
-use super::shared::Shared;
 use super::source::SourceSpec;
 use super::telegram::{Bridge, CatchUp};
 use crate::bot::RateLimit;
 use crate::config::{Config, TelegramCredentials};
+use crate::core::event::Event;
+use crate::core::shared::Shared;
 use crate::telegram::client::{self, LiveConnector, LoopSettings};
 use crate::telegram::link::Link;
 use crate::telegram::outbound::{OutboundConfig, TelegramApi, run_outbound_with};
@@ -116,7 +116,7 @@ pub(super) async fn ready_when_connected(
     let config = shared.engine().base_config().clone();
     if config.telegram.bot_id.is_none() && me.is_some() {
         let patched = Arc::new(for_source((*config).clone(), &source, me.as_ref()));
-        if let Err(e) = super::live_settings::swap(&shared, patched, false).await {
+        if let Err(e) = crate::core::live_settings::swap(&shared, patched, false).await {
             return ("ready", Err(format!("cannot apply the bot's own id: {e}")));
         }
     }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::engine::FiredAlert;
 use super::notify::Heartbeat;
-use super::shared::{Shared, sleep_until};
+use crate::core::engine::FiredAlert;
+use crate::core::shared::{Shared, sleep_until};
 use crate::metrics::catalogue as m;
 use crate::store::{self, timers};
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
 
-use super::event::{Event, EventKind, MessageEvent};
+use crate::core::event::{Event, EventKind, MessageEvent};
 use crate::domain::sla::SenderKind;
 use crate::export::{self, ExportEvent, ExportMessage, Sender};
 

@@ -22,10 +22,10 @@ use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::event::{Event, MessageEvent};
 use super::notify::Heartbeat;
-use super::shared::{Shared, TICK};
 use crate::bot::{self, CallbackPress, CommandContext, RateLimit};
+use crate::core::event::{Event, MessageEvent};
+use crate::core::shared::{Shared, TICK};
 use crate::domain::sla::SenderKind;
 use crate::metrics::catalogue as m;
 use crate::store::{self, messages};

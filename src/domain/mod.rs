@@ -4,4 +4,5 @@
 pub mod calendar;
 pub mod classify;
 pub mod render;
+pub mod schedule;
 pub mod sla;

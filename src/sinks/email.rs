@@ -2,7 +2,6 @@
 //! multipart/alternative with the plain text first and the HTML second.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
@@ -10,32 +9,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{AlertSink, Outgoing, SendFuture, SentReceipt, SinkError, error_chain};
-use crate::sinks::Secret;
-
-/// How the SMTP connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Plain connect, then STARTTLS, which is required (port 587 usually).
-    StartTls,
-    /// TLS from the first byte (SMTPS, port 465 usually).
-    Implicit,
-    /// No encryption; only for a relay on this machine.
-    None,
-}
-
-/// SMTP settings. `Debug` is safe to log: the password is a [`Secret`].
-#[derive(Debug, Clone)]
-pub struct EmailSettings {
-    pub host: String,
-    pub port: u16,
-    pub tls: TlsMode,
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-    /// Sender mailbox, a display name allowed: `БухБот <bot@firm.ru>`.
-    pub from: String,
-    /// Bound on connecting and on each SMTP command.
-    pub timeout: Duration,
-}
+pub use crate::config::{EmailSettings, TlsMode};
 
 /// Settings that cannot work; found at startup, not at the first alert.
 #[derive(Debug, thiserror::Error)]

@@ -5,14 +5,12 @@
 
 pub mod email;
 pub mod log;
-pub mod secret;
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use email::{EmailConfigError, EmailSettings, EmailSink, TlsMode};
 pub use log::LogSink;
-pub use secret::{Secret, SecretError, credential, credential_in, read_secret_file};
 
 /// One alert addressed to one recipient, already rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,7 +23,7 @@ pub struct ChatRow {
     pub max_escalations: Option<i64>,
     /// Set once the group became this supergroup: the row is then a
     /// tombstone (not monitored) and the configuration's `[[chats]]` entry
-    /// for it applies to the new id (see `crate::daemon::overlay`).
+    /// for it applies to the new id (see `crate::core::effective`).
     pub migrated_to: Option<i64>,
 }
 

@@ -24,8 +24,7 @@ use rusqlite::Connection;
 
 pub use migrate::{MIGRATIONS, MigrationReport};
 
-/// Default database path (systemd's `StateDirectory=buhbot`).
-pub const DEFAULT_PATH: &str = "/var/lib/buhbot/buhbot.db";
+pub use crate::config::DEFAULT_DB_PATH as DEFAULT_PATH;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

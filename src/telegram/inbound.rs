@@ -17,7 +17,7 @@ use grammers_client::session::types::{PeerId, PeerKind};
 use grammers_client::tl;
 use grammers_client::update::Update;
 
-use crate::daemon::event::{EventKind, MessageEvent};
+use crate::core::event::{EventKind, MessageEvent};
 use crate::domain::sla::SenderKind;
 
 /// What a Telegram update means to buhbot.

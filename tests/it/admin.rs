@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use buhbot::config::Config;
-use buhbot::daemon::engine::Engine;
-use buhbot::daemon::event::MessageEvent;
+use buhbot::core::engine::Engine;
+use buhbot::core::event::MessageEvent;
 use buhbot::store::chats::{self, ChatChange, Override};
 use buhbot::store::{Store, settings, write_tx};
 
@@ -47,7 +47,7 @@ fn msg(id: i64, from: i64, at: &str, text: &str) -> MessageEvent {
     crate::user_message(CHAT, id, from, crate::t(at), text)
 }
 
-fn ingest(store: &Store, e: &Engine, m: &MessageEvent) -> buhbot::daemon::engine::Ingested {
+fn ingest(store: &Store, e: &Engine, m: &MessageEvent) -> buhbot::core::engine::Ingested {
     crate::ingest_one(store, e, m)
 }
 

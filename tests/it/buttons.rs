@@ -8,15 +8,16 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use buhbot::bot::TelegramSink;
 use buhbot::bot::buttons::{self, Action};
 use buhbot::bot::callback::{self, CallbackOutcome, CallbackPress, on_callback};
-use buhbot::daemon::clock::Clock;
+use buhbot::core::clock::Clock;
 use buhbot::sinks::{AlertSink, Outgoing};
 use buhbot::store::users::{self};
 use buhbot::store::{requests, timers, write_tx};
 use buhbot::telegram::outbound::fake::RecordingApi;
 use buhbot::telegram::outbound::queue;
-use buhbot::telegram::outbound::{Button, Kind, OutboundConfig, TelegramSink, run_outbound_with};
+use buhbot::telegram::outbound::{Button, Kind, OutboundConfig, run_outbound_with};
 use tokio_util::sync::CancellationToken;
 
 use crate::t;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use crate::t;
 use buhbot::config::Config;
-use buhbot::daemon::engine::Engine;
-use buhbot::daemon::event::{Event, EventKind};
+use buhbot::core::engine::Engine;
+use buhbot::core::event::{Event, EventKind};
 use buhbot::daemon::ingest::{BatchOutcome, apply_batch};
 use buhbot::store::{Store, chats, requests, settings, timers, write_tx};
 use rusqlite::Connection;

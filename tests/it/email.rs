@@ -5,11 +5,11 @@ pub mod server;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use buhbot::config::{Secret, SecretError, credential_in};
 use buhbot::domain::render::AlertText;
 use buhbot::domain::sla::AlertKind;
 use buhbot::sinks::{
-    AlertSink, EmailConfigError, EmailSettings, EmailSink, LogSink, Outgoing, Secret, SecretError,
-    SinkError, TlsMode, credential_in,
+    AlertSink, EmailConfigError, EmailSettings, EmailSink, LogSink, Outgoing, SinkError, TlsMode,
 };
 use chrono::DateTime;
 use mailparse::{MailHeaderMap, ParsedMail};
@@ -251,7 +251,7 @@ fn secret_file_errors_name_the_path_only() {
 
     let binary = dir.path().join("binary");
     std::fs::write(&binary, b"top\xffsecret").unwrap();
-    let err = buhbot::sinks::read_secret_file(&binary)
+    let err = buhbot::config::read_secret_file(&binary)
         .unwrap_err()
         .to_string();
     assert!(err.contains("binary") && !err.contains("secret\""), "{err}");

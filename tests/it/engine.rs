@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use buhbot::config::Config;
-use buhbot::daemon::engine::{Engine, Fired};
-use buhbot::daemon::event::MessageEvent;
+use buhbot::core::engine::{Engine, Fired};
+use buhbot::core::event::MessageEvent;
 use buhbot::store::{Store, requests, timers, write_tx};
 use chrono::{DateTime, Utc};
 
@@ -29,7 +29,7 @@ fn msg(id: i64, from: i64, at: &str, text: &str) -> MessageEvent {
     crate::user_message(CHAT, id, from, t(at), text)
 }
 
-fn ingest(store: &Store, e: &Engine, m: &MessageEvent) -> buhbot::daemon::engine::Ingested {
+fn ingest(store: &Store, e: &Engine, m: &MessageEvent) -> buhbot::core::engine::Ingested {
     crate::ingest_one(store, e, m)
 }
 

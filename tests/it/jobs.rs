@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use buhbot::config::Config;
-use buhbot::daemon::clock::Clock;
-use buhbot::daemon::engine::Engine;
-use buhbot::daemon::event::MessageEvent;
+use buhbot::core::clock::Clock;
+use buhbot::core::engine::Engine;
+use buhbot::core::event::MessageEvent;
+use buhbot::core::shared::Shared;
 use buhbot::daemon::jobs::{
     JobName, JobRunner, RepairKind, RunOutcome, due_at_start, on_schedule, planned_jobs, reconcile,
     retention_batch, run_jobs, run_retention_batched,
 };
-use buhbot::daemon::schedule::parse_cron;
-use buhbot::daemon::shared::Shared;
+use buhbot::domain::schedule::parse_cron;
 use buhbot::store::{Store, requests, state, timers};
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;

@@ -49,8 +49,8 @@ pub fn user_message(
     from: i64,
     date: chrono::DateTime<chrono::Utc>,
     text: &str,
-) -> buhbot::daemon::event::MessageEvent {
-    buhbot::daemon::event::MessageEvent {
+) -> buhbot::core::event::MessageEvent {
+    buhbot::core::event::MessageEvent {
         chat_id,
         chat_title: None,
         message_id,
@@ -68,9 +68,9 @@ pub fn user_message(
 /// Ingests one event in its own write transaction, as of its own date.
 pub fn ingest_one(
     store: &buhbot::store::Store,
-    engine: &buhbot::daemon::engine::Engine,
-    ev: &buhbot::daemon::event::MessageEvent,
-) -> buhbot::daemon::engine::Ingested {
+    engine: &buhbot::core::engine::Engine,
+    ev: &buhbot::core::event::MessageEvent,
+) -> buhbot::core::engine::Ingested {
     let mut c = store.conn().unwrap();
     let tx = buhbot::store::write_tx(&mut c).unwrap();
     let r = engine.ingest(&tx, ev, ev.date).unwrap();
@@ -119,8 +119,8 @@ impl StaffEnv {
 
     /// The engine over the configuration and the store, as the daemon
     /// builds it.
-    pub fn engine(&self) -> buhbot::daemon::engine::Engine {
-        buhbot::daemon::engine::Engine::from_config_and_store(
+    pub fn engine(&self) -> buhbot::core::engine::Engine {
+        buhbot::core::engine::Engine::from_config_and_store(
             self.config.clone(),
             &self.store.conn().unwrap(),
         )

@@ -9,13 +9,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use buhbot::daemon::clock::Clock;
+use buhbot::bot::TelegramSink;
+use buhbot::core::clock::Clock;
 use buhbot::sinks::{AlertSink, Outgoing, SinkError};
 use buhbot::store::Store;
 use buhbot::telegram::outbound::fake::{Record, RecordingApi};
 use buhbot::telegram::outbound::queue::{self, EnqueueError, Enqueued, NewOutbound};
 use buhbot::telegram::outbound::{
-    Button, Kind, OutboundConfig, OutboundError, SendError, TelegramSink, run_outbound_with,
+    Button, Kind, OutboundConfig, OutboundError, SendError, run_outbound_with,
 };
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
@@ -389,7 +390,7 @@ async fn telegram_sink_enqueues_alerts_and_refuses_group_chats() {
     )
     .unwrap();
     let config = Arc::new(buhbot::config::Config::load(Some(&path)).unwrap());
-    let engine = Arc::new(buhbot::daemon::engine::Engine::new(config));
+    let engine = Arc::new(buhbot::core::engine::Engine::new(config));
     let sink = TelegramSink::new(
         store.clone(),
         clock,

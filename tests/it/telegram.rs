@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use buhbot::daemon::event::MessageEvent;
+use buhbot::core::event::MessageEvent;
 use buhbot::domain::sla::SenderKind;
 use buhbot::store::Store;
 use buhbot::telegram::inbound::{InboundEvent, map_update};

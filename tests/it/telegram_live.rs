@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use buhbot::bot::RateLimit;
 use buhbot::config::Config;
-use buhbot::daemon::clock::Clock;
-use buhbot::daemon::engine::Engine;
+use buhbot::core::clock::Clock;
+use buhbot::core::engine::Engine;
+use buhbot::core::event::Event;
+use buhbot::core::shared::Shared;
+use buhbot::daemon::ingest;
 use buhbot::daemon::notify::HeartbeatRegistry;
-use buhbot::daemon::shared::Shared;
 use buhbot::daemon::telegram::{Bridge, CatchUp, SOURCE};
-use buhbot::daemon::{event::Event, ingest};
 use buhbot::store::{Store, chats, settings};
 use buhbot::telegram::client::{
     Connection, Connector, Handled, Inbound, LoopSettings, TelegramError, run, to_inbound,

@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::JobError;
 use crate::backup::{self, BackupInfo, BackupSettings, NoProgress};
-use crate::daemon::shared::Shared;
+use crate::core::shared::Shared;
 use crate::metrics::catalogue;
 
 /// Creates (and prunes) an archive per `[backup]`; records the outcome in

@@ -26,10 +26,10 @@ pub use retention::{
 };
 pub use scheduler::{RECHECK, run_jobs};
 
-use super::schedule::{self, CronParseError};
-use super::shared::Shared;
 use crate::backup::BackupError;
 use crate::config::Config;
+use crate::core::shared::Shared;
+use crate::domain::schedule::{self, CronParseError};
 use crate::store::{StoreError, state};
 
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::daemon::engine::Engine;
+use crate::core::engine::Engine;
 use crate::metrics::catalogue;
 use crate::store::{self, requests, timers};
 

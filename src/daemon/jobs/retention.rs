@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::daemon::shared::Shared;
+use crate::core::shared::Shared;
 use crate::metrics::catalogue;
 use crate::store;
 

@@ -24,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{JobPlan, JobRunner, on_schedule, planned_jobs};
 use crate::config::Config;
-use crate::daemon::schedule;
-use crate::daemon::shared::Shared;
+use crate::core::shared::Shared;
+use crate::domain::schedule;
 
 /// How often the zone's offset and the configured schedules are checked.
 pub const RECHECK: Duration = Duration::from_secs(60);

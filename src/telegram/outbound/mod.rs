@@ -32,7 +32,6 @@ pub mod fake;
 pub mod pacer;
 pub mod queue;
 mod sender;
-mod sink;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -42,7 +41,6 @@ use serde::{Deserialize, Serialize};
 pub use pacer::{Limits, Pacer, TokioClock};
 pub use queue::{EnqueueError, Enqueued, NewOutbound};
 pub use sender::{OutboundConfig, OutboundError, run_outbound_with};
-pub use sink::{EngineSource, TelegramSink};
 
 /// Telegram refuses callback data longer than this (bytes).
 pub const MAX_CALLBACK_DATA: usize = 64;

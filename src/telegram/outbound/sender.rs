@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use super::pacer::{Limits, Pacer};
 use super::queue;
 use super::{Kind, Lookup, OutboundMessage, SendError, TelegramApi};
-use crate::daemon::clock::Clock;
-use crate::daemon::notify::Heartbeat;
+use crate::core::clock::Clock;
+use crate::core::health::Heartbeat;
 use crate::store::{Store, StoreError};
 
 /// Settings of the sender.
@@ -46,7 +46,7 @@ impl Default for OutboundConfig {
             retry_max: Duration::from_secs(600),
             give_up_after: Duration::from_secs(24 * 3600),
             send_timeout: Duration::from_secs(60),
-            idle: crate::daemon::shared::TICK,
+            idle: crate::core::shared::TICK,
             batch: 200,
             wake: Arc::new(Notify::new()),
         }

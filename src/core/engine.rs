@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde_json::json;
 
+use super::effective::{Effective, StoreSettings, overlay};
 use super::event::MessageEvent;
-use super::overlay::{Effective, StoreSettings, overlay};
 use crate::config::Config;
 use crate::domain::calendar::Calendar;
 use crate::domain::classify::{Category, Classification};
@@ -111,7 +111,7 @@ impl Engine {
     }
 
     /// The configuration overlaid by the chat settings in the store (see
-    /// [`super::overlay`]).
+    /// [`super::effective`]).
     pub fn from_config_and_store(config: Arc<Config>, conn: &Connection) -> Result<Engine> {
         let eff = overlay(&config, &StoreSettings::load(conn)?);
         let mut engine = Engine::new(eff.config.clone());

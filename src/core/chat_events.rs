@@ -19,7 +19,7 @@
 //!   that the audit trail and a late delivery from the old id still resolve
 //!   (the engine logs those under the new id), the configuration's entry
 //!   for the old id keeps applying to the new one (see
-//!   [`super::overlay`]), and a second announcement of the same upgrade
+//!   [`super::effective`]), and a second announcement of the same upgrade
 //!   (Telegram sends it in both groups) finds it done and changes nothing.
 //!
 //! Every change goes through [`chats::put`], which bumps the settings

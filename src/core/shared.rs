@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::notify::Heartbeat;
+use crate::core::health::Heartbeat;
 
 use super::clock::Clock;
 use super::engine::Engine;

@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use super::Kind;
-use super::queue::{self, EnqueueError, Enqueued, NewOutbound};
-use crate::bot::{Role, buttons};
-use crate::daemon::clock::Clock;
-use crate::daemon::engine::Engine;
+use super::{Role, buttons};
+use crate::core::clock::Clock;
+use crate::core::engine::Engine;
 use crate::sinks::{AlertSink, Outgoing, SendFuture, SentReceipt, SinkError};
 use crate::store::Store;
+use crate::telegram::outbound::Kind;
+use crate::telegram::outbound::queue::{self, EnqueueError, Enqueued, NewOutbound};
 
 const NAME: &str = "telegram";
 
@@ -39,7 +39,7 @@ enum Prepared {
 }
 
 impl TelegramSink {
-    /// `wake` is the sender's [`super::OutboundConfig::wake`]; `engine`
+    /// `wake` is the sender's [`crate::telegram::outbound::OutboundConfig::wake`]; `engine`
     /// gives the current engine (the daemon: `move || shared.engine()`).
     pub fn new(
         store: Store,
@@ -103,7 +103,7 @@ impl TelegramSink {
                 let eff = engine.effective(c)?;
                 // A private chat is still a client's if the user is not
                 // staff: a misrouted alert must not leak names and texts.
-                let role = crate::bot::auth::role_of(c, &eff, chat)?;
+                let role = super::auth::role_of(c, &eff, chat)?;
                 if role == Role::Client {
                     return Ok(Prepared::NotStaff);
                 }

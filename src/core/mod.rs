@@ -1,0 +1,23 @@
+//! The application core: what every adapter (the Telegram bridge, the bot,
+//! the delivery and sync workers) builds on, and nothing that talks to the
+//! outside world itself.
+//!
+//! - [`engine`]: the SLA engine over the store (ingest, close, fire timers,
+//!   re-time), with [`chat_events`] (the bot added or removed, titles,
+//!   supergroup upgrades).
+//! - [`effective`]: the configuration overlaid by the chat settings stored
+//!   from the shell.
+//! - [`event`]: what sources feed the pipeline.
+//! - [`clock`]: the system or a virtual clock.
+//! - [`shared`]: the state the daemon's loops share; [`live_settings`]:
+//!   settings changes taking effect in the running daemon.
+//! - [`health`]: heartbeats that the progress-gated watchdog reads.
+
+pub mod chat_events;
+pub mod clock;
+pub mod effective;
+pub mod engine;
+pub mod event;
+pub mod health;
+pub mod live_settings;
+pub mod shared;
