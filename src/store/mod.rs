@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod chats;
+pub mod codec;
 pub mod messages;
 mod migrate;
 pub mod outbox;
