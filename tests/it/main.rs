@@ -16,6 +16,7 @@ mod email;
 mod engine;
 mod export;
 mod jobs;
+mod layers;
 mod man;
 mod metrics;
 mod outbound;
