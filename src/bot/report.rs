@@ -10,6 +10,7 @@ use crate::core::effective::Effective;
 use crate::core::engine::{Engine, at};
 use crate::domain::calendar::Interval;
 use crate::domain::render::{escape_html, minutes, plural, preview};
+use crate::domain::sla::RequestStatus;
 use crate::store::{Result, chats, messages, requests};
 
 /// How far back `/mystats` looks.
@@ -168,14 +169,14 @@ pub fn my_stats(conn: &Connection, mine: &[i64], now: DateTime<Utc>) -> Result<S
                 break; // newest first
             }
             total += 1;
-            if r.status == "open" {
+            if r.status == RequestStatus::Open {
                 continue;
             }
             closed += 1;
             if !r.breached {
                 in_time += 1;
             }
-            if r.status == "answered"
+            if r.status == RequestStatus::Answered
                 && let Some(m) = r.working_minutes
             {
                 answered.push(m);

@@ -2,13 +2,26 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::Result;
+use super::{Result, codec};
+use crate::domain::sla::{AlertKind, Resolution};
+
+crate::stored_enum!(AlertKind, "alert kind", {
+    Warning => "warning",
+    Breach => "breach",
+    Escalation => "escalation",
+});
+
+crate::stored_enum!(Resolution, "alert resolution", {
+    Answered => "answered",
+    Resolved => "resolved",
+    Expired => "expired",
+});
 
 /// Records a fired alert; `None` if (request, kind, level) already fired.
 pub fn insert(
     conn: &Connection,
     request_id: i64,
-    kind: &str,
+    kind: AlertKind,
     level: i64,
     due_at: i64,
     fired_at: i64,
@@ -23,10 +36,12 @@ pub fn insert(
 }
 
 /// (kind, level) of the alerts a request already got.
-pub fn fired_for_request(conn: &Connection, request_id: i64) -> Result<Vec<(String, i64)>> {
+pub fn fired_for_request(conn: &Connection, request_id: i64) -> Result<Vec<(AlertKind, i64)>> {
     let mut stmt =
         conn.prepare_cached("SELECT kind, level FROM sla_alerts WHERE request_id = ?1")?;
-    let rows = stmt.query_map([request_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map([request_id], |r| {
+        Ok((codec::column(r, 0, "sla_alerts", "kind")?, r.get(1)?))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -34,7 +49,7 @@ pub fn fired_for_request(conn: &Connection, request_id: i64) -> Result<Vec<(Stri
 pub fn resolve_for_request(
     conn: &Connection,
     request_id: i64,
-    resolution: &str,
+    resolution: Resolution,
     by: Option<i64>,
     at: i64,
 ) -> Result<()> {
@@ -148,7 +163,7 @@ pub fn record_attempt(
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertContext {
     pub alert_id: i64,
-    pub kind: String,
+    pub kind: AlertKind,
     pub level: i64,
     pub request_id: i64,
     pub chat_id: i64,
@@ -170,7 +185,7 @@ pub fn context(conn: &Connection, alert_id: i64) -> Result<Option<AlertContext>>
         .query_row([alert_id], |r| {
             Ok(AlertContext {
                 alert_id: r.get(0)?,
-                kind: r.get(1)?,
+                kind: codec::column(r, 1, "sla_alerts", "kind")?,
                 level: r.get(2)?,
                 request_id: r.get(3)?,
                 chat_id: r.get(4)?,

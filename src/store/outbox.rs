@@ -4,11 +4,23 @@ use rusqlite::{Connection, params};
 
 use super::Result;
 
+/// What an outbox entry asks upstream to do with the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Upsert,
+    Delete,
+}
+
+crate::stored_enum!(Op, "outbox op", {
+    Upsert => "upsert",
+    Delete => "delete",
+});
+
 pub fn push(
     conn: &Connection,
     entity: &str,
     key: &str,
-    op: &str,
+    op: Op,
     payload: &serde_json::Value,
     now: i64,
 ) -> Result<()> {

@@ -97,7 +97,11 @@ pub struct Change<'a> {
 /// (who, what, old → new), in the caller's transaction.
 pub fn record(conn: &Connection, c: Change<'_>, now: i64) -> super::Result<()> {
     bump(conn, now)?;
-    let op = if c.new.is_null() { "delete" } else { "upsert" };
+    let op = if c.new.is_null() {
+        outbox::Op::Delete
+    } else {
+        outbox::Op::Upsert
+    };
     tracing::info!(
         by = c.by,
         entity = c.entity,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use buhbot::config::Config;
 use buhbot::core::engine::{Engine, Fired};
 use buhbot::core::event::MessageEvent;
+use buhbot::domain::sla::{AlertKind, RequestStatus};
 use buhbot::store::{Store, requests, timers, write_tx};
 use chrono::{DateTime, Utc};
 
@@ -90,7 +91,7 @@ fn an_answer_removes_the_timers_and_records_the_outcome() {
     );
     assert!(due(&store, id).is_empty());
     let row = requests::get(&store.conn().unwrap(), id).unwrap().unwrap();
-    assert_eq!(row.status, "answered");
+    assert_eq!(row.status, RequestStatus::Answered);
     assert_eq!(
         (row.working_minutes, row.breached, row.excess_minutes),
         (Some(90), true, Some(30))
@@ -139,7 +140,7 @@ fn alert_recipients_by_kind_never_a_group() {
         "managers = [8]\n[alerts]\nmanagers = [9, -100123]\n",
     );
     let tg = |e: &Engine, kind: &str| -> Vec<String> {
-        e.recipients(CHAT, kind)
+        e.recipients(CHAT, kind.parse().unwrap())
             .into_iter()
             .filter(|(sink, _)| *sink == "telegram")
             .map(|(_, r)| r)
@@ -149,7 +150,7 @@ fn alert_recipients_by_kind_never_a_group() {
     assert_eq!(tg(&e, "breach"), ["7", "8", "9"]);
     assert_eq!(tg(&e, "escalation"), ["8", "9"]);
     // An unregistered chat: only the global managers (and the log).
-    assert_eq!(e.recipients(-42, "breach").len(), 2);
+    assert_eq!(e.recipients(-42, AlertKind::Breach).len(), 2);
     let off = engine(dir.path(), "[alerts]\ntelegram = false\n");
     assert!(tg(&off, "breach").is_empty());
     // The firm's managers from `buhbot users` count like [alerts] managers.
@@ -159,7 +160,7 @@ fn alert_recipients_by_kind_never_a_group() {
         id,
         name: format!("u{id}"),
         username: None,
-        role: role.into(),
+        role: role.parse().unwrap(),
         email: None,
     };
     buhbot::store::users::add(&conn, &user(10, "manager"), "test", 0).unwrap();

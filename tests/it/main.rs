@@ -105,7 +105,7 @@ impl StaffEnv {
                 id,
                 name: name.into(),
                 username: username.map(Into::into),
-                role: role.into(),
+                role: role.parse().unwrap(),
                 email: None,
             };
             buhbot::store::users::add(&conn, &user, "test", 0).unwrap();
