@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod requests;
 pub mod settings;
 pub mod state;
+pub mod tg_session;
 pub mod timers;
 pub mod users;
 
