@@ -62,6 +62,27 @@ pub fn resolve_for_request(
     Ok(())
 }
 
+/// Deletes the alerts of the requests `ids` (retention).
+pub fn delete_for_requests(conn: &Connection, ids: &[i64]) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM sla_alerts WHERE request_id IN (SELECT value FROM json_each(?1))",
+        )?
+        .execute([super::retention::id_list(ids)])?)
+}
+
+/// Deletes the deliveries of the alerts of the requests `ids` (retention,
+/// before [`delete_for_requests`], so that they are counted).
+pub fn delete_deliveries_for_requests(conn: &Connection, ids: &[i64]) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM alert_deliveries WHERE alert_id IN (
+                 SELECT id FROM sla_alerts
+                 WHERE request_id IN (SELECT value FROM json_each(?1)))",
+        )?
+        .execute([super::retention::id_list(ids)])?)
+}
+
 /// The request a delivery's alert is about.
 pub fn request_of_delivery(conn: &Connection, delivery_id: i64) -> Result<Option<i64>> {
     Ok(conn

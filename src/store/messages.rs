@@ -118,3 +118,19 @@ pub fn text_of(
         .query_row(params![chat_id, message_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }
+
+/// Deletes at most `limit` message versions dated before `cutoff`, oldest
+/// first, except those of still-open requests (alert texts quote them).
+pub fn delete_before(conn: &Connection, cutoff: i64, limit: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM messages WHERE (chat_id, message_id, edit_version) IN (
+                 SELECT m.chat_id, m.message_id, m.edit_version FROM messages m
+                 WHERE m.date < ?1 AND NOT EXISTS (
+                     SELECT 1 FROM client_requests r
+                     WHERE r.chat_id = m.chat_id AND r.message_id = m.message_id
+                       AND r.status = 'open')
+                 ORDER BY m.date LIMIT ?2)",
+        )?
+        .execute(params![cutoff, limit])?)
+}

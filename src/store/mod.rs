@@ -11,6 +11,7 @@ pub mod messages;
 mod migrate;
 pub mod outbox;
 pub mod requests;
+pub mod retention;
 pub mod settings;
 pub mod state;
 pub mod tg_session;

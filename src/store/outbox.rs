@@ -39,3 +39,15 @@ pub fn stats(conn: &Connection) -> Result<(i64, Option<i64>)> {
         })?,
     )
 }
+
+/// Deletes at most `limit` entries created before `cutoff`, oldest first.
+/// Ids grow with creation time, so id order is age order and the scan
+/// stops at the first young row (there is no index on created_at).
+pub fn delete_before(conn: &Connection, cutoff: i64, limit: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM outbox WHERE id IN (
+                 SELECT id FROM outbox WHERE created_at < ?1 ORDER BY id LIMIT ?2)",
+        )?
+        .execute(params![cutoff, limit])?)
+}

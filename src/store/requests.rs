@@ -266,3 +266,24 @@ pub fn mark_breached(conn: &Connection, id: i64, at: i64) -> Result<()> {
     .execute(params![id, at])?;
     Ok(())
 }
+
+/// At most `limit` closed requests received before `cutoff`, oldest first
+/// (what a retention batch deletes).
+pub fn closed_before(conn: &Connection, cutoff: i64, limit: i64) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM client_requests
+         WHERE received_at < ?1 AND status <> 'open'
+         ORDER BY received_at, id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![cutoff, limit], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Deletes the requests `ids`; returns how many there were.
+pub fn delete(conn: &Connection, ids: &[i64]) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM client_requests WHERE id IN (SELECT value FROM json_each(?1))",
+        )?
+        .execute([super::retention::id_list(ids)])?)
+}

@@ -76,3 +76,10 @@ pub fn orphans(conn: &Connection) -> Result<Vec<i64>> {
     let rows = stmt.query_map([RequestStatus::Open], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Deletes the timers of the requests `ids`.
+pub fn delete_for_requests(conn: &Connection, ids: &[i64]) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM timers WHERE request_id IN (SELECT value FROM json_each(?1))")?
+        .execute([super::retention::id_list(ids)])?)
+}
