@@ -148,14 +148,7 @@ fn in_savepoint(
     conn: &Connection,
     f: impl FnOnce() -> std::result::Result<String, Fail>,
 ) -> Result<String> {
-    conn.execute_batch("SAVEPOINT bot_command")?;
-    let out = f();
-    if out.is_ok() {
-        conn.execute_batch("RELEASE bot_command")?;
-    } else {
-        conn.execute_batch("ROLLBACK TO bot_command; RELEASE bot_command")?;
-    }
-    match out {
+    match crate::store::in_savepoint(conn, f) {
         Ok(text) | Err(Fail::Polite(text)) => Ok(text),
         Err(Fail::Store(e)) => Err(e),
     }

@@ -100,11 +100,7 @@ pub fn diagnose(
     reads_all: Option<bool>,
     now: DateTime<Utc>,
 ) -> Result<String> {
-    let seen: i64 = conn.query_row(
-        "SELECT count(*) FROM messages WHERE chat_id = ?1 AND edit_version = 0 AND date >= ?2",
-        [chat, (now - Duration::hours(24)).timestamp()],
-        |r| r.get(0),
-    )?;
+    let seen = messages::count_since(conn, chat, (now - Duration::hours(24)).timestamp())?;
     let mut out = format!("<b>Диагностика: {}</b>\n", title(eff, chat));
     match reads_all {
         Some(true) => out.push_str("Бот видит все сообщения чата: да.\n"),

@@ -134,3 +134,12 @@ pub fn delete_before(conn: &Connection, cutoff: i64, limit: i64) -> Result<usize
         )?
         .execute(params![cutoff, limit])?)
 }
+
+/// How many messages (originals, not edits) a chat got since `since`.
+pub fn count_since(conn: &Connection, chat_id: i64, since: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM messages WHERE chat_id = ?1 AND edit_version = 0 AND date >= ?2",
+        )?
+        .query_row([chat_id, since], |r| r.get(0))?)
+}

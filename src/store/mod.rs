@@ -79,6 +79,23 @@ pub fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction
     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
+/// Runs `f` under a savepoint (inside the caller's transaction): its
+/// writes are kept when it succeeds and undone when it fails, while the
+/// transaction goes on (a refused bot command still records its reply).
+pub fn in_savepoint<T, E: From<rusqlite::Error>>(
+    conn: &Connection,
+    f: impl FnOnce() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    conn.execute_batch("SAVEPOINT in_savepoint")?;
+    let out = f();
+    if out.is_ok() {
+        conn.execute_batch("RELEASE in_savepoint")?;
+    } else {
+        conn.execute_batch("ROLLBACK TO in_savepoint; RELEASE in_savepoint")?;
+    }
+    out
+}
+
 /// A pool of connections to the database.
 #[derive(Clone)]
 pub struct Store {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 
 use crate::core::engine::Engine;
 use crate::domain::sla::AlertKind;
@@ -64,7 +64,7 @@ pub fn reconcile(
     // IMMEDIATE: the transaction reads then writes; a deferred one could
     // fail with SQLITE_BUSY at the first write if ingest wrote meanwhile,
     // while an immediate one just waits its turn (busy_timeout).
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = store::write_tx(conn)?;
     let mut repairs = Vec::new();
     for row in requests::all_open(&tx)? {
         let mut actual: HashMap<(AlertKind, i64), timers::TimerRow> =
