@@ -5,13 +5,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{Result, codec};
 use crate::domain::sla::{AlertKind, Resolution};
 
-crate::stored_enum!(AlertKind, "alert kind", {
+stored_enum!(AlertKind, "alert kind", {
     Warning => "warning",
     Breach => "breach",
     Escalation => "escalation",
 });
 
-crate::stored_enum!(Resolution, "alert resolution", {
+stored_enum!(Resolution, "alert resolution", {
     Answered => "answered",
     Resolved => "resolved",
     Expired => "expired",
@@ -219,4 +219,19 @@ pub fn context(conn: &Connection, alert_id: i64) -> Result<Option<AlertContext>>
             })
         })
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::codec::StoredEnum;
+
+    /// The metrics catalogue (a utility below the store) lists the label
+    /// values of `buhbot_alerts_total` by hand: they must stay the stored
+    /// spelling of every kind, in order.
+    #[test]
+    fn the_metric_labels_are_the_stored_alert_kinds() {
+        let stored: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(stored, crate::metrics::catalogue::ALERT_KINDS);
+    }
 }

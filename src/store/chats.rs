@@ -20,7 +20,7 @@ pub enum ChatRole {
     Manager,
 }
 
-crate::stored_enum!(ChatRole, "chat role", {
+stored_enum!(ChatRole, "chat role", {
     Accountant => "accountant",
     Manager => "manager",
 });
@@ -33,7 +33,7 @@ pub enum ChatKind {
     Supergroup,
 }
 
-crate::stored_enum!(ChatKind, "chat kind", {
+stored_enum!(ChatKind, "chat kind", {
     Group => "group",
     Supergroup => "supergroup",
 });

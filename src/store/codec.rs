@@ -109,6 +109,10 @@ pub fn from_sql<T: StoredEnum>(value: ValueRef<'_>) -> FromSqlResult<T> {
 /// and implements [`StoredEnum`], `ToSql`, `FromSql`, `Display` and
 /// `FromStr` (for text a person typed) for it:
 ///
+/// Invoke it in the store module that owns the column (it is in textual
+/// scope there: `store/mod.rs` declares this module first, `#[macro_use]`);
+/// the domain stays free of rusqlite.
+///
 /// ```ignore
 /// stored_enum!(AlertKind, "alert kind", {
 ///     Warning => "warning", Breach => "breach", Escalation => "escalation",
@@ -160,7 +164,7 @@ mod tests {
         Red,
         Green,
     }
-    crate::stored_enum!(Colour, "colour", { Red => "red", Green => "green" });
+    stored_enum!(Colour, "colour", { Red => "red", Green => "green" });
 
     #[test]
     fn round_trips_and_names_the_place_of_an_unknown_value() {

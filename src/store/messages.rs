@@ -15,7 +15,7 @@ pub enum SenderType {
     None,
 }
 
-crate::stored_enum!(SenderType, "sender kind", {
+stored_enum!(SenderType, "sender kind", {
     User => "user",
     Chat => "chat",
     None => "none",

@@ -4,9 +4,12 @@
 //! on tokio's worker threads: async callers go through [`Store::run`], which
 //! moves the closure to the blocking pool.
 
+// First, so that `stored_enum!` is in scope in the modules below.
+#[macro_use]
+pub mod codec;
+
 pub mod alerts;
 pub mod chats;
-pub mod codec;
 pub mod messages;
 mod migrate;
 pub mod outbox;

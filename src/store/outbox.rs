@@ -11,7 +11,7 @@ pub enum Op {
     Delete,
 }
 
-crate::stored_enum!(Op, "outbox op", {
+stored_enum!(Op, "outbox op", {
     Upsert => "upsert",
     Delete => "delete",
 });

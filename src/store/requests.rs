@@ -11,7 +11,7 @@ use crate::domain::sla::{Closing, RequestStatus};
 // Queries for open requests keep `status = 'open'` as a literal: SQLite
 // uses the partial index `client_requests_open` only for a WHERE clause
 // that matches its own, not for a bound parameter.
-crate::stored_enum!(RequestStatus, "request status", {
+stored_enum!(RequestStatus, "request status", {
     Open => "open",
     Answered => "answered",
     Resolved => "resolved",

@@ -18,7 +18,7 @@ pub enum PeerType {
     Channel,
 }
 
-crate::stored_enum!(PeerType, "peer kind", {
+stored_enum!(PeerType, "peer kind", {
     User => "user",
     Chat => "chat",
     Channel => "channel",

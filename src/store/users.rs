@@ -17,7 +17,7 @@ pub enum Role {
     Admin,
 }
 
-crate::stored_enum!(Role, "role", {
+stored_enum!(Role, "role", {
     Admin => "admin",
     Manager => "manager",
     Accountant => "accountant",

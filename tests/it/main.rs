@@ -23,6 +23,7 @@ mod prometheus;
 mod replay;
 mod sla;
 mod store;
+mod stored_values;
 mod telegram;
 mod telegram_check;
 mod telegram_live;
