@@ -480,12 +480,13 @@ pub fn move_rows(conn: &Connection, old: i64, new: i64) -> super::Result<Moved> 
             params![old, new],
         )?)
     };
+    // The message log and the requests are their own modules' tables.
     let moved = Moved {
         chat_staff: mv("chat_staff")?,
         working_schedules: mv("working_schedules")?,
         holidays: mv("holidays")?,
-        messages: mv("messages")?,
-        client_requests: mv("client_requests")?,
+        messages: super::messages::move_chat(conn, old, new)?,
+        client_requests: super::requests::move_chat(conn, old, new)?,
         feedback_responses: mv("feedback_responses")?,
     };
     conn.execute("DELETE FROM chat_staff WHERE chat_id = ?1", [old])?;

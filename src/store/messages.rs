@@ -143,3 +143,12 @@ pub fn count_since(conn: &Connection, chat_id: i64, since: i64) -> Result<i64> {
         )?
         .query_row([chat_id, since], |r| r.get(0))?)
 }
+
+/// Moves a chat's log to its new id (a basic group became a supergroup);
+/// a version already logged under the new id stays as it is.
+pub fn move_chat(conn: &Connection, old: i64, new: i64) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE OR IGNORE messages SET chat_id = ?2 WHERE chat_id = ?1",
+        params![old, new],
+    )?)
+}

@@ -287,3 +287,12 @@ pub fn delete(conn: &Connection, ids: &[i64]) -> Result<usize> {
         )?
         .execute([super::retention::id_list(ids)])?)
 }
+
+/// Moves a chat's requests to its new id (a basic group became a
+/// supergroup); a request already under the new id stays as it is.
+pub fn move_chat(conn: &Connection, old: i64, new: i64) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE OR IGNORE client_requests SET chat_id = ?2 WHERE chat_id = ?1",
+        params![old, new],
+    )?)
+}
