@@ -342,8 +342,11 @@ impl Engine {
         answer_message_id: Option<i64>,
     ) -> Result<bool> {
         // The same outcome `buhbot replay` computes, from the stored clock
-        // (re-timing may have moved its anchor and deadline).
-        let outcome = clock(row).outcome(self.calendar(row.chat_id), Some(when), when);
+        // (re-timing may have moved its anchor and deadline), judged in the
+        // whole seconds the store keeps: a button pressed within the
+        // deadline's second is in time.
+        let closed_at = at(ts(when));
+        let outcome = clock(row).outcome(self.calendar(row.chat_id), Some(closed_at), closed_at);
         let breached = outcome.breached;
         let closure = Closure {
             how,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use buhbot::config::Config;
 use buhbot::core::engine::{Engine, Fired};
 use buhbot::core::event::MessageEvent;
-use buhbot::domain::sla::{AlertKind, RequestStatus};
+use buhbot::domain::sla::{AlertKind, Closing, RequestStatus};
 use buhbot::store::{Store, requests, timers, write_tx};
 use chrono::{DateTime, Utc};
 
@@ -67,6 +67,37 @@ fn an_event_delivered_twice_changes_nothing_the_second_time() {
         .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
         .unwrap();
     assert_eq!(versions, 2);
+}
+
+/// Closing is judged in the whole seconds the store keeps: resolved
+/// within the deadline's second is in time, the next second is late.
+#[test]
+fn a_request_resolved_within_the_deadline_second_is_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open_migrated(&dir.path().join("b.db")).unwrap();
+    let e = engine(dir.path(), "");
+    for (id, minute) in [(1, "10:00"), (2, "10:01")] {
+        let at = format!("2025-01-13T{minute}:00+03:00");
+        ingest(&store, &e, &msg(id, 100 + id, &at, "Где мой счёт?"));
+    }
+    let mut conn = store.conn().unwrap();
+    let tx = write_tx(&mut conn).unwrap();
+    let close = |message: i64, when: &str| {
+        let row = requests::by_message(&tx, CHAT, message).unwrap().unwrap();
+        assert!(
+            e.close(&tx, &row, Closing::Resolved, t(when), Some(7), None)
+                .unwrap()
+        );
+        requests::get(&tx, row.id).unwrap().unwrap()
+    };
+    let on_time = close(1, "2025-01-13T11:00:00.900+03:00");
+    assert_eq!(
+        (on_time.breached, on_time.working_minutes),
+        (false, Some(60))
+    );
+    let late = close(2, "2025-01-13T11:01:01.100+03:00");
+    assert_eq!((late.breached, late.working_minutes), (true, Some(60)));
+    assert_eq!(late.status, RequestStatus::Resolved);
 }
 
 #[test]
