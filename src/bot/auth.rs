@@ -7,7 +7,8 @@ use rusqlite::Connection;
 use crate::core::effective::Effective;
 use crate::store::{Result, users};
 
-/// A user's role in the firm, lowest first (`Client`: not staff at all).
+/// What a Telegram user may do: a staff member's role in the firm
+/// ([`users::Role`]), or `Client` (not staff at all); lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     Client,
@@ -23,18 +24,25 @@ impl Role {
     }
 }
 
+/// A staff member's role in the firm, as the `users` table holds it.
+impl From<users::Role> for Role {
+    fn from(r: users::Role) -> Role {
+        match r {
+            users::Role::Observer => Role::Observer,
+            users::Role::Accountant => Role::Accountant,
+            users::Role::Manager => Role::Manager,
+            users::Role::Admin => Role::Admin,
+        }
+    }
+}
+
 /// The role of `user`. The `users` table decides; staff named only in the
 /// configuration count as managers when they get every chat's escalations
 /// (`[alerts] managers`), otherwise as accountants (per-chat manager rights
 /// are checked separately, by [`is_chat_manager`]).
 pub fn role_of(conn: &Connection, eff: &Effective, user: i64) -> Result<Role> {
     if let Some(row) = users::get(conn, user)? {
-        return Ok(match row.role.as_str() {
-            "admin" => Role::Admin,
-            "manager" => Role::Manager,
-            "accountant" => Role::Accountant,
-            _ => Role::Observer,
-        });
+        return Ok(row.role.into());
     }
     Ok(if eff.config.alerts.managers.contains(&user) {
         Role::Manager

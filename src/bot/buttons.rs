@@ -6,6 +6,7 @@ use rusqlite::Connection;
 
 use super::auth::{self, Role};
 use crate::core::effective::Effective;
+use crate::domain::sla::RequestStatus;
 use crate::store::chats::SUPERGROUP_BASE;
 use crate::store::{Result, alerts, chats, requests};
 use crate::telegram::outbound::Button;
@@ -109,7 +110,7 @@ pub fn keyboard(
     if let Some(url) = link {
         rows.push(url_row(url));
     }
-    if row.status != "open" {
+    if row.status != RequestStatus::Open {
         return rows;
     }
     if auth::may_resolve(role, eff, row.chat_id, recipient) {

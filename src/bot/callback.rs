@@ -20,6 +20,7 @@ use super::buttons::{self, Action, NOTIFY};
 use crate::core::effective::Effective;
 use crate::core::engine::{Engine, at};
 use crate::domain::render::{escape_html, plural};
+use crate::domain::sla::{Closing, RequestStatus};
 use crate::metrics::catalogue as m;
 use crate::store::requests::RequestRow;
 use crate::store::{self, requests, users};
@@ -143,7 +144,7 @@ pub fn on_callback(
         return Ok(out);
     }
     let tz = engine.calendar(row.chat_id).timezone();
-    if row.status != "open" {
+    if row.status != RequestStatus::Open {
         return closed(conn, press, &row, tz);
     }
     match action {
@@ -157,8 +158,8 @@ fn final_state(conn: &Connection, row: &RequestRow, tz: Tz) -> store::Result<(St
     let when = row
         .answered_at
         .map_or_else(String::new, |t| short_time(t, tz));
-    Ok(match row.status.as_str() {
-        "resolved" => {
+    Ok(match row.status {
+        RequestStatus::Resolved => {
             let who = match row.answered_by {
                 Some(u) => display_name(conn, u)?,
                 None => "—".to_string(),
@@ -202,7 +203,7 @@ fn resolve(
     // Closing deletes the request's timers (no more warnings or
     // escalations), marks its alerts resolved by the presser and records
     // who and when in the request row and the upstream outbox.
-    if !engine.close(conn, row, "resolved", now, Some(press.user_id), None)? {
+    if !engine.close(conn, row, Closing::Resolved, now, Some(press.user_id), None)? {
         // Not reachable inside one write transaction; answer as closed.
         let fresh = requests::get(conn, row.id)?.unwrap_or_else(|| row.clone());
         return closed(conn, press, &fresh, tz);

@@ -15,7 +15,7 @@ use super::{CommandContext, Reply, report};
 use crate::core::effective::Effective;
 use crate::core::engine::Engine;
 use crate::domain::render::{escape_html, plural};
-use crate::store::chats::{self, ChatChange, Override};
+use crate::store::chats::{self, ChatChange, ChatRole, Override};
 use crate::store::settings::SettingsError;
 use crate::store::{Result, StoreError, users};
 
@@ -148,14 +148,7 @@ fn in_savepoint(
     conn: &Connection,
     f: impl FnOnce() -> std::result::Result<String, Fail>,
 ) -> Result<String> {
-    conn.execute_batch("SAVEPOINT bot_command")?;
-    let out = f();
-    if out.is_ok() {
-        conn.execute_batch("RELEASE bot_command")?;
-    } else {
-        conn.execute_batch("ROLLBACK TO bot_command; RELEASE bot_command")?;
-    }
-    match out {
+    match crate::store::in_savepoint(conn, f) {
         Ok(text) | Err(Fail::Polite(text)) => Ok(text),
         Err(Fail::Store(e)) => Err(e),
     }
@@ -295,13 +288,13 @@ fn set_accountant(
         // The store's staff list replaces the configuration's once it has
         // rows: start it from the configuration's so nobody is dropped.
         for &u in &known.accountants {
-            chats::set_staff(conn, chat, u, "accountant", true, by, now)?;
+            chats::set_staff(conn, chat, u, ChatRole::Accountant, true, by, now)?;
         }
         for &u in &known.managers {
-            chats::set_staff(conn, chat, u, "manager", true, by, now)?;
+            chats::set_staff(conn, chat, u, ChatRole::Manager, true, by, now)?;
         }
     }
-    let changed = chats::set_staff(conn, chat, user, "accountant", add, by, now)?;
+    let changed = chats::set_staff(conn, chat, user, ChatRole::Accountant, add, by, now)?;
     Ok(match (add, changed) {
         (true, true) => format!("{name} теперь бухгалтер этого чата."),
         (true, false) => format!("{name} уже бухгалтер этого чата."),

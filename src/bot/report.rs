@@ -10,6 +10,7 @@ use crate::core::effective::Effective;
 use crate::core::engine::{Engine, at};
 use crate::domain::calendar::Interval;
 use crate::domain::render::{escape_html, minutes, plural, preview};
+use crate::domain::sla::RequestStatus;
 use crate::store::{Result, chats, messages, requests};
 
 /// How far back `/mystats` looks.
@@ -99,11 +100,7 @@ pub fn diagnose(
     reads_all: Option<bool>,
     now: DateTime<Utc>,
 ) -> Result<String> {
-    let seen: i64 = conn.query_row(
-        "SELECT count(*) FROM messages WHERE chat_id = ?1 AND edit_version = 0 AND date >= ?2",
-        [chat, (now - Duration::hours(24)).timestamp()],
-        |r| r.get(0),
-    )?;
+    let seen = messages::count_since(conn, chat, (now - Duration::hours(24)).timestamp())?;
     let mut out = format!("<b>Диагностика: {}</b>\n", title(eff, chat));
     match reads_all {
         Some(true) => out.push_str("Бот видит все сообщения чата: да.\n"),
@@ -168,14 +165,14 @@ pub fn my_stats(conn: &Connection, mine: &[i64], now: DateTime<Utc>) -> Result<S
                 break; // newest first
             }
             total += 1;
-            if r.status == "open" {
+            if r.status == RequestStatus::Open {
                 continue;
             }
             closed += 1;
             if !r.breached {
                 in_time += 1;
             }
-            if r.status == "answered"
+            if r.status == RequestStatus::Answered
                 && let Some(m) = r.working_minutes
             {
                 answered.push(m);

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use super::admin_chats;
 use crate::config::Config;
 use crate::core::engine::Engine;
+use crate::domain::sla::RequestStatus;
 use crate::store::users::{UserChange, UserRow};
 use crate::store::{Store, requests, users, write_tx};
 
@@ -127,7 +128,7 @@ pub fn users(config: &Config, args: &UsersArgs) -> anyhow::Result<()> {
                 id: *id,
                 name: name.clone(),
                 username: username.clone(),
-                role: role.clone(),
+                role: users::parse_role(role)?,
                 email: email.clone(),
             };
             users::add(&tx, &user, &by, now())?;
@@ -143,7 +144,7 @@ pub fn users(config: &Config, args: &UsersArgs) -> anyhow::Result<()> {
             let change = UserChange {
                 name: name.clone(),
                 username: username.clone(),
-                role: role.clone(),
+                role: role.as_deref().map(users::parse_role).transpose()?,
                 email: email.clone(),
             };
             users::update(&tx, *id, change, &by, now())?;
@@ -187,7 +188,7 @@ pub fn requests(config: &Config, cmd: &RequestsCmd) -> anyhow::Result<()> {
         let cal = engine.calendar(r.chat_id);
         let tz = cal.spec().timezone;
         // Open: the working minutes waited so far; closed: the recorded ones.
-        let waited = if r.status == "open" {
+        let waited = if r.status == RequestStatus::Open {
             Some(engine.used_seconds(r, now) / 60)
         } else {
             r.working_minutes
@@ -196,7 +197,7 @@ pub fn requests(config: &Config, cmd: &RequestsCmd) -> anyhow::Result<()> {
         let status = if r.breached {
             format!("{}!", r.status)
         } else {
-            r.status.clone()
+            r.status.to_string()
         };
         println!(
             "{:<6} {:<16} {:<8} {:<12} {:<17} {:<9} {:>5} {:>8} {:<17} {}",

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use super::admin::{actor, now};
 use crate::config::Config;
 use crate::core::effective::{StoreSettings, overlay};
-use crate::store::chats::{self, ChatChange, Override};
+use crate::store::chats::{self, ChatChange, ChatRole, Override};
 use crate::store::settings::SettingsError;
 use crate::store::{Store, write_tx};
 
@@ -287,11 +287,11 @@ fn apply(
     };
     chats::update(tx, id, change, by, now())?;
 
-    let staff_changes: Vec<(i64, &'static str, bool)> = [
-        (&set.add_accountant, "accountant", true),
-        (&set.remove_accountant, "accountant", false),
-        (&set.add_manager, "manager", true),
-        (&set.remove_manager, "manager", false),
+    let staff_changes: Vec<(i64, ChatRole, bool)> = [
+        (&set.add_accountant, ChatRole::Accountant, true),
+        (&set.remove_accountant, ChatRole::Accountant, false),
+        (&set.add_manager, ChatRole::Manager, true),
+        (&set.remove_manager, ChatRole::Manager, false),
     ]
     .into_iter()
     .flat_map(|(list, role, add)| list.iter().map(move |&u| (u, role, add)))
@@ -301,10 +301,10 @@ fn apply(
         // rows: start it from the configuration's so nobody is dropped.
         if let Some(c) = known {
             for &u in &c.accountants {
-                chats::set_staff(tx, id, u, "accountant", true, by, now())?;
+                chats::set_staff(tx, id, u, ChatRole::Accountant, true, by, now())?;
             }
             for &u in &c.managers {
-                chats::set_staff(tx, id, u, "manager", true, by, now())?;
+                chats::set_staff(tx, id, u, ChatRole::Manager, true, by, now())?;
             }
         }
     }

@@ -242,7 +242,7 @@ impl Engine {
                     conn,
                     "client_requests",
                     &id.to_string(),
-                    "upsert",
+                    outbox::Op::Upsert,
                     &json!({"id": id, "chat_id": new}),
                     now,
                 )?;

@@ -30,7 +30,8 @@ use rusqlite::Connection;
 
 use crate::config::{ChatConfig, Config};
 use crate::domain::sla::{Policy, UserId};
-use crate::store::chats::{self, ChatRow};
+use crate::store::chats::{self, ChatRole, ChatRow};
+use crate::store::users::Role;
 use crate::store::{Result, settings, users};
 
 /// Everything the store says about chat settings, read in one go.
@@ -57,14 +58,14 @@ impl StoreSettings {
             users: users.iter().map(|u| u.id).collect(),
             managers: users
                 .iter()
-                .filter(|u| u.role == "manager")
+                .filter(|u| u.role == Role::Manager)
                 .map(|u| u.id)
                 .collect(),
             ..StoreSettings::default()
         };
         for (chat, user, role) in chats::all_staff(conn)? {
             let entry = s.staff.entry(chat).or_default();
-            if role == "manager" {
+            if role == ChatRole::Manager {
                 entry.1.insert(user);
             } else {
                 entry.0.insert(user);

@@ -14,11 +14,12 @@ use super::effective::{Effective, StoreSettings, overlay};
 use super::event::MessageEvent;
 use crate::config::Config;
 use crate::domain::calendar::Calendar;
-use crate::domain::classify::{Category, Classification};
+use crate::domain::classify::Classification;
 use crate::domain::sla::{
-    AlertKind, Change, ChatContext, ChatTracker, Inbound, OpenRequest, PlannedAlert, Policy,
-    SenderKind, UserId, plan_alerts, plan_alerts_from,
+    AlertKind, Change, ChatContext, ChatTracker, Closing, Inbound, OpenRequest, PlannedAlert,
+    Policy, RequestStatus, SlaClock, UserId, plan_alerts, plan_alerts_from,
 };
+use crate::store::outbox::Op;
 use crate::store::requests::{Closure, NewRequest, RequestRow};
 use crate::store::{Result, alerts, messages, outbox, requests, settings, timers};
 
@@ -49,7 +50,7 @@ pub enum Fired {
     Alert {
         alert_id: i64,
         deliveries: usize,
-        kind: &'static str,
+        kind: AlertKind,
     },
     /// The request was no longer open, or the alert had fired before.
     Nothing,
@@ -59,7 +60,7 @@ pub enum Fired {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FiredAlert {
     pub request_id: i64,
-    pub kind: &'static str,
+    pub kind: AlertKind,
     pub level: i64,
     pub due_at: i64,
     pub deliveries: usize,
@@ -196,11 +197,7 @@ impl Engine {
         ev: &MessageEvent,
         now: DateTime<Utc>,
     ) -> Result<Ingested> {
-        let (sender_id, sender_kind) = match ev.sender {
-            SenderKind::User(id) => (Some(id), "user"),
-            SenderKind::Chat(id) => (Some(id), "chat"),
-            SenderKind::None => (None, "none"),
-        };
+        let (sender_id, sender_kind) = messages::sender_columns(ev.sender);
         let chat = self.current_id(ev.chat_id);
         let logged = messages::insert(
             conn,
@@ -271,7 +268,7 @@ impl Engine {
                         self.close(
                             conn,
                             &row,
-                            "answered",
+                            Closing::Answered,
                             answered_at,
                             Some(answered_by),
                             Some(message_id),
@@ -295,7 +292,7 @@ impl Engine {
     ) -> Result<Option<i64>> {
         let policy = self.policy(chat);
         let plan = plan_alerts(self.calendar(chat), &policy, r.received_at);
-        let category = r.classification.category.as_str();
+        let category = r.classification.category;
         let Some(id) = requests::insert_open(
             conn,
             &NewRequest {
@@ -325,9 +322,10 @@ impl Engine {
             conn,
             "client_requests",
             &id.to_string(),
-            "upsert",
+            Op::Upsert,
             &json!({"id": id, "chat_id": chat, "message_id": r.message_id, "client_id": r.client_id,
-                    "received_at": ts(r.received_at), "status": "open", "category": category}),
+                    "received_at": ts(r.received_at), "status": RequestStatus::Open.to_string(),
+                    "category": category.as_str()}),
             ts(now),
         )?;
         Ok(plan.first().map(|a| ts(a.due)))
@@ -338,34 +336,39 @@ impl Engine {
         &self,
         conn: &Connection,
         row: &RequestRow,
-        status: &'static str,
+        how: Closing,
         when: DateTime<Utc>,
         by: Option<UserId>,
         answer_message_id: Option<i64>,
     ) -> Result<bool> {
-        let working = self.used_seconds(row, when);
-        let breached = row.deadline_at.is_some_and(|d| ts(when) > d);
+        // The same outcome `buhbot replay` computes, from the stored clock
+        // (re-timing may have moved its anchor and deadline), judged in the
+        // whole seconds the store keeps: a button pressed within the
+        // deadline's second is in time.
+        let closed_at = at(ts(when));
+        let outcome = clock(row).outcome(self.calendar(row.chat_id), Some(closed_at), closed_at);
+        let breached = outcome.breached;
         let closure = Closure {
-            status,
+            how,
             at: ts(when),
             by,
             answer_message_id,
-            working_minutes: working / 60,
+            working_minutes: outcome.working_minutes(),
             breached,
-            breached_at: row.deadline_at.filter(|_| breached),
-            excess_minutes: (working - row.threshold_minutes * 60).max(0) / 60,
+            breached_at: outcome.breached_at.map(ts),
+            excess_minutes: outcome.excess_minutes,
         };
         if !requests::close(conn, row.id, &closure)? {
             return Ok(false);
         }
         timers::delete_for_request(conn, row.id)?;
-        alerts::resolve_for_request(conn, row.id, status, by, ts(when))?;
+        alerts::resolve_for_request(conn, row.id, how.resolution(), by, ts(when))?;
         outbox::push(
             conn,
             "client_requests",
             &row.id.to_string(),
-            "upsert",
-            &json!({"id": row.id, "status": status, "answered_at": closure.at, "answered_by": by,
+            Op::Upsert,
+            &json!({"id": row.id, "status": how.status().to_string(), "answered_at": closure.at, "answered_by": by,
                     "working_minutes": closure.working_minutes, "breached": breached,
                     "breached_at": closure.breached_at, "excess_minutes": closure.excess_minutes}),
             ts(when),
@@ -378,11 +381,7 @@ impl Engine {
     /// re-timing) plus the working time since, on its chat's calendar.
     /// Alerts, reminders, `/open`, the CLI and closing all count this way.
     pub fn used_seconds(&self, row: &RequestRow, until: DateTime<Utc>) -> i64 {
-        let anchor = at(row.anchor_at);
-        row.anchor_used_seconds
-            + self
-                .calendar(row.chat_id)
-                .working_seconds(anchor, until.max(anchor))
+        clock(row).used_by(self.calendar(row.chat_id), until)
     }
 
     /// Fires one due timer: records the alert and its deliveries if the
@@ -394,14 +393,16 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Fired> {
         timers::delete(conn, t)?;
-        let Some(row) = requests::get(conn, t.request_id)?.filter(|r| r.status == "open") else {
+        let Some(row) =
+            requests::get(conn, t.request_id)?.filter(|r| r.status == RequestStatus::Open)
+        else {
             return Ok(Fired::Nothing);
         };
         let Some(alert_id) = alerts::insert(conn, row.id, t.kind, t.level, t.due_at, ts(now))?
         else {
             return Ok(Fired::Nothing);
         };
-        if t.kind == "breach" {
+        if t.kind == AlertKind::Breach {
             requests::mark_breached(conn, row.id, t.due_at)?;
         }
         let recipients = self.recipients(row.chat_id, t.kind);
@@ -412,8 +413,8 @@ impl Engine {
             conn,
             "sla_alerts",
             &alert_id.to_string(),
-            "upsert",
-            &json!({"id": alert_id, "request_id": row.id, "kind": t.kind, "level": t.level,
+            Op::Upsert,
+            &json!({"id": alert_id, "request_id": row.id, "kind": t.kind.to_string(), "level": t.level,
                     "due_at": t.due_at, "fired_at": ts(now)}),
             ts(now),
         )?;
@@ -460,9 +461,9 @@ impl Engine {
     /// and managers, escalations to managers. Never the client's chat: on
     /// Telegram, the staff's own (positive) user ids, i.e. their private
     /// chats with the bot.
-    pub fn recipients(&self, chat: i64, kind: &str) -> Vec<(&'static str, String)> {
-        let accountants = kind != "escalation";
-        let managers = kind != "warning";
+    pub fn recipients(&self, chat: i64, kind: AlertKind) -> Vec<(&'static str, String)> {
+        let accountants = kind != AlertKind::Escalation;
+        let managers = kind != AlertKind::Warning;
         let mut out = Vec::new();
         if self.config.alerts.log {
             out.push(("log", "journal".to_string()));
@@ -520,7 +521,7 @@ impl Engine {
             .filter(|a| {
                 !fired
                     .iter()
-                    .any(|(k, l)| k == a.kind.as_str() && *l == i64::from(a.level))
+                    .any(|&(k, l)| k == a.kind && l == i64::from(a.level))
             })
             .collect())
     }
@@ -574,12 +575,12 @@ fn insert_timers(
     conn: &Connection,
     request_id: i64,
     plan: &[PlannedAlert],
-    fired: &[(String, i64)],
+    fired: &[(AlertKind, i64)],
 ) -> Result<()> {
     for a in plan {
         if fired
             .iter()
-            .any(|(k, l)| k == a.kind.as_str() && *l == i64::from(a.level))
+            .any(|&(k, l)| k == a.kind && l == i64::from(a.level))
         {
             continue;
         }
@@ -587,7 +588,7 @@ fn insert_timers(
             conn,
             &timers::TimerRow {
                 request_id,
-                kind: a.kind.as_str(),
+                kind: a.kind,
                 level: i64::from(a.level),
                 due_at: ts(a.due),
             },
@@ -596,8 +597,18 @@ fn insert_timers(
     Ok(())
 }
 
+/// A stored request's SLA clock.
+fn clock(row: &RequestRow) -> SlaClock {
+    SlaClock {
+        anchor: at(row.anchor_at),
+        used_seconds: row.anchor_used_seconds,
+        threshold_minutes: row.threshold_minutes,
+        deadline: row.deadline_at.map(at),
+    }
+}
+
 fn open_request(r: &RequestRow) -> OpenRequest {
-    let category = Category::parse(&r.category).unwrap_or(Category::Request);
+    let category = r.category;
     OpenRequest {
         message_id: r.message_id,
         client_id: r.client_id,

@@ -12,7 +12,6 @@ use super::notify::Heartbeat;
 use crate::core::engine::at;
 use crate::core::shared::{Shared, sleep_until};
 use crate::domain::render::AlertText;
-use crate::domain::sla::AlertKind;
 use crate::metrics::catalogue as m;
 use crate::sinks::Outgoing;
 use crate::store::{self, alerts, messages};
@@ -70,7 +69,7 @@ async fn attempt(shared: &Arc<Shared>, d: &alerts::DeliveryRow) -> Result<(), st
     let cal = engine.calendar(ctx.chat_id);
     let waiting =
         (ctx.anchor_used_seconds + cal.working_seconds(at(ctx.anchor_at), at(ctx.due_at))) / 60;
-    let kind = AlertKind::parse(&ctx.kind).unwrap_or(AlertKind::Escalation);
+    let kind = ctx.kind;
     let chat_title = engine
         .chat_title(ctx.chat_id)
         .map_or_else(|| format!("чат {}", ctx.chat_id), str::to_string);
@@ -130,7 +129,7 @@ async fn attempt(shared: &Arc<Shared>, d: &alerts::DeliveryRow) -> Result<(), st
         .run(move |c| alerts::record_attempt(c, id, status, err.as_deref(), next, now))
         .await?;
     let sink = d.sink.clone();
-    ::metrics::counter!(m::ALERTS_TOTAL, "kind" => ctx.kind.clone(), "sink" => sink, "outcome" => status).increment(1);
+    ::metrics::counter!(m::ALERTS_TOTAL, "kind" => ctx.kind.to_string(), "sink" => sink, "outcome" => status).increment(1);
     match status {
         "sent" => tracing::debug!(delivery = d.id, sink = %d.sink, "alert delivered"),
         "given_up" => tracing::error!(

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::notify::Heartbeat;
 use crate::core::engine::FiredAlert;
 use crate::core::shared::{Shared, sleep_until};
+use crate::domain::sla::AlertKind;
 use crate::metrics::catalogue as m;
 use crate::store::{self, timers};
 
@@ -67,10 +68,10 @@ pub fn record_fired(shared: &Shared, now: DateTime<Utc>, fired: Vec<FiredAlert>)
     {
         let lateness = (now.timestamp_millis() - due * 1000).max(0) as f64 / 1000.0;
         ::metrics::histogram!(m::TIMER_LATENESS_SECONDS).record(lateness);
-        if kind == "breach" {
+        if kind == AlertKind::Breach {
             ::metrics::counter!(m::SLA_BREACHES_TOTAL).increment(1);
         }
-        tracing::info!(request, kind, level, due, lateness, "alert fired");
+        tracing::info!(request, %kind, level, due, lateness, "alert fired");
         deliveries += n;
     }
     if deliveries > 0 {

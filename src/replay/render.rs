@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::{ChatReport, RequestReport};
 use crate::domain::sla::percentile;
+use crate::store::codec::StoredEnum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -2,13 +2,26 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::Result;
+use super::{Result, codec};
+use crate::domain::sla::{AlertKind, Resolution};
+
+stored_enum!(AlertKind, "alert kind", {
+    Warning => "warning",
+    Breach => "breach",
+    Escalation => "escalation",
+});
+
+stored_enum!(Resolution, "alert resolution", {
+    Answered => "answered",
+    Resolved => "resolved",
+    Expired => "expired",
+});
 
 /// Records a fired alert; `None` if (request, kind, level) already fired.
 pub fn insert(
     conn: &Connection,
     request_id: i64,
-    kind: &str,
+    kind: AlertKind,
     level: i64,
     due_at: i64,
     fired_at: i64,
@@ -23,10 +36,12 @@ pub fn insert(
 }
 
 /// (kind, level) of the alerts a request already got.
-pub fn fired_for_request(conn: &Connection, request_id: i64) -> Result<Vec<(String, i64)>> {
+pub fn fired_for_request(conn: &Connection, request_id: i64) -> Result<Vec<(AlertKind, i64)>> {
     let mut stmt =
         conn.prepare_cached("SELECT kind, level FROM sla_alerts WHERE request_id = ?1")?;
-    let rows = stmt.query_map([request_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map([request_id], |r| {
+        Ok((codec::column(r, 0, "sla_alerts", "kind")?, r.get(1)?))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -34,7 +49,7 @@ pub fn fired_for_request(conn: &Connection, request_id: i64) -> Result<Vec<(Stri
 pub fn resolve_for_request(
     conn: &Connection,
     request_id: i64,
-    resolution: &str,
+    resolution: Resolution,
     by: Option<i64>,
     at: i64,
 ) -> Result<()> {
@@ -45,6 +60,27 @@ pub fn resolve_for_request(
     )?
     .execute(params![request_id, resolution, by, at])?;
     Ok(())
+}
+
+/// Deletes the alerts of the requests `ids` (retention).
+pub fn delete_for_requests(conn: &Connection, ids: &[i64]) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM sla_alerts WHERE request_id IN (SELECT value FROM json_each(?1))",
+        )?
+        .execute([super::retention::id_list(ids)])?)
+}
+
+/// Deletes the deliveries of the alerts of the requests `ids` (retention,
+/// before [`delete_for_requests`], so that they are counted).
+pub fn delete_deliveries_for_requests(conn: &Connection, ids: &[i64]) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM alert_deliveries WHERE alert_id IN (
+                 SELECT id FROM sla_alerts
+                 WHERE request_id IN (SELECT value FROM json_each(?1)))",
+        )?
+        .execute([super::retention::id_list(ids)])?)
 }
 
 /// The request a delivery's alert is about.
@@ -148,7 +184,7 @@ pub fn record_attempt(
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertContext {
     pub alert_id: i64,
-    pub kind: String,
+    pub kind: AlertKind,
     pub level: i64,
     pub request_id: i64,
     pub chat_id: i64,
@@ -170,7 +206,7 @@ pub fn context(conn: &Connection, alert_id: i64) -> Result<Option<AlertContext>>
         .query_row([alert_id], |r| {
             Ok(AlertContext {
                 alert_id: r.get(0)?,
-                kind: r.get(1)?,
+                kind: codec::column(r, 1, "sla_alerts", "kind")?,
                 level: r.get(2)?,
                 request_id: r.get(3)?,
                 chat_id: r.get(4)?,
@@ -183,4 +219,19 @@ pub fn context(conn: &Connection, alert_id: i64) -> Result<Option<AlertContext>>
             })
         })
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::codec::StoredEnum;
+
+    /// The metrics catalogue (a utility below the store) lists the label
+    /// values of `buhbot_alerts_total` by hand: they must stay the stored
+    /// spelling of every kind, in order.
+    #[test]
+    fn the_metric_labels_are_the_stored_alert_kinds() {
+        let stored: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(stored, crate::metrics::catalogue::ALERT_KINDS);
+    }
 }

@@ -8,8 +8,45 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::json;
 
+use super::codec;
 use super::settings::{self, Change, Result, SettingsError, check_range};
 use crate::domain::calendar::CalendarSpec;
+
+/// A person's part in one chat (`chat_staff.role`): accountants answer its
+/// clients, managers get its breaches and escalations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChatRole {
+    Accountant,
+    Manager,
+}
+
+stored_enum!(ChatRole, "chat role", {
+    Accountant => "accountant",
+    Manager => "manager",
+});
+
+/// `chats.kind`, derived from the id (written for people and upstream;
+/// nothing reads it back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatKind {
+    Group,
+    Supergroup,
+}
+
+stored_enum!(ChatKind, "chat kind", {
+    Group => "group",
+    Supergroup => "supergroup",
+});
+
+impl ChatKind {
+    pub fn of(id: i64) -> ChatKind {
+        if id < SUPERGROUP_BASE {
+            ChatKind::Supergroup
+        } else {
+            ChatKind::Group
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ChatRow {
@@ -208,30 +245,38 @@ pub fn update(
 }
 
 /// Every staff row: (chat, user, role), ordered.
-pub fn all_staff(conn: &Connection) -> super::Result<Vec<(i64, i64, String)>> {
+pub fn all_staff(conn: &Connection) -> super::Result<Vec<(i64, i64, ChatRole)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT chat_id, user_id, role FROM chat_staff ORDER BY chat_id, role, user_id",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            codec::column(r, 2, "chat_staff", "role")?,
+        ))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// A chat's staff rows: (user, role).
-pub fn staff(conn: &Connection, chat: i64) -> super::Result<Vec<(i64, String)>> {
+pub fn staff(conn: &Connection, chat: i64) -> super::Result<Vec<(i64, ChatRole)>> {
     let mut stmt = conn.prepare_cached(
         "SELECT user_id, role FROM chat_staff WHERE chat_id = ?1 ORDER BY role, user_id",
     )?;
-    let rows = stmt.query_map([chat], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map([chat], |r| {
+        Ok((r.get(0)?, codec::column(r, 1, "chat_staff", "role")?))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Adds (`add`) or removes a chat's accountant or manager; returns whether
-/// anything changed. `role` is `accountant` or `manager`.
+/// anything changed.
 pub fn set_staff(
     conn: &Connection,
     chat: i64,
     user: i64,
-    role: &'static str,
+    role: ChatRole,
     add: bool,
     by: &str,
     now: i64,
@@ -250,7 +295,7 @@ pub fn set_staff(
         .execute(params![chat, user, role])?
     };
     if n > 0 {
-        let member = json!({"chat_id": chat, "user_id": user, "role": role});
+        let member = json!({"chat_id": chat, "user_id": user, "role": role.to_string()});
         settings::record(
             conn,
             Change {
@@ -353,11 +398,7 @@ pub fn put(
     if old.as_ref() == Some(new) {
         return Ok(false);
     }
-    let kind = if new.id < SUPERGROUP_BASE {
-        "supergroup"
-    } else {
-        "group"
-    };
+    let kind = ChatKind::of(new.id);
     conn.prepare_cached(
         "INSERT INTO chats (id, title, kind, monitored, sla_enabled, threshold_minutes,
              warning_percent, escalation_interval_minutes, max_escalations, migrated_to,
@@ -439,12 +480,13 @@ pub fn move_rows(conn: &Connection, old: i64, new: i64) -> super::Result<Moved> 
             params![old, new],
         )?)
     };
+    // The message log and the requests are their own modules' tables.
     let moved = Moved {
         chat_staff: mv("chat_staff")?,
         working_schedules: mv("working_schedules")?,
         holidays: mv("holidays")?,
-        messages: mv("messages")?,
-        client_requests: mv("client_requests")?,
+        messages: super::messages::move_chat(conn, old, new)?,
+        client_requests: super::requests::move_chat(conn, old, new)?,
         feedback_responses: mv("feedback_responses")?,
     };
     conn.execute("DELETE FROM chat_staff WHERE chat_id = ?1", [old])?;

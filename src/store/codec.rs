@@ -19,6 +19,25 @@ pub struct UnknownValue {
     pub value: String,
 }
 
+/// Text given by a person (a command-line value, a bot argument) that no
+/// variant spells; names what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} {value:?}: expected {}", .expected.join(", "))]
+pub struct Unrecognised {
+    pub what: &'static str,
+    pub value: String,
+    pub expected: Vec<&'static str>,
+}
+
+/// Parses a person's spelling of `T` (the `FromStr` of stored enums).
+pub fn parse<T: StoredEnum>(s: &str) -> Result<T, Unrecognised> {
+    T::parse(s).ok_or_else(|| Unrecognised {
+        what: T::WHAT,
+        value: s.to_string(),
+        expected: T::ALL.iter().map(|v| v.as_str()).collect(),
+    })
+}
+
 /// An enum with a fixed text spelling per variant.
 pub trait StoredEnum: Sized + Copy + 'static {
     /// What it is, for error messages ("alert kind", "role").
@@ -87,7 +106,12 @@ pub fn from_sql<T: StoredEnum>(value: ValueRef<'_>) -> FromSqlResult<T> {
 }
 
 /// Declares the text spelling of an enum defined elsewhere in the crate
-/// and implements [`StoredEnum`], `ToSql`, `FromSql` and `Display` for it:
+/// and implements [`StoredEnum`], `ToSql`, `FromSql`, `Display` and
+/// `FromStr` (for text a person typed) for it:
+///
+/// Invoke it in the store module that owns the column (it is in textual
+/// scope there: `store/mod.rs` declares this module first, `#[macro_use]`);
+/// the domain stays free of rusqlite.
 ///
 /// ```ignore
 /// stored_enum!(AlertKind, "alert kind", {
@@ -118,7 +142,14 @@ macro_rules! stored_enum {
         }
         impl ::std::fmt::Display for $ty {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str($crate::store::codec::StoredEnum::as_str(*self))
+                // `pad`, not `write_str`: table columns (`{:<10}`) line up.
+                f.pad($crate::store::codec::StoredEnum::as_str(*self))
+            }
+        }
+        impl ::std::str::FromStr for $ty {
+            type Err = $crate::store::codec::Unrecognised;
+            fn from_str(s: &str) -> ::std::result::Result<Self, Self::Err> {
+                $crate::store::codec::parse(s)
             }
         }
     };
@@ -133,7 +164,7 @@ mod tests {
         Red,
         Green,
     }
-    crate::stored_enum!(Colour, "colour", { Red => "red", Green => "green" });
+    stored_enum!(Colour, "colour", { Red => "red", Green => "green" });
 
     #[test]
     fn round_trips_and_names_the_place_of_an_unknown_value() {
@@ -154,5 +185,9 @@ mod tests {
         assert!(err.contains(r#"unknown colour "blue" in t.c"#), "{err}");
         assert_eq!(Colour::parse("red"), Some(Colour::Red));
         assert_eq!(Colour::Green.to_string(), "green");
+        assert_eq!(format!("{:<6}|", Colour::Red), "red   |");
+        assert_eq!("green".parse::<Colour>(), Ok(Colour::Green));
+        let err = "blue".parse::<Colour>().unwrap_err().to_string();
+        assert_eq!(err, r#"invalid colour "blue": expected red, green"#);
     }
 }

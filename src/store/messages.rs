@@ -3,6 +3,32 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Result;
+use crate::domain::classify::Category;
+use crate::domain::sla::SenderKind;
+
+/// Who sent a logged message, as `messages.sender_kind` holds it (the id
+/// goes to `sender_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenderType {
+    User,
+    Chat,
+    None,
+}
+
+stored_enum!(SenderType, "sender kind", {
+    User => "user",
+    Chat => "chat",
+    None => "none",
+});
+
+/// A sender as the log stores it: (`sender_id`, `sender_kind`).
+pub fn sender_columns(sender: SenderKind) -> (Option<i64>, SenderType) {
+    match sender {
+        SenderKind::User(id) => (Some(id), SenderType::User),
+        SenderKind::Chat(id) => (Some(id), SenderType::Chat),
+        SenderKind::None => (None, SenderType::None),
+    }
+}
 
 /// One message version as logged.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,8 +39,7 @@ pub struct LoggedMessage<'a> {
     pub edit_version: i64,
     pub date: i64,
     pub sender_id: Option<i64>,
-    /// `user`, `chat` or `none`.
-    pub sender_kind: &'a str,
+    pub sender_kind: SenderType,
     pub sender_name: Option<&'a str>,
     pub text: &'a str,
     pub reply_to: Option<i64>,
@@ -56,7 +81,7 @@ pub fn set_category(
     conn: &Connection,
     chat_id: i64,
     message_id: i64,
-    category: &str,
+    category: Category,
     confidence: f32,
 ) -> Result<()> {
     conn.prepare_cached(
@@ -72,9 +97,9 @@ pub fn sender_of(conn: &Connection, chat_id: i64, message_id: i64) -> Result<Opt
     Ok(conn
         .prepare_cached(
             "SELECT sender_id FROM messages
-             WHERE chat_id = ?1 AND message_id = ?2 AND edit_version = 0 AND sender_kind = 'user'",
+             WHERE chat_id = ?1 AND message_id = ?2 AND edit_version = 0 AND sender_kind = ?3",
         )?
-        .query_row(params![chat_id, message_id], |r| r.get(0))
+        .query_row(params![chat_id, message_id, SenderType::User], |r| r.get(0))
         .optional()?
         .flatten())
 }
@@ -92,4 +117,38 @@ pub fn text_of(
         )?
         .query_row(params![chat_id, message_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
+}
+
+/// Deletes at most `limit` message versions dated before `cutoff`, oldest
+/// first, except those of still-open requests (alert texts quote them).
+pub fn delete_before(conn: &Connection, cutoff: i64, limit: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM messages WHERE (chat_id, message_id, edit_version) IN (
+                 SELECT m.chat_id, m.message_id, m.edit_version FROM messages m
+                 WHERE m.date < ?1 AND NOT EXISTS (
+                     SELECT 1 FROM client_requests r
+                     WHERE r.chat_id = m.chat_id AND r.message_id = m.message_id
+                       AND r.status = 'open')
+                 ORDER BY m.date LIMIT ?2)",
+        )?
+        .execute(params![cutoff, limit])?)
+}
+
+/// How many messages (originals, not edits) a chat got since `since`.
+pub fn count_since(conn: &Connection, chat_id: i64, since: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM messages WHERE chat_id = ?1 AND edit_version = 0 AND date >= ?2",
+        )?
+        .query_row([chat_id, since], |r| r.get(0))?)
+}
+
+/// Moves a chat's log to its new id (a basic group became a supergroup);
+/// a version already logged under the new id stays as it is.
+pub fn move_chat(conn: &Connection, old: i64, new: i64) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE OR IGNORE messages SET chat_id = ?2 WHERE chat_id = ?1",
+        params![old, new],
+    )?)
 }

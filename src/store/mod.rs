@@ -4,15 +4,20 @@
 //! on tokio's worker threads: async callers go through [`Store::run`], which
 //! moves the closure to the blocking pool.
 
+// First, so that `stored_enum!` is in scope in the modules below.
+#[macro_use]
+pub mod codec;
+
 pub mod alerts;
 pub mod chats;
-pub mod codec;
 pub mod messages;
 mod migrate;
 pub mod outbox;
 pub mod requests;
+pub mod retention;
 pub mod settings;
 pub mod state;
+pub mod tg_session;
 pub mod timers;
 pub mod users;
 
@@ -75,6 +80,23 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// between, which the daemon's concurrent loops would hit.
 pub fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
+/// Runs `f` under a savepoint (inside the caller's transaction): its
+/// writes are kept when it succeeds and undone when it fails, while the
+/// transaction goes on (a refused bot command still records its reply).
+pub fn in_savepoint<T, E: From<rusqlite::Error>>(
+    conn: &Connection,
+    f: impl FnOnce() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    conn.execute_batch("SAVEPOINT in_savepoint")?;
+    let out = f();
+    if out.is_ok() {
+        conn.execute_batch("RELEASE in_savepoint")?;
+    } else {
+        conn.execute_batch("ROLLBACK TO in_savepoint; RELEASE in_savepoint")?;
+    }
+    out
 }
 
 /// A pool of connections to the database.

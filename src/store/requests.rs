@@ -1,8 +1,49 @@
 //! Client requests.
 
+use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::Result;
+use super::codec::{self, StoredEnum};
+use crate::domain::classify::Category;
+use crate::domain::sla::{Closing, RequestStatus};
+
+// Queries for open requests keep `status = 'open'` as a literal: SQLite
+// uses the partial index `client_requests_open` only for a WHERE clause
+// that matches its own, not for a bound parameter.
+stored_enum!(RequestStatus, "request status", {
+    Open => "open",
+    Answered => "answered",
+    Resolved => "resolved",
+});
+
+/// The classifier's own spelling (`Category::as_str`) is the stored one,
+/// in `client_requests.category` and `messages.category`; `Display` stays
+/// the classifier's, so this is written out instead of `stored_enum!`.
+impl StoredEnum for Category {
+    const WHAT: &'static str = "category";
+    const ALL: &'static [Self] = &[
+        Category::Request,
+        Category::Clarification,
+        Category::Gratitude,
+        Category::Spam,
+    ];
+    fn as_str(self) -> &'static str {
+        Category::as_str(self)
+    }
+}
+
+impl ToSql for Category {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(codec::to_sql(*self))
+    }
+}
+
+impl FromSql for Category {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        codec::from_sql(value)
+    }
+}
 
 /// A request as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,9 +53,9 @@ pub struct RequestRow {
     pub message_id: i64,
     pub client_id: i64,
     pub received_at: i64,
-    pub category: String,
+    pub category: Category,
     pub confidence: f32,
-    pub status: String,
+    pub status: RequestStatus,
     /// The SLA clock had used `anchor_used_seconds` at `anchor_at`.
     pub anchor_at: i64,
     pub anchor_used_seconds: i64,
@@ -40,9 +81,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
         message_id: r.get(2)?,
         client_id: r.get(3)?,
         received_at: r.get(4)?,
-        category: r.get(5)?,
+        category: codec::column(r, 5, "client_requests", "category")?,
         confidence: r.get(6)?,
-        status: r.get(7)?,
+        status: codec::column(r, 7, "client_requests", "status")?,
         anchor_at: r.get(8)?,
         anchor_used_seconds: r.get(9)?,
         threshold_minutes: r.get(10)?,
@@ -58,12 +99,12 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RequestRow> {
 
 /// A request to open.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NewRequest<'a> {
+pub struct NewRequest {
     pub chat_id: i64,
     pub message_id: i64,
     pub client_id: i64,
     pub received_at: i64,
-    pub category: &'a str,
+    pub category: Category,
     pub confidence: f32,
     pub threshold_minutes: i64,
     pub deadline_at: Option<i64>,
@@ -72,7 +113,7 @@ pub struct NewRequest<'a> {
 
 /// Opens a request; returns its id, or `None` if (chat, message) already
 /// has one.
-pub fn insert_open(conn: &Connection, r: &NewRequest<'_>) -> Result<Option<i64>> {
+pub fn insert_open(conn: &Connection, r: &NewRequest) -> Result<Option<i64>> {
     let n = conn
         .prepare_cached(
             "INSERT INTO client_requests (chat_id, message_id, client_id, received_at, category,
@@ -164,8 +205,7 @@ pub fn count_open(conn: &Connection) -> Result<i64> {
 /// How a request was closed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Closure {
-    /// `answered` or `resolved`.
-    pub status: &'static str,
+    pub how: Closing,
     pub at: i64,
     pub by: Option<i64>,
     pub answer_message_id: Option<i64>,
@@ -186,7 +226,7 @@ pub fn close(conn: &Connection, id: i64, c: &Closure) -> Result<bool> {
         )?
         .execute(params![
             id,
-            c.status,
+            c.how.status(),
             c.at,
             c.by,
             c.answer_message_id,
@@ -225,4 +265,34 @@ pub fn mark_breached(conn: &Connection, id: i64, at: i64) -> Result<()> {
     )?
     .execute(params![id, at])?;
     Ok(())
+}
+
+/// At most `limit` closed requests received before `cutoff`, oldest first
+/// (what a retention batch deletes).
+pub fn closed_before(conn: &Connection, cutoff: i64, limit: i64) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM client_requests
+         WHERE received_at < ?1 AND status <> 'open'
+         ORDER BY received_at, id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![cutoff, limit], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Deletes the requests `ids`; returns how many there were.
+pub fn delete(conn: &Connection, ids: &[i64]) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM client_requests WHERE id IN (SELECT value FROM json_each(?1))",
+        )?
+        .execute([super::retention::id_list(ids)])?)
+}
+
+/// Moves a chat's requests to its new id (a basic group became a
+/// supergroup); a request already under the new id stays as it is.
+pub fn move_chat(conn: &Connection, old: i64, new: i64) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE OR IGNORE client_requests SET chat_id = ?2 WHERE chat_id = ?1",
+        params![old, new],
+    )?)
 }

@@ -7,10 +7,10 @@
 //! change itself, so the daemon polling it (a primary-key read) sees a new
 //! value exactly when there is something new to load.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use serde_json::Value;
 
-use super::{StoreError, outbox};
+use super::{StoreError, outbox, state};
 use crate::config::Problem;
 
 /// The `transport_state` row holding the settings revision.
@@ -65,21 +65,12 @@ pub fn check_range(field: &'static str, value: i64, min: i64, max: i64) -> Resul
 
 /// The current settings revision (0 before the first change).
 pub fn revision(conn: &Connection) -> super::Result<i64> {
-    let pos: Option<String> = conn
-        .prepare_cached("SELECT position FROM transport_state WHERE source = ?1")?
-        .query_row([REVISION_SOURCE], |r| r.get(0))
-        .optional()?;
+    let pos = state::position(conn, REVISION_SOURCE)?;
     Ok(pos.and_then(|p| p.parse().ok()).unwrap_or(0))
 }
 
 fn bump(conn: &Connection, now: i64) -> super::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO transport_state (source, position, updated_at) VALUES (?1, '1', ?2)
-         ON CONFLICT (source) DO UPDATE
-             SET position = CAST(CAST(position AS INTEGER) + 1 AS TEXT), updated_at = ?2",
-    )?
-    .execute(params![REVISION_SOURCE, now])?;
-    Ok(())
+    state::increment(conn, REVISION_SOURCE, now)
 }
 
 /// One change to record: `entity` is the table, `key` the row's key; a
@@ -97,7 +88,11 @@ pub struct Change<'a> {
 /// (who, what, old → new), in the caller's transaction.
 pub fn record(conn: &Connection, c: Change<'_>, now: i64) -> super::Result<()> {
     bump(conn, now)?;
-    let op = if c.new.is_null() { "delete" } else { "upsert" };
+    let op = if c.new.is_null() {
+        outbox::Op::Delete
+    } else {
+        outbox::Op::Upsert
+    };
     tracing::info!(
         by = c.by,
         entity = c.entity,

@@ -20,6 +20,18 @@ pub fn set_position(conn: &Connection, source: &str, position: &str, now: i64) -
     Ok(())
 }
 
+/// Counts a position up by one (from 1 when new): a counter kept as a
+/// position, like the settings revision.
+pub fn increment(conn: &Connection, source: &str, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO transport_state (source, position, updated_at) VALUES (?1, '1', ?2)
+         ON CONFLICT (source) DO UPDATE
+             SET position = CAST(CAST(position AS INTEGER) + 1 AS TEXT), updated_at = ?2",
+    )?
+    .execute(params![source, now])?;
+    Ok(())
+}
+
 /// (last run, last successful run) of a job.
 pub fn job_runs(conn: &Connection, job: &str) -> Result<Option<(i64, Option<i64>)>> {
     Ok(conn

@@ -2,23 +2,24 @@
 
 use rusqlite::{Connection, params};
 
-use super::Result;
-use crate::domain::sla::AlertKind;
+use super::{Result, codec};
+use crate::domain::sla::{AlertKind, RequestStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimerRow {
     pub request_id: i64,
-    pub kind: &'static str,
+    pub kind: AlertKind,
     pub level: i64,
     pub due_at: i64,
 }
 
-/// Stored kinds are written from `AlertKind::as_str`; anything else reads
-/// as an escalation (the most cautious kind).
-fn kind_str(s: &str) -> &'static str {
-    AlertKind::parse(s)
-        .unwrap_or(AlertKind::Escalation)
-        .as_str()
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TimerRow> {
+    Ok(TimerRow {
+        request_id: r.get(0)?,
+        kind: codec::column(r, 1, "timers", "kind")?,
+        level: r.get(2)?,
+        due_at: r.get(3)?,
+    })
 }
 
 pub fn insert(conn: &Connection, t: &TimerRow) -> Result<()> {
@@ -53,14 +54,7 @@ pub fn due(conn: &Connection, upto: i64, limit: i64) -> Result<Vec<TimerRow>> {
         "SELECT request_id, kind, level, due_at FROM timers WHERE due_at <= ?1
          ORDER BY due_at, request_id, level LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![upto, limit], |r| {
-        Ok(TimerRow {
-            request_id: r.get(0)?,
-            kind: kind_str(&r.get::<_, String>(1)?),
-            level: r.get(2)?,
-            due_at: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![upto, limit], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -68,14 +62,7 @@ pub fn for_request(conn: &Connection, request_id: i64) -> Result<Vec<TimerRow>> 
     let mut stmt = conn.prepare_cached(
         "SELECT request_id, kind, level, due_at FROM timers WHERE request_id = ?1 ORDER BY due_at, level",
     )?;
-    let rows = stmt.query_map([request_id], |r| {
-        Ok(TimerRow {
-            request_id: r.get(0)?,
-            kind: kind_str(&r.get::<_, String>(1)?),
-            level: r.get(2)?,
-            due_at: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map([request_id], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -84,8 +71,15 @@ pub fn orphans(conn: &Connection) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT t.request_id FROM timers t
          LEFT JOIN client_requests r ON r.id = t.request_id
-         WHERE r.id IS NULL OR r.status <> 'open'",
+         WHERE r.id IS NULL OR r.status <> ?1",
     )?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
+    let rows = stmt.query_map([RequestStatus::Open], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Deletes the timers of the requests `ids`.
+pub fn delete_for_requests(conn: &Connection, ids: &[i64]) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM timers WHERE request_id IN (SELECT value FROM json_each(?1))")?
+        .execute([super::retention::id_list(ids)])?)
 }

@@ -4,16 +4,38 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::json;
 
+use super::codec;
 use super::settings::{self, Change, Result, SettingsError};
 
-pub const ROLES: [&str; 4] = ["admin", "manager", "accountant", "observer"];
+/// A staff member's role in the firm (`users.role`), lowest first: the
+/// bot, the CLI and the engine share it. Clients are not users at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Observer,
+    Accountant,
+    Manager,
+    Admin,
+}
+
+stored_enum!(Role, "role", {
+    Admin => "admin",
+    Manager => "manager",
+    Accountant => "accountant",
+    Observer => "observer",
+});
+
+impl serde::Serialize for Role {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UserRow {
     pub id: i64,
     pub name: String,
     pub username: Option<String>,
-    pub role: String,
+    pub role: Role,
     pub email: Option<String>,
 }
 
@@ -22,7 +44,7 @@ pub struct UserRow {
 pub struct UserChange {
     pub name: Option<String>,
     pub username: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub email: Option<String>,
 }
 
@@ -31,17 +53,15 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<UserRow> {
         id: r.get(0)?,
         name: r.get(1)?,
         username: r.get(2)?,
-        role: r.get(3)?,
+        role: codec::column(r, 3, "users", "role")?,
         email: r.get(4)?,
     })
 }
 
-pub fn check_role(role: &str) -> Result<()> {
-    if ROLES.contains(&role) {
-        Ok(())
-    } else {
-        Err(SettingsError::Role(role.to_string()))
-    }
+/// A role as a person typed it (`buhbot users --role`).
+pub fn parse_role(role: &str) -> Result<Role> {
+    role.parse()
+        .map_err(|_| SettingsError::Role(role.to_string()))
 }
 
 /// An empty string means "none".
@@ -64,7 +84,6 @@ pub fn list(conn: &Connection) -> super::Result<Vec<UserRow>> {
 }
 
 pub fn add(conn: &Connection, user: &UserRow, by: &str, now: i64) -> Result<UserRow> {
-    check_role(&user.role)?;
     if get(conn, user.id)?.is_some() {
         return Err(SettingsError::UserExists(user.id));
     }
@@ -108,16 +127,13 @@ pub fn update(
     now: i64,
 ) -> Result<UserRow> {
     let old = get(conn, id)?.ok_or(SettingsError::NoUser(id))?;
-    if let Some(role) = &change.role {
-        check_role(role)?;
-    }
     let new = UserRow {
         id,
         name: change.name.unwrap_or_else(|| old.name.clone()),
         username: change
             .username
             .map_or_else(|| old.username.clone(), |u| nonempty(Some(u))),
-        role: change.role.unwrap_or_else(|| old.role.clone()),
+        role: change.role.unwrap_or(old.role),
         email: change
             .email
             .map_or_else(|| old.email.clone(), |e| nonempty(Some(e))),

@@ -15,9 +15,10 @@
 //! did not change is not written at all (grammers re-caches every peer of
 //! every update).
 //!
-//! Tables: `tg_home_dc`, `tg_dc_options` (addresses and auth keys),
-//! `tg_peers` (access hashes; kept forever so sends to a stored id keep
-//! working), `tg_update_state` and `tg_channel_state`.
+//! The rows live in `tg_home_dc`, `tg_dc_options` (addresses and auth
+//! keys), `tg_peers` (access hashes; kept forever so sends to a stored id
+//! keep working), `tg_update_state` and `tg_channel_state`, read and
+//! written by [`crate::store::tg_session`].
 
 use std::collections::HashMap;
 use std::net::{SocketAddrV4, SocketAddrV6};
@@ -27,8 +28,9 @@ use grammers_session::types::{
     ChannelState, DcOption, PeerId, PeerInfo, PeerKind, PeerRef, UpdateState, UpdatesState,
 };
 use grammers_session::{BoxFuture, Session, SessionData};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 
+use crate::store::tg_session::{self as rows, DcOptionRow, PeerRow, PeerType, UpdateStateRow};
 use crate::store::{Store, StoreError};
 
 /// A session operation failed.
@@ -137,7 +139,7 @@ impl StoreSession {
     /// Runs one small write on the blocking pool.
     async fn persist<F>(&self, f: F) -> Result<(), SessionError>
     where
-        F: FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+        F: FnOnce(&Connection) -> crate::store::Result<()> + Send + 'static,
     {
         self.store
             .run(move |conn| {
@@ -151,11 +153,11 @@ impl StoreSession {
     }
 }
 
-fn kind_name(id: PeerId) -> &'static str {
+fn peer_type(id: PeerId) -> PeerType {
     match id.kind() {
-        PeerKind::User => "user",
-        PeerKind::Chat => "chat",
-        PeerKind::Channel => "channel",
+        PeerKind::User => PeerType::User,
+        PeerKind::Chat => PeerType::Chat,
+        PeerKind::Channel => PeerType::Channel,
     }
 }
 
@@ -175,26 +177,17 @@ fn corrupt(what: impl std::fmt::Display) -> SessionError {
 
 fn load(conn: &Connection) -> Result<Data, SessionError> {
     let mut data = Data::default();
-    if let Some(dc) = conn
-        .query_row("SELECT dc_id FROM tg_home_dc WHERE id = 1", [], |r| {
-            r.get::<_, i32>(0)
-        })
-        .optional()?
-    {
+    if let Some(dc) = rows::home_dc(conn)? {
         data.home_dc = dc;
     }
 
-    let mut stmt = conn.prepare("SELECT dc_id, ipv4, ipv6, auth_key FROM tg_dc_options")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, i32>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, Option<Vec<u8>>>(3)?,
-        ))
-    })?;
-    for row in rows {
-        let (id, v4, v6, key) = row?;
+    for row in rows::dc_options(conn)? {
+        let DcOptionRow {
+            dc_id: id,
+            ipv4: v4,
+            ipv6: v6,
+            auth_key: key,
+        } = row;
         let ipv4: SocketAddrV4 = v4
             .parse()
             .map_err(|_| corrupt(format!("dc {id} address {v4:?}")))?;
@@ -219,10 +212,7 @@ fn load(conn: &Connection) -> Result<Data, SessionError> {
         );
     }
 
-    let mut stmt = conn.prepare("SELECT peer_id, info FROM tg_peers")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-    for row in rows {
-        let (peer_id, json) = row?;
+    for (peer_id, json) in rows::peers(conn)? {
         let info: PeerInfo =
             serde_json::from_str(&json).map_err(|e| corrupt(format!("peer {peer_id}: {e}")))?;
         if is_self(&info) {
@@ -231,29 +221,16 @@ fn load(conn: &Connection) -> Result<Data, SessionError> {
         data.peers.insert(info.id(), info);
     }
 
-    if let Some((pts, qts, date, seq)) = conn
-        .query_row(
-            "SELECT pts, qts, date, seq FROM tg_update_state WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?
-    {
-        data.updates.pts = pts;
-        data.updates.qts = qts;
-        data.updates.date = date;
-        data.updates.seq = seq;
+    if let Some(u) = rows::update_state(conn)? {
+        data.updates.pts = u.pts;
+        data.updates.qts = u.qts;
+        data.updates.date = u.date;
+        data.updates.seq = u.seq;
     }
-    let mut stmt =
-        conn.prepare("SELECT channel_id, pts FROM tg_channel_state ORDER BY channel_id")?;
-    data.updates.channels = stmt
-        .query_map([], |r| {
-            Ok(ChannelState {
-                id: r.get(0)?,
-                pts: r.get(1)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    data.updates.channels = rows::channel_states(conn)?
+        .into_iter()
+        .map(|(id, pts)| ChannelState { id, pts })
+        .collect();
     Ok(data)
 }
 
@@ -266,11 +243,7 @@ pub fn cached_peer_ref(conn: &Connection, chat_id: i64) -> Result<Option<PeerRef
     let Some(id) = PeerId::from_bot_api_dialog_id(chat_id) else {
         return Ok(None);
     };
-    let json: Option<String> = conn
-        .prepare_cached("SELECT info FROM tg_peers WHERE peer_id = ?1")?
-        .query_row([chat_id], |r| r.get(0))
-        .optional()?;
-    let Some(json) = json else {
+    let Some(json) = rows::peer_info(conn, chat_id)? else {
         return Ok(None);
     };
     let info: PeerInfo =
@@ -280,47 +253,34 @@ pub fn cached_peer_ref(conn: &Connection, chat_id: i64) -> Result<Option<PeerRef
 
 /// How many peers the session has cached (users, groups and channels).
 pub fn cached_peer_count(conn: &Connection) -> Result<i64, SessionError> {
-    Ok(conn.query_row("SELECT count(*) FROM tg_peers", [], |r| r.get(0))?)
+    Ok(rows::peer_count(conn)?)
 }
 
 /// One peer row: indexed upsert by its Bot-API id.
-fn upsert_peer(conn: &Connection, info: &PeerInfo, json: &str) -> rusqlite::Result<()> {
+fn upsert_peer(conn: &Connection, info: &PeerInfo, json: &str) -> crate::store::Result<()> {
     let id = info.id();
-    conn.prepare_cached(
-        "INSERT INTO tg_peers (peer_id, kind, access_hash, is_self, info, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, unixepoch())
-         ON CONFLICT (peer_id) DO UPDATE SET
-             kind = excluded.kind, access_hash = excluded.access_hash,
-             is_self = excluded.is_self, info = excluded.info,
-             updated_at = excluded.updated_at",
-    )?
-    .execute(params![
-        id.bot_api_dialog_id_unchecked(),
-        kind_name(id),
-        info.auth().map(|a| a.hash()),
-        is_self(info),
-        json,
-    ])?;
-    Ok(())
+    rows::upsert_peer(
+        conn,
+        &PeerRow {
+            peer_id: id.bot_api_dialog_id_unchecked(),
+            kind: peer_type(id),
+            access_hash: info.auth().map(|a| a.hash()),
+            is_self: is_self(info),
+            info: json,
+        },
+    )
 }
 
-fn write_update_row(conn: &Connection, s: &UpdatesState) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO tg_update_state (id, pts, qts, date, seq) VALUES (1, ?1, ?2, ?3, ?4)
-         ON CONFLICT (id) DO UPDATE SET pts = excluded.pts, qts = excluded.qts,
-             date = excluded.date, seq = excluded.seq",
-        params![s.pts, s.qts, s.date, s.seq],
-    )?;
-    Ok(())
-}
-
-fn write_channel(conn: &Connection, id: i64, pts: i32) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO tg_channel_state (channel_id, pts) VALUES (?1, ?2)
-         ON CONFLICT (channel_id) DO UPDATE SET pts = excluded.pts",
-    )?
-    .execute(params![id, pts])?;
-    Ok(())
+fn write_update_row(conn: &Connection, s: &UpdatesState) -> crate::store::Result<()> {
+    rows::put_update_state(
+        conn,
+        &UpdateStateRow {
+            pts: s.pts,
+            qts: s.qts,
+            date: s.date,
+            seq: s.seq,
+        },
+    )
 }
 
 impl StoreSession {
@@ -396,15 +356,8 @@ impl Session for StoreSession {
         Box::pin(async move {
             let _order = self.write.lock().await;
             self.data()?.home_dc = dc_id;
-            self.persist(move |conn| {
-                conn.execute(
-                    "INSERT INTO tg_home_dc (id, dc_id) VALUES (1, ?1)
-                     ON CONFLICT (id) DO UPDATE SET dc_id = excluded.dc_id",
-                    [dc_id],
-                )?;
-                Ok(())
-            })
-            .await
+            self.persist(move |conn| rows::set_home_dc(conn, dc_id))
+                .await
         })
     }
 
@@ -417,21 +370,14 @@ impl Session for StoreSession {
         Box::pin(async move {
             let _order = self.write.lock().await;
             self.data()?.dc_options.insert(dc.id, dc.clone());
-            self.persist(move |conn| {
-                conn.execute(
-                    "INSERT INTO tg_dc_options (dc_id, ipv4, ipv6, auth_key) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (dc_id) DO UPDATE SET ipv4 = excluded.ipv4,
-                         ipv6 = excluded.ipv6, auth_key = excluded.auth_key",
-                    params![
-                        dc.id,
-                        dc.ipv4.to_string(),
-                        dc.ipv6.to_string(),
-                        dc.auth_key.as_ref().map(|k| k.as_slice()),
-                    ],
-                )?;
-                Ok(())
-            })
-            .await
+            let row = DcOptionRow {
+                dc_id: dc.id,
+                ipv4: dc.ipv4.to_string(),
+                ipv6: dc.ipv6.to_string(),
+                auth_key: dc.auth_key.map(|k| k.to_vec()),
+            };
+            self.persist(move |conn| rows::put_dc_option(conn, &row))
+                .await
         })
     }
 
@@ -486,16 +432,16 @@ impl Session for StoreSession {
             self.persist(move |conn| match update {
                 UpdateState::All(all) => {
                     write_update_row(conn, &all)?;
-                    conn.execute("DELETE FROM tg_channel_state", [])?;
+                    rows::clear_channel_states(conn)?;
                     for c in &all.channels {
-                        write_channel(conn, c.id, c.pts)?;
+                        rows::put_channel_state(conn, c.id, c.pts)?;
                     }
                     Ok(())
                 }
                 UpdateState::Primary { .. } | UpdateState::Secondary { .. } => {
                     write_update_row(conn, &state)
                 }
-                UpdateState::Channel { id, pts } => write_channel(conn, id, pts),
+                UpdateState::Channel { id, pts } => rows::put_channel_state(conn, id, pts),
             })
             .await
         })

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use buhbot::config::Config;
 use buhbot::core::engine::Engine;
 use buhbot::core::event::MessageEvent;
-use buhbot::store::chats::{self, ChatChange, Override};
+use buhbot::store::chats::{self, ChatChange, ChatRole, Override};
 use buhbot::store::{Store, settings, write_tx};
 
 use crate::daemon::{log_tail, read_only, setup, start, stop};
@@ -341,7 +341,7 @@ fn the_store_overrides_the_configuration_in_the_engine() {
             0,
         )
         .unwrap();
-        chats::set_staff(tx, CHAT, 7000005, "accountant", true, "cli", 0).unwrap();
+        chats::set_staff(tx, CHAT, 7000005, ChatRole::Accountant, true, "cli", 0).unwrap();
     });
     let e = engine(&store);
     assert_eq!(e.policy(CHAT).threshold_minutes, 30);

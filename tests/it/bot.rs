@@ -9,6 +9,7 @@ use std::time::Duration;
 use buhbot::bot::parse::{Command, Hours, ParseError, Sla, Target, parse};
 use buhbot::bot::{CommandContext, RateLimit, Reply, Verdict, handle, ratelimit, respond};
 use buhbot::domain::calendar::Interval;
+use buhbot::store::chats::ChatRole;
 use buhbot::store::{chats, settings, write_tx};
 use buhbot::telegram::outbound::{Enqueued, Kind, queue};
 use chrono::{DateTime, Utc};
@@ -67,7 +68,7 @@ impl Env {
         settings::revision(&self.store.conn().unwrap()).unwrap()
     }
 
-    fn staff(&self) -> Vec<(i64, String)> {
+    fn staff(&self) -> Vec<(i64, ChatRole)> {
         chats::staff(&self.store.conn().unwrap(), CHAT).unwrap()
     }
 
@@ -398,7 +399,7 @@ fn accountant_add_by_reply_and_by_mention_is_stored_by_user_id() {
     let acc = |env: &Env| -> Vec<i64> {
         env.staff()
             .into_iter()
-            .filter(|(_, r)| r == "accountant")
+            .filter(|&(_, r)| r == ChatRole::Accountant)
             .map(|(u, _)| u)
             .collect()
     };

@@ -12,6 +12,7 @@ use buhbot::bot::TelegramSink;
 use buhbot::bot::buttons::{self, Action};
 use buhbot::bot::callback::{self, CallbackOutcome, CallbackPress, on_callback};
 use buhbot::core::clock::Clock;
+use buhbot::domain::sla::RequestStatus;
 use buhbot::sinks::{AlertSink, Outgoing};
 use buhbot::store::users::{self};
 use buhbot::store::{requests, timers, write_tx};
@@ -363,7 +364,7 @@ async fn resolve_by_the_chats_accountant_closes_edits_and_stops_timers() {
     assert_eq!(out.answer, callback::RESOLVED);
     let c = env.store.conn().unwrap();
     let row = requests::get(&c, id).unwrap().unwrap();
-    assert_eq!(row.status, "resolved");
+    assert_eq!(row.status, RequestStatus::Resolved);
     assert_eq!(row.answered_by, Some(ACC));
     assert_eq!(
         row.answered_at,
@@ -425,8 +426,8 @@ async fn resolve_by_managers_and_admins() {
             .unwrap()
             .unwrap();
         assert_eq!(
-            (row.status.as_str(), row.answered_by),
-            ("resolved", Some(user))
+            (row.status, row.answered_by),
+            (RequestStatus::Resolved, Some(user))
         );
     }
 }
@@ -488,7 +489,7 @@ async fn notify_is_for_managers_and_reminds_accountants_privately_once() {
     let row = requests::get(&env.store.conn().unwrap(), id)
         .unwrap()
         .unwrap();
-    assert_eq!(row.status, "open");
+    assert_eq!(row.status, RequestStatus::Open);
 
     let before = env.snapshot();
     let again = env.press_on(CHAT_MANAGER, msg, &format!("n:{id}"));
@@ -510,7 +511,7 @@ async fn a_press_after_the_answer_changes_nothing() {
     );
     let c = env.store.conn().unwrap();
     let answered = requests::get(&c, id).unwrap().unwrap();
-    assert_eq!(answered.status, "answered");
+    assert_eq!(answered.status, RequestStatus::Answered);
     let count = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
     let outbound = count("SELECT count(*) FROM outbound_messages");
     let outbox = count("SELECT count(*) FROM outbox");
@@ -646,7 +647,10 @@ async fn no_alert_text_is_ever_queued_for_a_client_or_a_group() {
     assert!(escalations > 0, "the scenario reached escalations");
     assert!(!env.queued("remind:%").is_empty());
     assert!(!env.queued("edit:%").is_empty());
-    assert_eq!(requests::get(&conn, d).unwrap().unwrap().status, "open");
+    assert_eq!(
+        requests::get(&conn, d).unwrap().unwrap().status,
+        RequestStatus::Open
+    );
     let engine = env.engine();
     let mut staff = engine.config.staff();
     staff.extend(users::list(&conn).unwrap().into_iter().map(|u| u.id));

@@ -10,6 +10,8 @@ use buhbot::config::Config;
 use buhbot::core::engine::Engine;
 use buhbot::core::event::{Event, EventKind};
 use buhbot::daemon::ingest::{BatchOutcome, apply_batch};
+use buhbot::domain::sla::RequestStatus;
+use buhbot::store::chats::ChatRole;
 use buhbot::store::{Store, chats, requests, settings, timers, write_tx};
 use rusqlite::Connection;
 
@@ -273,8 +275,8 @@ fn group_with_an_open_request() -> (Setup, i64) {
             0,
         )
         .unwrap();
-        chats::set_staff(&tx, OLD, ACCOUNTANT, "accountant", true, "cli", 0).unwrap();
-        chats::set_staff(&tx, OLD, 9, "manager", true, "cli", 0).unwrap();
+        chats::set_staff(&tx, OLD, ACCOUNTANT, ChatRole::Accountant, true, "cli", 0).unwrap();
+        chats::set_staff(&tx, OLD, 9, ChatRole::Manager, true, "cli", 0).unwrap();
         chats::set_calendar(
             &tx,
             OLD,
@@ -347,7 +349,7 @@ fn a_supergroup_upgrade_moves_everything_once() {
     assert_eq!((old_row.monitored, old_row.migrated_to), (false, Some(NEW)));
     assert_eq!(
         chats::staff(&conn, NEW).unwrap(),
-        vec![(ACCOUNTANT, "accountant".into()), (9, "manager".into())]
+        vec![(ACCOUNTANT, ChatRole::Accountant), (9, ChatRole::Manager)]
     );
     drop(conn);
     // The engine runs the new id on the old group's settings: its calendar
@@ -395,7 +397,7 @@ fn a_supergroup_upgrade_moves_everything_once() {
     let conn = s.conn();
     assert_eq!(
         requests::get(&conn, id).unwrap().unwrap().status,
-        "answered"
+        RequestStatus::Answered
     );
     assert!(timers::for_request(&conn, id).unwrap().is_empty());
     assert_eq!(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use buhbot::config::Config;
 use buhbot::core::engine::{Engine, Fired};
 use buhbot::core::event::MessageEvent;
+use buhbot::domain::sla::{AlertKind, Closing, RequestStatus};
 use buhbot::store::{Store, requests, timers, write_tx};
 use chrono::{DateTime, Utc};
 
@@ -68,6 +69,37 @@ fn an_event_delivered_twice_changes_nothing_the_second_time() {
     assert_eq!(versions, 2);
 }
 
+/// Closing is judged in the whole seconds the store keeps: resolved
+/// within the deadline's second is in time, the next second is late.
+#[test]
+fn a_request_resolved_within_the_deadline_second_is_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open_migrated(&dir.path().join("b.db")).unwrap();
+    let e = engine(dir.path(), "");
+    for (id, minute) in [(1, "10:00"), (2, "10:01")] {
+        let at = format!("2025-01-13T{minute}:00+03:00");
+        ingest(&store, &e, &msg(id, 100 + id, &at, "Где мой счёт?"));
+    }
+    let mut conn = store.conn().unwrap();
+    let tx = write_tx(&mut conn).unwrap();
+    let close = |message: i64, when: &str| {
+        let row = requests::by_message(&tx, CHAT, message).unwrap().unwrap();
+        assert!(
+            e.close(&tx, &row, Closing::Resolved, t(when), Some(7), None)
+                .unwrap()
+        );
+        requests::get(&tx, row.id).unwrap().unwrap()
+    };
+    let on_time = close(1, "2025-01-13T11:00:00.900+03:00");
+    assert_eq!(
+        (on_time.breached, on_time.working_minutes),
+        (false, Some(60))
+    );
+    let late = close(2, "2025-01-13T11:01:01.100+03:00");
+    assert_eq!((late.breached, late.working_minutes), (true, Some(60)));
+    assert_eq!(late.status, RequestStatus::Resolved);
+}
+
 #[test]
 fn an_answer_removes_the_timers_and_records_the_outcome() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,7 +122,7 @@ fn an_answer_removes_the_timers_and_records_the_outcome() {
     );
     assert!(due(&store, id).is_empty());
     let row = requests::get(&store.conn().unwrap(), id).unwrap().unwrap();
-    assert_eq!(row.status, "answered");
+    assert_eq!(row.status, RequestStatus::Answered);
     assert_eq!(
         (row.working_minutes, row.breached, row.excess_minutes),
         (Some(90), true, Some(30))
@@ -139,7 +171,7 @@ fn alert_recipients_by_kind_never_a_group() {
         "managers = [8]\n[alerts]\nmanagers = [9, -100123]\n",
     );
     let tg = |e: &Engine, kind: &str| -> Vec<String> {
-        e.recipients(CHAT, kind)
+        e.recipients(CHAT, kind.parse().unwrap())
             .into_iter()
             .filter(|(sink, _)| *sink == "telegram")
             .map(|(_, r)| r)
@@ -149,7 +181,7 @@ fn alert_recipients_by_kind_never_a_group() {
     assert_eq!(tg(&e, "breach"), ["7", "8", "9"]);
     assert_eq!(tg(&e, "escalation"), ["8", "9"]);
     // An unregistered chat: only the global managers (and the log).
-    assert_eq!(e.recipients(-42, "breach").len(), 2);
+    assert_eq!(e.recipients(-42, AlertKind::Breach).len(), 2);
     let off = engine(dir.path(), "[alerts]\ntelegram = false\n");
     assert!(tg(&off, "breach").is_empty());
     // The firm's managers from `buhbot users` count like [alerts] managers.
@@ -159,7 +191,7 @@ fn alert_recipients_by_kind_never_a_group() {
         id,
         name: format!("u{id}"),
         username: None,
-        role: role.into(),
+        role: role.parse().unwrap(),
         email: None,
     };
     buhbot::store::users::add(&conn, &user(10, "manager"), "test", 0).unwrap();

@@ -15,6 +15,7 @@ use buhbot::daemon::jobs::{
     retention_batch, run_jobs, run_retention_batched,
 };
 use buhbot::domain::schedule::parse_cron;
+use buhbot::domain::sla::AlertKind;
 use buhbot::store::{Store, requests, state, timers};
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
@@ -131,14 +132,14 @@ fn reconcile_repairs_missing_wrong_stray_and_orphan_timers() {
     .unwrap();
     let stray = timers::TimerRow {
         request_id: a,
-        kind: "escalation",
+        kind: AlertKind::Escalation,
         level: 99,
         due_at: 1,
     };
     timers::insert(&conn, &stray).unwrap();
     let orphan = timers::TimerRow {
         request_id: c,
-        kind: "breach",
+        kind: AlertKind::Breach,
         level: 1,
         due_at: 2,
     };

@@ -24,6 +24,7 @@ mod prometheus;
 mod replay;
 mod sla;
 mod store;
+mod stored_values;
 mod telegram;
 mod telegram_check;
 mod telegram_live;
@@ -106,7 +107,7 @@ impl StaffEnv {
                 id,
                 name: name.into(),
                 username: username.map(Into::into),
-                role: role.into(),
+                role: role.parse().unwrap(),
                 email: None,
             };
             buhbot::store::users::add(&conn, &user, "test", 0).unwrap();

@@ -6,7 +6,7 @@ use buhbot::domain::calendar::{Calendar, CalendarSpec};
 use buhbot::domain::classify::Classifier;
 use buhbot::domain::sla::{
     AlertKind, Change, ChatContext, ChatTracker, ClientMessages, Inbound, Policy, SenderKind,
-    alert_fires, outcome, plan_alerts,
+    SlaClock, alert_fires, outcome, plan_alerts, plan_alerts_from,
 };
 use chrono::{DateTime, Utc};
 
@@ -294,6 +294,51 @@ fn an_answer_at_the_deadline_is_in_time_one_second_later_is_a_breach() {
     let open = outcome(&cal, &p, r, None, t("2025-01-13T12:30:00+03:00"));
     assert!(open.breached);
     assert_eq!((open.working_minutes(), open.excess_minutes), (150, 90));
+}
+
+/// The engine closes requests from their stored clock, `buhbot replay`
+/// from their receipt: one function, so a request never re-timed gets the
+/// same outcome both ways, and a re-timed one keeps the time it had used.
+#[test]
+fn a_re_timed_clock_keeps_the_time_used_before_its_anchor() {
+    let cal = moscow();
+    let p = Policy::default();
+    let r = t("2025-01-13T10:00:00+03:00");
+    let answer = t("2025-01-13T11:20:00+03:00");
+    let start = SlaClock::start(&cal, &p, r);
+    assert_eq!(start.deadline, Some(t("2025-01-13T11:00:00+03:00")));
+    assert_eq!(
+        start.outcome(&cal, Some(answer), answer),
+        outcome(&cal, &p, r, Some(answer), answer)
+    );
+    // Re-timed at 10:40 with 40 minutes used and a 30-minute threshold:
+    // the deadline is due at once, the answer 40 minutes later is late.
+    let tight = Policy {
+        threshold_minutes: 30,
+        ..p
+    };
+    let anchor = t("2025-01-13T10:40:00+03:00");
+    let plan = plan_alerts_from(&cal, &tight, anchor, 40 * 60);
+    let due = plan
+        .iter()
+        .find(|a| a.kind == AlertKind::Breach)
+        .unwrap()
+        .due;
+    let moved = SlaClock {
+        anchor,
+        used_seconds: 40 * 60,
+        threshold_minutes: 30,
+        deadline: Some(due),
+    };
+    assert_eq!(moved.used_by(&cal, t("2025-01-13T10:50:00+03:00")), 50 * 60);
+    assert_eq!(
+        moved.used_by(&cal, r),
+        40 * 60,
+        "never less than at the anchor"
+    );
+    let o = moved.outcome(&cal, Some(answer), answer);
+    assert_eq!((o.working_minutes(), o.excess_minutes), (80, 50));
+    assert_eq!((o.breached, o.breached_at), (true, Some(anchor)));
 }
 
 #[test]

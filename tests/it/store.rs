@@ -89,14 +89,14 @@ fn settings_changes_are_outboxed_as_upserts_and_deletions() {
         id: 7,
         name: "Иванова".into(),
         username: None,
-        role: "accountant".into(),
+        role: users::Role::Accountant,
         email: None,
     };
     users::add(&c, &user, "test", 0).unwrap();
     users::remove(&c, 7, "test", 0).unwrap();
     chats::ensure(&c, -5, "Группа", "test", 0).unwrap();
-    chats::set_staff(&c, -5, 8, "accountant", true, "test", 0).unwrap();
-    chats::set_staff(&c, -5, 8, "accountant", false, "test", 0).unwrap();
+    chats::set_staff(&c, -5, 8, chats::ChatRole::Accountant, true, "test", 0).unwrap();
+    chats::set_staff(&c, -5, 8, chats::ChatRole::Accountant, false, "test", 0).unwrap();
     let ops: Vec<(String, String)> = c
         .prepare("SELECT entity, op FROM outbox ORDER BY id")
         .unwrap()

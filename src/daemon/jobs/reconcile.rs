@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 
 use crate::core::engine::Engine;
+use crate::domain::sla::AlertKind;
 use crate::metrics::catalogue;
 use crate::store::{self, requests, timers};
 
@@ -63,17 +64,18 @@ pub fn reconcile(
     // IMMEDIATE: the transaction reads then writes; a deferred one could
     // fail with SQLITE_BUSY at the first write if ingest wrote meanwhile,
     // while an immediate one just waits its turn (busy_timeout).
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = store::write_tx(conn)?;
     let mut repairs = Vec::new();
     for row in requests::all_open(&tx)? {
-        let mut actual: HashMap<(&str, i64), timers::TimerRow> = timers::for_request(&tx, row.id)?
-            .into_iter()
-            .map(|t| ((t.kind, t.level), t))
-            .collect();
+        let mut actual: HashMap<(AlertKind, i64), timers::TimerRow> =
+            timers::for_request(&tx, row.id)?
+                .into_iter()
+                .map(|t| ((t.kind, t.level), t))
+                .collect();
         for planned in engine.expected_timers(&tx, &row)? {
             let want = timers::TimerRow {
                 request_id: row.id,
-                kind: planned.kind.as_str(),
+                kind: planned.kind,
                 level: i64::from(planned.level),
                 due_at: planned.due.timestamp(),
             };
@@ -123,7 +125,8 @@ pub fn reconcile(
     }
     for request_id in timers::orphans(&tx)? {
         let n = timers::delete_for_request(&tx, request_id)?;
-        let status = requests::get(&tx, request_id)?.map_or("missing".to_string(), |r| r.status);
+        let status =
+            requests::get(&tx, request_id)?.map_or("missing".to_string(), |r| r.status.to_string());
         repairs.push(Repair {
             kind: RepairKind::OrphanTimer,
             request_id,

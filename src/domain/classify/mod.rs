@@ -23,18 +23,8 @@ pub enum Category {
 }
 
 impl Category {
-    /// The inverse of [`Category::as_str`] (as stored in the database).
-    pub fn parse(s: &str) -> Option<Category> {
-        [
-            Category::Request,
-            Category::Clarification,
-            Category::Gratitude,
-            Category::Spam,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-    }
-
+    /// The classifier's name of the category (also its stored spelling,
+    /// see `store::requests`).
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Request => "REQUEST",

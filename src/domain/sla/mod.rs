@@ -6,12 +6,14 @@
 //! answered instants. Nothing here reads the clock: "now" is always passed in.
 
 mod plan;
+mod status;
 mod tracker;
 
 pub use plan::{
-    AlertKind, Outcome, PlannedAlert, Policy, alert_fires, alert_offsets, outcome, plan_alerts,
-    plan_alerts_from,
+    AlertKind, Outcome, PlannedAlert, Policy, SlaClock, alert_fires, alert_offsets, outcome,
+    plan_alerts, plan_alerts_from,
 };
+pub use status::{Closing, RequestStatus, Resolution};
 pub use tracker::{
     Change, ChatContext, ChatTracker, ClientMessages, Inbound, OpenRequest, SenderKind,
 };

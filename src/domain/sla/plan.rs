@@ -1,9 +1,7 @@
 //! When alerts of a request fall due, and what its SLA outcome is.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-
 use crate::domain::calendar::Calendar;
+use chrono::{DateTime, Utc};
 
 /// A chat's SLA policy. All durations are working time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,37 +29,18 @@ impl Default for Policy {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// What an alert is about; its spelling in the database (and in metric
+/// labels and reports) is `store::alerts`'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AlertKind {
     Warning,
     Breach,
     Escalation,
 }
 
-impl AlertKind {
-    /// The inverse of [`AlertKind::as_str`] (as stored in the database).
-    pub fn parse(s: &str) -> Option<AlertKind> {
-        match s {
-            "warning" => Some(AlertKind::Warning),
-            "breach" => Some(AlertKind::Breach),
-            "escalation" => Some(AlertKind::Escalation),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertKind::Warning => "warning",
-            AlertKind::Breach => "breach",
-            AlertKind::Escalation => "escalation",
-        }
-    }
-}
-
 /// One alert of a request's schedule. The warning has level 0, the breach
 /// level 1, escalations 2 and up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlannedAlert {
     pub kind: AlertKind,
     pub level: u32,
@@ -155,8 +134,60 @@ impl Outcome {
     }
 }
 
+/// Where a request's SLA clock stands: at `anchor` it had used
+/// `used_seconds` of working time, and it is breached if still open after
+/// `deadline` (`None`: the calendar never reaches the threshold). A request
+/// never re-timed is anchored at its receipt with nothing used; re-timing
+/// after a calendar or policy change moves the anchor, keeping the time
+/// already used (see [`plan_alerts_from`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlaClock {
+    pub anchor: DateTime<Utc>,
+    pub used_seconds: i64,
+    pub threshold_minutes: i64,
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+impl SlaClock {
+    /// The clock of a request received at `received_at` under `policy`.
+    pub fn start(cal: &Calendar, policy: &Policy, received_at: DateTime<Utc>) -> SlaClock {
+        let threshold_minutes = i64::from(policy.threshold_minutes);
+        SlaClock {
+            anchor: received_at,
+            used_seconds: 0,
+            threshold_minutes,
+            deadline: cal.deadline_seconds(received_at, threshold_minutes * 60),
+        }
+    }
+
+    /// The working seconds used by `until`: the time used before the
+    /// anchor plus the working time since, on `cal`.
+    pub fn used_by(&self, cal: &Calendar, until: DateTime<Utc>) -> i64 {
+        self.used_seconds + cal.working_seconds(self.anchor, until.max(self.anchor))
+    }
+
+    /// The outcome of the request answered at `answered_at` (or still
+    /// open), judged at `now`. This is the one definition: the engine
+    /// closing a request and `buhbot replay` both come here.
+    pub fn outcome(
+        &self,
+        cal: &Calendar,
+        answered_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Outcome {
+        let working_seconds = self.used_by(cal, answered_at.unwrap_or(now));
+        let breached_at = self.deadline.filter(|&d| alert_fires(d, answered_at, now));
+        Outcome {
+            working_seconds,
+            breached: breached_at.is_some(),
+            breached_at,
+            excess_minutes: (working_seconds - self.threshold_minutes * 60).max(0) / 60,
+        }
+    }
+}
+
 /// The outcome of a request received at `received_at`, answered at
-/// `answered_at` (or still open), judged at `now`.
+/// `answered_at` (or still open), judged at `now`, never re-timed.
 pub fn outcome(
     cal: &Calendar,
     policy: &Policy,
@@ -164,15 +195,5 @@ pub fn outcome(
     answered_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let end = answered_at.unwrap_or(now);
-    let working_seconds = cal.working_seconds(received_at, end);
-    let threshold_secs = i64::from(policy.threshold_minutes) * 60;
-    let deadline = cal.deadline_seconds(received_at, threshold_secs);
-    let breached_at = deadline.filter(|&d| alert_fires(d, answered_at, now));
-    Outcome {
-        working_seconds,
-        breached: breached_at.is_some(),
-        breached_at,
-        excess_minutes: (working_seconds - threshold_secs).max(0) / 60,
-    }
+    SlaClock::start(cal, policy, received_at).outcome(cal, answered_at, now)
 }
