@@ -1,4 +1,4 @@
-//! Fired alerts and their deliveries.
+//! The `sla_alerts` table: fired alerts (their deliveries: [`super::deliveries`]).
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -44,103 +44,6 @@ pub fn resolve_for_request(
          WHERE request_id = ?1 AND resolution IS NULL",
     )?
     .execute(params![request_id, resolution, by, at])?;
-    Ok(())
-}
-
-/// The request a delivery's alert is about.
-pub fn request_of_delivery(conn: &Connection, delivery_id: i64) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT a.request_id FROM alert_deliveries d JOIN sla_alerts a ON a.id = d.alert_id
-             WHERE d.id = ?1",
-        )?
-        .query_row([delivery_id], |r| r.get(0))
-        .optional()?)
-}
-
-/// A delivery of an alert to one recipient through one sink.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeliveryRow {
-    pub id: i64,
-    pub alert_id: i64,
-    pub sink: String,
-    pub recipient: String,
-    pub status: String,
-    pub attempts: i64,
-    pub next_attempt_at: i64,
-    pub created_at: i64,
-}
-
-pub fn insert_delivery(
-    conn: &Connection,
-    alert_id: i64,
-    sink: &str,
-    recipient: &str,
-    now: i64,
-) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO alert_deliveries (alert_id, sink, recipient, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT DO NOTHING",
-    )?
-    .execute(params![alert_id, sink, recipient, now])?;
-    Ok(())
-}
-
-/// Deliveries waiting for an attempt at or before `now`.
-pub fn due_deliveries(conn: &Connection, now: i64, limit: i64) -> Result<Vec<DeliveryRow>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, alert_id, sink, recipient, status, attempts, next_attempt_at, created_at
-         FROM alert_deliveries
-         WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1
-         ORDER BY next_attempt_at, id LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![now, limit], |r| {
-        Ok(DeliveryRow {
-            id: r.get(0)?,
-            alert_id: r.get(1)?,
-            sink: r.get(2)?,
-            recipient: r.get(3)?,
-            status: r.get(4)?,
-            attempts: r.get(5)?,
-            next_attempt_at: r.get(6)?,
-            created_at: r.get(7)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// The earliest pending attempt.
-pub fn next_delivery_at(conn: &Connection) -> Result<Option<i64>> {
-    Ok(conn.query_row(
-        "SELECT min(next_attempt_at) FROM alert_deliveries WHERE status IN ('pending', 'failed')",
-        [],
-        |r| r.get(0),
-    )?)
-}
-
-pub fn pending_count(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row(
-        "SELECT count(*) FROM alert_deliveries WHERE status IN ('pending', 'failed')",
-        [],
-        |r| r.get(0),
-    )?)
-}
-
-/// Records the outcome of an attempt.
-pub fn record_attempt(
-    conn: &Connection,
-    id: i64,
-    status: &str,
-    error: Option<&str>,
-    next_attempt_at: i64,
-    now: i64,
-) -> Result<()> {
-    conn.prepare_cached(
-        "UPDATE alert_deliveries SET status = ?2, attempts = attempts + 1, last_error = ?3,
-             next_attempt_at = ?4, sent_at = CASE WHEN ?2 = 'sent' THEN ?5 ELSE sent_at END
-         WHERE id = ?1",
-    )?
-    .execute(params![id, status, error, next_attempt_at, now])?;
     Ok(())
 }
 

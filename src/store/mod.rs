@@ -7,8 +7,10 @@
 pub mod alerts;
 pub mod chats;
 pub mod codec;
+pub mod deliveries;
 pub mod messages;
 mod migrate;
+pub mod outbound;
 pub mod outbox;
 pub mod requests;
 pub mod settings;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use buhbot::config::Config;
 use buhbot::core::engine::{Engine, Fired};
 use buhbot::core::event::MessageEvent;
+use buhbot::sinks::Channel;
 use buhbot::store::{Store, requests, timers, write_tx};
 use chrono::{DateTime, Utc};
 
@@ -141,7 +142,7 @@ fn alert_recipients_by_kind_never_a_group() {
     let tg = |e: &Engine, kind: &str| -> Vec<String> {
         e.recipients(CHAT, kind)
             .into_iter()
-            .filter(|(sink, _)| *sink == "telegram")
+            .filter(|(channel, _)| *channel == Channel::Telegram)
             .map(|(_, r)| r)
             .collect()
     };
