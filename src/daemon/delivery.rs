@@ -231,3 +231,76 @@ fn decide(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::delivery::Channel;
+
+    fn row(attempts: i64, created_at: i64) -> DeliveryRow {
+        DeliveryRow {
+            id: 1,
+            alert_id: 1,
+            channel: Channel::Email,
+            recipient: "buh@firm.ru".into(),
+            status: DeliveryStatus::Retrying,
+            attempts,
+            next_attempt_at: 0,
+            created_at,
+            last_error: None,
+            failure_reason: None,
+            outbound_id: None,
+            telegram_message_id: None,
+        }
+    }
+
+    fn failed(cause: Cause) -> Result<SentReceipt, SinkError> {
+        Err(SinkError::new(Channel::Email, "buh@firm.ru", cause))
+    }
+
+    const POLICY: RetryPolicy = RetryPolicy {
+        initial: Duration::from_secs(30),
+        cap: Duration::from_secs(900),
+        deadline: Duration::from_secs(3600),
+        jitter: 0.0,
+    };
+
+    #[test]
+    fn smtp_5xx_stops_at_once_with_its_code_as_the_reason() {
+        let r = failed(Cause::SmtpReply {
+            code: 550,
+            message: "no such user".into(),
+        });
+        let o = decide(&POLICY, &row(0, 1000), &r, 1000, 0.0);
+        assert_eq!(o.status, Some(DeliveryStatus::Failed));
+        assert_eq!(o.reason.as_deref(), Some("smtp_550"));
+        assert!(o.error.unwrap().contains("no such user"));
+    }
+
+    #[test]
+    fn smtp_down_is_retried_by_the_policy_until_the_deadline() {
+        let down = failed(Cause::Network("connection refused".into()));
+        let o = decide(&POLICY, &row(2, 1000), &down, 1100, 0.0);
+        assert_eq!(
+            (o.status, o.next, o.reason),
+            (Some(DeliveryStatus::Retrying), 1100 + 120, None)
+        );
+        // The last retry is at the deadline, not after it.
+        let o = decide(&POLICY, &row(9, 1000), &down, 1000 + 3500, 0.0);
+        assert_eq!(o.next, 1000 + 3600);
+        let o = decide(&POLICY, &row(10, 1000), &down, 1000 + 3600, 0.0);
+        assert_eq!(o.status, Some(DeliveryStatus::GivenUp));
+        assert_eq!(o.reason.as_deref(), Some(DEADLINE));
+        // Then the server is back.
+        let ok = Ok(SentReceipt::Sent { id: None });
+        let o = decide(&POLICY, &row(3, 1000), &ok, 1200, 0.0);
+        assert_eq!((o.status, o.label), (Some(DeliveryStatus::Sent), "sent"));
+    }
+
+    #[test]
+    fn a_queued_telegram_alert_is_left_to_the_outbound_sender() {
+        let q = Ok(SentReceipt::Queued { outbound_id: 5 });
+        let o = decide(&POLICY, &row(0, 1000), &q, 1000, 0.0);
+        assert_eq!((o.status, o.label), (None, "queued"));
+    }
+}
