@@ -59,14 +59,9 @@ impl TelegramSink {
         SinkError::new(Channel::Telegram, recipient, cause)
     }
 
-    /// A misrouted alert: logged as an error (it means a wrong staff list
-    /// or a bug) and failed for good.
+    /// A misrouted alert (a wrong staff list or a bug): failed for good;
+    /// the delivery loop logs it once, as an error, with the reason.
     fn refuse(msg: &Outgoing, why: &str) -> SinkError {
-        tracing::error!(
-            delivery = msg.delivery_id,
-            recipient = %msg.recipient,
-            "refusing to send an alert: {why}"
-        );
         Self::fail(&msg.recipient, Cause::Refused(why.to_string()))
     }
 

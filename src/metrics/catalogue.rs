@@ -120,7 +120,7 @@ pub const CATALOGUE: &[MetricDef] = &[
     def(SLA_BREACHES_TOTAL, Counter, COUNT, &[],
         "Client requests that exceeded their SLA threshold."),
     def(ALERTS_TOTAL, Counter, COUNT, &["kind", "sink", "outcome"],
-        "Alert delivery attempts by alert kind, sink and outcome (sent, failed, given_up)."),
+        "Alert delivery attempts by alert kind, sink and outcome (sent; queued: handed to the Telegram queue; failed: retried or, if permanent, stopped; given_up)."),
     def(ALERT_DELIVERIES_PENDING, Gauge, COUNT, &[],
         "Alert deliveries queued or being retried."),
     def(DELIVERIES_FAILED_TOTAL, Counter, COUNT, &["channel", "reason"],
