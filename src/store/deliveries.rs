@@ -163,6 +163,21 @@ pub fn mark_queued(conn: &Connection, id: i64, outbound_id: i64) -> Result<()> {
          WHERE id = ?1 AND status IN ('pending', 'retrying')",
     )?
     .execute(params![id, outbound_id])?;
+    // A duplicate enqueue may find its message already settled (sent or
+    // failed for good): the delivery takes that state, or it would wait
+    // for a confirmation that never comes.
+    conn.prepare_cached(
+        "UPDATE alert_deliveries SET
+             status = (SELECT CASE o.status WHEN 'sent' THEN 'sent' WHEN 'failed' THEN 'failed'
+                              ELSE 'given_up' END FROM outbound_messages o WHERE o.id = ?2),
+             telegram_message_id = (SELECT o.telegram_message_id FROM outbound_messages o
+                                    WHERE o.id = ?2),
+             sent_at = (SELECT o.sent_at FROM outbound_messages o WHERE o.id = ?2)
+         WHERE id = ?1 AND status = 'queued' AND EXISTS (
+             SELECT 1 FROM outbound_messages o
+             WHERE o.id = ?2 AND o.status IN ('sent', 'failed', 'given_up'))",
+    )?
+    .execute(params![id, outbound_id])?;
     Ok(())
 }
 

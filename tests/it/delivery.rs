@@ -245,3 +245,24 @@ fn delivery_by(store: &Store, id: i64) -> deliveries::DeliveryRow {
         .unwrap()
         .unwrap()
 }
+
+/// A delivery handed over again (say its first attempt's answer was lost)
+/// whose message Telegram already confirmed is sent, not queued forever.
+#[tokio::test(start_paused = true)]
+async fn a_repeated_hand_over_of_a_confirmed_message_is_sent() {
+    let env = env();
+    env.sink.send(&alert()).await.unwrap();
+    let api = Arc::new(RecordingApi::new());
+    send_for(&env, &api, Duration::from_secs(5)).await;
+    let c = env.store.conn().unwrap();
+    c.execute(
+        "UPDATE alert_deliveries SET status = 'retrying' WHERE id = 1",
+        [],
+    )
+    .unwrap();
+    env.sink.send(&alert()).await.unwrap();
+    let d = delivery(&env.store);
+    assert_eq!(d.status, DeliveryStatus::Sent);
+    assert!(d.telegram_message_id.is_some());
+    assert_eq!(api.records().len(), 1, "not sent twice");
+}
