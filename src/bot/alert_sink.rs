@@ -1,6 +1,7 @@
 //! Alerts into the outbound queue: the delivery loop's [`AlertSink`] for
-//! Telegram. `send` only enqueues; the queue does the actual sending,
-//! pacing and retrying, so a delivery row marked `sent` means "queued".
+//! Telegram. `send` only enqueues, and marks the delivery `queued` in the
+//! same transaction; the queue's sender does the sending, pacing and
+//! retrying, and marks the delivery `sent` when Telegram confirmed.
 //!
 //! Each alert gets the inline keyboard its recipient may use (see
 //! [`crate::bot::buttons`]), and only staff of the firm get alerts at all.
@@ -11,13 +12,12 @@ use tokio::sync::Notify;
 
 use super::{Role, buttons};
 use crate::core::clock::Clock;
+use crate::core::delivery::{
+    AlertSink, Cause, Channel, Outgoing, SendFuture, SentReceipt, SinkError,
+};
 use crate::core::engine::Engine;
-use crate::sinks::{AlertSink, Outgoing, SendFuture, SentReceipt, SinkError};
-use crate::store::Store;
-use crate::telegram::outbound::Kind;
-use crate::telegram::outbound::queue::{self, EnqueueError, Enqueued, NewOutbound};
-
-const NAME: &str = "telegram";
+use crate::store::outbound::{self as queue, EnqueueError, Enqueued, Kind, NewOutbound};
+use crate::store::{Store, deliveries};
 
 /// The engine in force now (the daemon swaps it on reload), for the base
 /// configuration that the store's chat settings overlay.
@@ -39,7 +39,7 @@ enum Prepared {
 }
 
 impl TelegramSink {
-    /// `wake` is the sender's [`crate::telegram::outbound::OutboundConfig::wake`]; `engine`
+    /// `wake` is the sender's `OutboundConfig::wake` (the outbound sender's); `engine`
     /// gives the current engine (the daemon: `move || shared.engine()`).
     pub fn new(
         store: Store,
@@ -55,31 +55,24 @@ impl TelegramSink {
         }
     }
 
-    fn permanent(recipient: &str, message: String) -> SinkError {
-        SinkError::Permanent {
-            sink: NAME,
-            recipient: recipient.to_string(),
-            message,
-        }
+    fn fail(recipient: &str, cause: Cause) -> SinkError {
+        SinkError::new(Channel::Telegram, recipient, cause)
     }
 
-    /// A misrouted alert: logged as an error (it means a wrong staff list
-    /// or a bug) and failed for good.
+    /// A misrouted alert (a wrong staff list or a bug): failed for good;
+    /// the delivery loop logs it once, as an error, with the reason.
     fn refuse(msg: &Outgoing, why: &str) -> SinkError {
-        tracing::error!(
-            delivery = msg.delivery_id,
-            recipient = %msg.recipient,
-            "refusing to send an alert: {why}"
-        );
-        Self::permanent(&msg.recipient, format!("refused: {why}"))
+        Self::fail(&msg.recipient, Cause::Refused(why.to_string()))
     }
 
     async fn enqueue(&self, msg: &Outgoing) -> Result<SentReceipt, SinkError> {
         let recipient = msg.recipient.as_str();
-        let chat: i64 = recipient
-            .trim()
-            .parse()
-            .map_err(|_| Self::permanent(recipient, "not a Telegram user id".to_string()))?;
+        let chat: i64 = recipient.trim().parse().map_err(|_| {
+            Self::fail(
+                recipient,
+                Cause::InvalidRecipient("not a Telegram user id".to_string()),
+            )
+        })?;
         // Alerts name clients and deadlines: they must never reach a client
         // chat. Private chats have the user's (positive) id; groups are < 0.
         if chat <= 0 {
@@ -108,7 +101,15 @@ impl TelegramSink {
                     return Ok(Prepared::NotStaff);
                 }
                 new.buttons = buttons::alert_keyboard(c, &eff, delivery, chat, role)?;
-                Ok(Prepared::Queued(queue::enqueue(c, &new, now)))
+                // The enqueue and the delivery's "queued" in one
+                // transaction: a crash leaves both or neither.
+                let tx = crate::store::write_tx(c)?;
+                let queued = queue::enqueue(&tx, &new, now);
+                if let Ok(q) = &queued {
+                    deliveries::mark_queued(&tx, delivery, q.id())?;
+                }
+                tx.commit()?;
+                Ok(Prepared::Queued(queued))
             })
             .await;
         let queued = match prepared {
@@ -126,23 +127,19 @@ impl TelegramSink {
             .and_then(|r| r)
             .map_err(|e| match e {
                 // The database may be busy or full: worth another attempt.
-                EnqueueError::Store { .. } => SinkError::Transient {
-                    sink: NAME,
-                    recipient: recipient.to_string(),
-                    message: e.to_string(),
-                },
-                _ => Self::permanent(recipient, e.to_string()),
+                EnqueueError::Store { .. } => Self::fail(recipient, Cause::Store(e.to_string())),
+                _ => Self::fail(recipient, Cause::InvalidMessage(e.to_string())),
             })?;
         self.wake.notify_one();
-        Ok(SentReceipt {
-            id: Some(format!("outbound:{}", queued.id())),
+        Ok(SentReceipt::Queued {
+            outbound_id: queued.id(),
         })
     }
 }
 
 impl AlertSink for TelegramSink {
-    fn name(&self) -> &'static str {
-        NAME
+    fn channel(&self) -> Channel {
+        Channel::Telegram
     }
 
     fn send<'a>(&'a self, msg: &'a Outgoing) -> SendFuture<'a> {

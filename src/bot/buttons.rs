@@ -8,7 +8,7 @@ use super::auth::{self, Role};
 use crate::core::effective::Effective;
 use crate::domain::sla::RequestStatus;
 use crate::store::chats::SUPERGROUP_BASE;
-use crate::store::{Result, alerts, chats, requests};
+use crate::store::{Result, chats, requests};
 use crate::telegram::outbound::Button;
 
 pub const OPEN_CHAT: &str = "Открыть чат";
@@ -131,7 +131,7 @@ pub fn alert_keyboard(
     recipient: i64,
     role: Role,
 ) -> Result<Vec<Vec<Button>>> {
-    let Some(request_id) = alerts::request_of_delivery(conn, delivery_id)? else {
+    let Some(request_id) = crate::store::deliveries::request_of_delivery(conn, delivery_id)? else {
         return Ok(Vec::new());
     };
     let Some(row) = requests::get(conn, request_id)? else {

@@ -22,6 +22,7 @@ pub const ALERTS_KEYS: &[&str] = &[
     "retry_initial_seconds",
     "retry_max_seconds",
     "give_up_after_minutes",
+    "retry_jitter_percent",
     "log",
     "telegram",
 ];
@@ -132,6 +133,9 @@ pub struct AlertSettings {
     pub retry_max: Duration,
     /// A delivery still failing this long after the alert is given up.
     pub give_up_after: Duration,
+    /// Up to this share (0–100 %) of each retry delay is taken off at
+    /// random, so that messages that failed together do not retry together.
+    pub retry_jitter_percent: u32,
     /// Also write every alert to the log.
     pub log: bool,
     /// Send alerts to the staff's private chats with the bot (only when
@@ -147,6 +151,7 @@ impl Default for AlertSettings {
             retry_initial: Duration::from_secs(30),
             retry_max: Duration::from_secs(900),
             give_up_after: Duration::from_secs(24 * 3600),
+            retry_jitter_percent: 0,
             log: true,
             telegram: true,
         }
@@ -339,6 +344,9 @@ pub fn read_alerts(problems: &mut Problems<'_>, t: &Table<'_>) -> AlertSettings 
         give_up_after: t
             .int_in(problems, "give_up_after_minutes", 1..=10_080)
             .map_or(d.give_up_after, |m| Duration::from_secs(u64::from(m) * 60)),
+        retry_jitter_percent: t
+            .int_in(problems, "retry_jitter_percent", 0..=100)
+            .unwrap_or(d.retry_jitter_percent),
         log: t.get(problems, "log").unwrap_or(d.log),
         telegram: t.get(problems, "telegram").unwrap_or(d.telegram),
     };

@@ -19,6 +19,7 @@ use crate::domain::sla::{
     AlertKind, Change, ChatContext, ChatTracker, Closing, Inbound, OpenRequest, PlannedAlert,
     Policy, RequestStatus, SlaClock, UserId, plan_alerts, plan_alerts_from,
 };
+use crate::store::deliveries::{self, Channel};
 use crate::store::outbox::Op;
 use crate::store::requests::{Closure, NewRequest, RequestRow};
 use crate::store::{Result, alerts, messages, outbox, requests, settings, timers};
@@ -406,8 +407,8 @@ impl Engine {
             requests::mark_breached(conn, row.id, t.due_at)?;
         }
         let recipients = self.recipients(row.chat_id, t.kind);
-        for (sink, recipient) in &recipients {
-            alerts::insert_delivery(conn, alert_id, sink, recipient, ts(now))?;
+        for (channel, recipient) in &recipients {
+            deliveries::insert(conn, alert_id, *channel, recipient, ts(now))?;
         }
         outbox::push(
             conn,
@@ -456,17 +457,17 @@ impl Engine {
         }
     }
 
-    /// Who gets an alert of `kind` about a request in `chat`: (sink,
+    /// Who gets an alert of `kind` about a request in `chat`: (channel,
     /// recipient) pairs. Warnings go to accountants, breaches to accountants
     /// and managers, escalations to managers. Never the client's chat: on
     /// Telegram, the staff's own (positive) user ids, i.e. their private
     /// chats with the bot.
-    pub fn recipients(&self, chat: i64, kind: AlertKind) -> Vec<(&'static str, String)> {
+    pub fn recipients(&self, chat: i64, kind: AlertKind) -> Vec<(Channel, String)> {
         let accountants = kind != AlertKind::Escalation;
         let managers = kind != AlertKind::Warning;
         let mut out = Vec::new();
         if self.config.alerts.log {
-            out.push(("log", "journal".to_string()));
+            out.push((Channel::Log, "journal".to_string()));
         }
         if self.config.alerts.telegram {
             let mut users: BTreeSet<UserId> = BTreeSet::new();
@@ -485,7 +486,7 @@ impl Engine {
                 users
                     .into_iter()
                     .filter(|u| *u > 0)
-                    .map(|u| ("telegram", u.to_string())),
+                    .map(|u| (Channel::Telegram, u.to_string())),
             );
         }
         if let Some(email) = &self.config.email {
@@ -496,7 +497,7 @@ impl Engine {
             if managers {
                 addrs.extend(&email.managers);
             }
-            out.extend(addrs.into_iter().map(|a| ("email", a.clone())));
+            out.extend(addrs.into_iter().map(|a| (Channel::Email, a.clone())));
         }
         out
     }

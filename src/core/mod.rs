@@ -11,10 +11,13 @@
 //! - [`clock`]: the system or a virtual clock.
 //! - [`shared`]: the state the daemon's loops share; [`live_settings`]:
 //!   settings changes taking effect in the running daemon.
+//! - [`delivery`]: the alert sink port, the transient/permanent verdict and
+//!   the one retry policy of every outgoing message.
 //! - [`health`]: heartbeats that the progress-gated watchdog reads.
 
 pub mod chat_events;
 pub mod clock;
+pub mod delivery;
 pub mod effective;
 pub mod engine;
 pub mod event;

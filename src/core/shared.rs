@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::core::health::Heartbeat;
 
 use super::clock::Clock;
+use super::delivery::AlertSink;
 use super::engine::Engine;
-use crate::sinks::AlertSink;
 use crate::store::Store;
 
 /// How often idle loops wake to show the watchdog they are alive.

@@ -20,11 +20,12 @@ use crate::backup::DbLock;
 use crate::bot::{EngineSource, TelegramSink};
 use crate::config::{Config, ConfigError, TelegramCredentials};
 use crate::core::clock::Clock;
+use crate::core::delivery::AlertSink;
 use crate::core::engine::Engine;
 use crate::core::shared::Shared;
 use crate::metrics::{self as bmetrics, TextfileSettings, catalogue as m};
-use crate::sinks::{AlertSink, EmailSink, LogSink};
-use crate::store::{Store, alerts, outbox, requests, state};
+use crate::sinks::{EmailSink, LogSink};
+use crate::store::{Store, outbox, requests, state};
 use crate::telegram::api::GrammersApi;
 use crate::telegram::link::{Link, Me};
 use crate::telegram::outbound::TelegramApi;
@@ -507,7 +508,7 @@ pub(super) async fn status_line(
         .run(|c| {
             Ok((
                 requests::count_open(c)?,
-                alerts::pending_count(c)?,
+                crate::store::deliveries::pending_count(c)?,
                 outbox::stats(c)?,
             ))
         })

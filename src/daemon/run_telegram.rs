@@ -14,6 +14,7 @@ use super::source::SourceSpec;
 use super::telegram::{Bridge, CatchUp};
 use crate::bot::RateLimit;
 use crate::config::{Config, TelegramCredentials};
+use crate::core::delivery::RetryPolicy;
 use crate::core::event::Event;
 use crate::core::shared::Shared;
 use crate::telegram::client::{self, LiveConnector, LoopSettings};
@@ -81,6 +82,7 @@ pub(super) fn spawn_telegram(
     tasks.spawn({
         let settings = OutboundConfig {
             wake: side.wake.clone(),
+            policy: RetryPolicy::from(&shared.engine().config.alerts),
             ..OutboundConfig::default()
         };
         let (s, api, clock) = (shared.store.clone(), side.api.clone(), shared.clock);

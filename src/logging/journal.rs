@@ -68,10 +68,10 @@ where
             for span in scope.from_root() {
                 writer.write_str(span.name())?;
                 let ext = span.extensions();
-                if let Some(fields) = ext.get::<FormattedFields<JournalFields>>() {
-                    if !fields.is_empty() {
-                        write!(writer, "{{{fields}}}")?;
-                    }
+                if let Some(fields) = ext.get::<FormattedFields<JournalFields>>()
+                    && !fields.is_empty()
+                {
+                    write!(writer, "{{{fields}}}")?;
                 }
                 writer.write_str(": ")?;
             }

@@ -37,6 +37,7 @@ pub const REQUESTS_RESOLVED_TOTAL: &str = "buhbot_requests_resolved_total";
 pub const SLA_BREACHES_TOTAL: &str = "buhbot_sla_breaches_total";
 pub const ALERTS_TOTAL: &str = "buhbot_alerts_total";
 pub const ALERT_DELIVERIES_PENDING: &str = "buhbot_alert_deliveries_pending";
+pub const DELIVERIES_FAILED_TOTAL: &str = "buhbot_deliveries_failed_total";
 pub const TIMER_LATENESS_SECONDS: &str = "buhbot_timer_lateness_seconds";
 pub const OUTBOX_DEPTH: &str = "buhbot_outbox_depth";
 pub const OUTBOX_OLDEST_AGE_SECONDS: &str = "buhbot_outbox_oldest_age_seconds";
@@ -60,8 +61,12 @@ pub const ALERT_KINDS: &[&str] = &["warning", "breach", "escalation"];
 /// `sink` values of [`ALERTS_TOTAL`] known today; a new sink must be added
 /// here so that its series exist (at zero) before its first alert.
 pub const ALERT_SINKS: &[&str] = &["telegram", "email", "log"];
-/// `outcome` values of [`ALERTS_TOTAL`].
-pub const ALERT_OUTCOMES: &[&str] = &["sent", "failed", "given_up"];
+/// `outcome` values of [`ALERTS_TOTAL`] ("queued": handed to the Telegram
+/// queue, which reports its own end in [`DELIVERIES_FAILED_TOTAL`]).
+pub const ALERT_OUTCOMES: &[&str] = &["sent", "queued", "failed", "given_up"];
+/// `reason` of [`DELIVERIES_FAILED_TOTAL`] registered at zero for every
+/// channel; the others (USER_IS_BLOCKED, smtp_550…) appear when they occur.
+pub const DELIVERY_FAILED_PREREGISTERED: &[&str] = &["deadline"];
 /// `outcome` values of [`BACKUPS_TOTAL`].
 pub const BACKUP_OUTCOMES: &[&str] = &["success", "failure"];
 
@@ -115,9 +120,11 @@ pub const CATALOGUE: &[MetricDef] = &[
     def(SLA_BREACHES_TOTAL, Counter, COUNT, &[],
         "Client requests that exceeded their SLA threshold."),
     def(ALERTS_TOTAL, Counter, COUNT, &["kind", "sink", "outcome"],
-        "Alert delivery attempts by alert kind, sink and outcome (sent, failed, given_up)."),
+        "Alert delivery attempts by alert kind, sink and outcome (sent; queued: handed to the Telegram queue; failed: retried or, if permanent, stopped; given_up)."),
     def(ALERT_DELIVERIES_PENDING, Gauge, COUNT, &[],
         "Alert deliveries queued or being retried."),
+    def(DELIVERIES_FAILED_TOTAL, Counter, COUNT, &["channel", "reason"],
+        "Messages (alerts on every channel, Telegram replies and edits) that will not be delivered: a permanent failure (reason: USER_IS_BLOCKED, smtp_550, refused…) or the retry deadline passed (reason: deadline)."),
     def(TIMER_LATENESS_SECONDS, Histogram(TIMER_LATENESS_BUCKETS), SECONDS, &[],
         "How late SLA timers fire: fire time minus due time."),
     def(OUTBOX_DEPTH, Gauge, COUNT, &[],
@@ -196,6 +203,13 @@ pub fn init_series() {
                     "kind" => *kind, "sink" => *sink, "outcome" => *outcome)
                 .increment(0);
             }
+        }
+    }
+    for channel in ALERT_SINKS {
+        for reason in DELIVERY_FAILED_PREREGISTERED {
+            ::metrics::counter!(DELIVERIES_FAILED_TOTAL,
+                "channel" => *channel, "reason" => *reason)
+            .increment(0);
         }
     }
     for outcome in BACKUP_OUTCOMES {

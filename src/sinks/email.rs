@@ -8,7 +8,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{AlertSink, Outgoing, SendFuture, SentReceipt, SinkError, error_chain};
+use super::{AlertSink, Cause, Channel, Outgoing, SendFuture, SentReceipt, SinkError, error_chain};
 pub use crate::config::{EmailSettings, TlsMode};
 
 /// Settings that cannot work; found at startup, not at the first alert.
@@ -135,11 +135,11 @@ impl EmailSink {
 
     /// Builds the message for one recipient; `Err` is the text of a problem
     /// no retry can fix.
-    fn message(&self, msg: &Outgoing) -> Result<(Message, String), String> {
+    fn message(&self, msg: &Outgoing) -> Result<(Message, String), Cause> {
         let to: Mailbox = msg
             .recipient
             .parse()
-            .map_err(|e| format!("invalid recipient address: {e}"))?;
+            .map_err(|e| Cause::InvalidRecipient(format!("invalid e-mail address: {e}")))?;
         // Stable per delivery, so that a retry after an attempt whose outcome
         // was unknown (timeout after DATA) can be recognised as a duplicate.
         let message_id = format!(
@@ -160,7 +160,7 @@ impl EmailSink {
             .subject(msg.subject.as_str())
             .message_id(Some(message_id.clone()))
             .multipart(body)
-            .map_err(|e| format!("cannot build message: {e}"))?;
+            .map_err(|e| Cause::InvalidMessage(format!("cannot build message: {e}")))?;
         Ok((message, message_id))
     }
 }
@@ -173,45 +173,37 @@ fn html_document(fragment: &str) -> String {
     )
 }
 
-/// Only an explicit 5xx is final; everything else (refused connection,
-/// timeout, TLS handshake, 4xx, garbled reply) may pass on a later try.
-fn classify(err: &lettre::transport::smtp::Error, recipient: &str) -> SinkError {
-    let sink = EmailSink::NAME;
-    let recipient = recipient.to_string();
+/// The typed cause of an SMTP failure: the server's reply code when it
+/// answered (the verdict makes only 5xx final), else a timeout or a
+/// network problem (refused connection, TLS handshake, garbled reply).
+fn cause(err: &lettre::transport::smtp::Error) -> Cause {
     let message = error_chain(err);
-    if err.is_permanent() {
-        SinkError::Permanent {
-            sink,
-            recipient,
+    if let Some(code) = err.status() {
+        return Cause::SmtpReply {
+            code: u16::from(code),
             message,
-        }
-    } else {
-        SinkError::Transient {
-            sink,
-            recipient,
-            message,
-        }
+        };
     }
+    if err.is_timeout() {
+        return Cause::Network(format!("timed out: {message}"));
+    }
+    Cause::Network(message)
 }
 
 impl AlertSink for EmailSink {
-    fn name(&self) -> &'static str {
-        Self::NAME
+    fn channel(&self) -> Channel {
+        Channel::Email
     }
 
     fn send<'a>(&'a self, msg: &'a Outgoing) -> SendFuture<'a> {
         Box::pin(async move {
-            let (message, message_id) =
-                self.message(msg).map_err(|message| SinkError::Permanent {
-                    sink: Self::NAME,
-                    recipient: msg.recipient.clone(),
-                    message,
-                })?;
+            let fail = |cause| SinkError::new(Channel::Email, msg.recipient.clone(), cause);
+            let (message, message_id) = self.message(msg).map_err(fail)?;
             match self.transport.send(message).await {
-                Ok(_) => Ok(SentReceipt {
+                Ok(_) => Ok(SentReceipt::Sent {
                     id: Some(message_id),
                 }),
-                Err(err) => Err(classify(&err, &msg.recipient)),
+                Err(err) => Err(fail(cause(&err))),
             }
         })
     }

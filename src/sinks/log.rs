@@ -1,7 +1,7 @@
 //! The always-available sink: an alert becomes one `warn!` event, so that
 //! even with every external channel down the journal shows what was due.
 
-use super::{AlertSink, Outgoing, SendFuture, SentReceipt};
+use super::{AlertSink, Channel, Outgoing, SendFuture, SentReceipt};
 
 /// Writes alerts to the tracing log.
 #[derive(Debug, Clone, Copy, Default)]
@@ -21,8 +21,8 @@ fn first_line(text: &str) -> &str {
 }
 
 impl AlertSink for LogSink {
-    fn name(&self) -> &'static str {
-        Self::NAME
+    fn channel(&self) -> Channel {
+        Channel::Log
     }
 
     fn send<'a>(&'a self, msg: &'a Outgoing) -> SendFuture<'a> {
@@ -34,7 +34,7 @@ impl AlertSink for LogSink {
             text = first_line(&msg.plain),
             "SLA alert"
         );
-        Box::pin(std::future::ready(Ok(SentReceipt { id: None })))
+        Box::pin(std::future::ready(Ok(SentReceipt::Sent { id: None })))
     }
 }
 

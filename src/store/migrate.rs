@@ -21,6 +21,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "telegram",
         include_str!("../../sql/sqlite/0003_telegram.sql"),
     ),
+    (
+        4,
+        "deliveries",
+        include_str!("../../sql/sqlite/0004_deliveries.sql"),
+    ),
 ];
 
 /// What [`migrate`] did.

@@ -10,8 +10,10 @@ pub mod codec;
 
 pub mod alerts;
 pub mod chats;
+pub mod deliveries;
 pub mod messages;
 mod migrate;
+pub mod outbound;
 pub mod outbox;
 pub mod requests;
 pub mod retention;

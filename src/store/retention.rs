@@ -75,7 +75,7 @@ pub fn retention_batch(
     let doomed = requests::closed_before(&tx, cutoff_unix, limit)?;
     // The cascade would delete dependants too, but silently: deleting them
     // first is what lets the report count them.
-    let deliveries = alerts::delete_deliveries_for_requests(&tx, &doomed)?;
+    let deliveries = super::deliveries::delete_for_requests(&tx, &doomed)?;
     let alerts = alerts::delete_for_requests(&tx, &doomed)?;
     let timers = timers::delete_for_requests(&tx, &doomed)?;
     let requests = requests::delete(&tx, &doomed)?;

@@ -57,13 +57,13 @@ impl GrammersApi {
     fn client(&self) -> Result<grammers_client::Client, SendError> {
         self.link
             .client()
-            .ok_or_else(|| SendError::Transient("not connected to Telegram".into()))
+            .ok_or_else(|| SendError::NotConnected("Telegram".into()))
     }
 
     /// The input peer of a Bot-API chat id, from the session's peer cache.
     async fn peer(&self, chat_id: i64) -> Result<PeerRef, SendError> {
         let Some(id) = PeerId::from_bot_api_dialog_id(chat_id) else {
-            return Err(SendError::Permanent(format!(
+            return Err(SendError::InvalidRecipient(format!(
                 "{chat_id} is not a valid Telegram chat id"
             )));
         };
@@ -73,14 +73,14 @@ impl GrammersApi {
             .await
         {
             Ok(Ok(peer)) => peer,
-            Ok(Err(e)) => return Err(SendError::Transient(format!("reading the peer cache: {e}"))),
-            Err(e) => return Err(SendError::Transient(format!("reading the peer cache: {e}"))),
+            Ok(Err(e)) => return Err(SendError::Store(format!("reading the peer cache: {e}"))),
+            Err(e) => return Err(SendError::Store(format!("reading the peer cache: {e}"))),
         };
         match cached {
             Some(peer) => Ok(peer),
             // Basic groups need no access hash.
             None if id.kind() == PeerKind::Chat => Ok(id.to_ambient_ref()),
-            None => Err(SendError::Permanent(unknown_peer(chat_id))),
+            None => Err(SendError::InvalidRecipient(unknown_peer(chat_id))),
         }
     }
 }
@@ -180,7 +180,7 @@ pub fn random_id(msg: &OutboundMessage) -> i64 {
 
 fn message_id(id: i64, what: &str) -> Result<i32, SendError> {
     i32::try_from(id)
-        .map_err(|_| SendError::Permanent(format!("{what} {id} is not a Telegram message id")))
+        .map_err(|_| SendError::InvalidMessage(format!("{what} {id} is not a Telegram message id")))
 }
 
 /// The inline keyboard; `None` for no buttons.
@@ -194,7 +194,7 @@ pub fn reply_markup(rows: &[Vec<Button>]) -> Result<Option<tl::enums::ReplyMarku
         for b in row {
             let kind: tl::enums::InlineButtonType = match (&b.callback_data, &b.url) {
                 (Some(data), _) if data.len() > MAX_CALLBACK_DATA => {
-                    return Err(SendError::Permanent(format!(
+                    return Err(SendError::InvalidMessage(format!(
                         "button {:?}: callback data is {} bytes, Telegram allows {MAX_CALLBACK_DATA}",
                         b.text,
                         data.len()
@@ -207,7 +207,7 @@ pub fn reply_markup(rows: &[Vec<Button>]) -> Result<Option<tl::enums::ReplyMarku
                 .into(),
                 (None, Some(url)) => tl::types::InlineButtonTypeUrl { url: url.clone() }.into(),
                 (None, None) => {
-                    return Err(SendError::Permanent(format!(
+                    return Err(SendError::InvalidMessage(format!(
                         "button {:?} has neither callback data nor a URL",
                         b.text
                     )));
@@ -294,9 +294,9 @@ pub fn edit_request(
     peer: PeerRef,
 ) -> Result<tl::functions::messages::EditMessage, SendError> {
     let id = match msg.edit_of {
-        None => return Err(SendError::Permanent("an edit without edit_of".into())),
+        None => return Err(SendError::InvalidMessage("an edit without edit_of".into())),
         Some(UNKNOWN_MESSAGE_ID) => {
-            return Err(SendError::Permanent(
+            return Err(SendError::InvalidMessage(
                 "the message to edit was delivered, but Telegram never told its id \
                  (RANDOM_ID_DUPLICATE after a crash); it cannot be edited"
                     .into(),
@@ -369,32 +369,15 @@ pub fn sent_message_id(updates: &tl::enums::Updates, random_id: i64) -> Option<i
     })
 }
 
-/// What the queue should do about a failed call.
+/// The typed cause of a failed call; whether to retry is decided by
+/// [`crate::core::delivery::verdict`], not here.
 pub fn map_error(e: &InvocationError) -> SendError {
     match e {
-        InvocationError::Rpc(rpc) => {
-            let what = format!("{} {}", rpc.code, rpc.name);
-            if rpc.code == 420
-                || rpc.is("FLOOD_WAIT")
-                || rpc.is("SLOWMODE_WAIT")
-                || rpc.is("FLOOD_PREMIUM_WAIT")
-            {
-                // FLOOD_WAIT without a number is unheard of; a minute is safe.
-                let seconds = rpc.value.unwrap_or(60);
-                return SendError::FloodWait { seconds };
-            }
-            match rpc.code {
-                // Telegram's own trouble (incl. -503 timeouts): retry later.
-                c if !(0..500).contains(&c) => SendError::Transient(what),
-                // Unauthorized: our sign-in, not the message, is at fault;
-                // the connect loop signs in again and the queue retries.
-                401 => SendError::Transient(what),
-                // 400 (bad request: chat/user/message invalid), 403 (write
-                // forbidden, blocked by the user), 406 and the rest: the
-                // same request would fail again.
-                _ => SendError::Permanent(what),
-            }
-        }
+        InvocationError::Rpc(rpc) => SendError::TelegramRpc {
+            code: rpc.code,
+            name: rpc.name.clone(),
+            value: rpc.value,
+        },
         // Network trouble, a dropped request (the connection is being
         // rebuilt), a session write that failed: all worth a retry.
         InvocationError::Io(_)
@@ -403,7 +386,7 @@ pub fn map_error(e: &InvocationError) -> SendError {
         | InvocationError::Deserialize(_)
         | InvocationError::Session(_)
         | InvocationError::Authentication(_)
-        | InvocationError::InvalidDc => SendError::Transient(e.to_string()),
+        | InvocationError::InvalidDc => SendError::Network(e.to_string()),
     }
 }
 

@@ -5,6 +5,7 @@ use grammers_client::tl::enums::{
 };
 
 use super::*;
+use crate::core::delivery::{Verdict, verdict};
 use crate::telegram::outbound::Kind;
 
 fn msg(key: &str, text: &str) -> OutboundMessage {
@@ -159,20 +160,12 @@ const PINNED: i64 = -4_255_706_088_159_654_303;
 fn bad_buttons_and_ids_are_permanent() {
     let mut m = msg("k", "x");
     m.buttons = vec![vec![button("x", Some(&"я".repeat(33)), None)]];
-    assert!(
-        matches!(send_request(&m, channel()), Err(SendError::Permanent(e)) if e.contains("66 bytes"))
-    );
+    assert!(perm(&send_request(&m, channel()), "66 bytes"));
     m.buttons = vec![vec![button("x", None, None)]];
-    assert!(matches!(
-        send_request(&m, channel()),
-        Err(SendError::Permanent(_))
-    ));
+    assert!(perm(&send_request(&m, channel()), ""));
     let mut m = msg("k", "x");
     m.reply_to = Some(i64::from(i32::MAX) + 1);
-    assert!(matches!(
-        send_request(&m, channel()),
-        Err(SendError::Permanent(_))
-    ));
+    assert!(perm(&send_request(&m, channel()), ""));
     // Empty rows are no keyboard.
     m.reply_to = None;
     m.buttons = vec![vec![]];
@@ -201,14 +194,9 @@ fn an_edit_request_replaces_text_and_keyboard() {
     m.buttons.clear();
     assert_eq!(edit_request(&m, channel()).unwrap().reply_markup, None);
     m.edit_of = None;
-    assert!(matches!(
-        edit_request(&m, channel()),
-        Err(SendError::Permanent(_))
-    ));
+    assert!(perm(&edit_request(&m, channel()), ""));
     m.edit_of = Some(UNKNOWN_MESSAGE_ID);
-    assert!(
-        matches!(edit_request(&m, channel()), Err(SendError::Permanent(e)) if e.contains("RANDOM_ID_DUPLICATE"))
-    );
+    assert!(perm(&edit_request(&m, channel()), "RANDOM_ID_DUPLICATE"));
 }
 
 #[test]
@@ -223,6 +211,21 @@ fn a_callback_answer_is_a_toast_or_an_alert() {
     assert_eq!((r.alert, r.message), (true, None));
 }
 
+/// A permanent failure whose text contains `needle`.
+fn perm<T>(r: &Result<T, SendError>, needle: &str) -> bool {
+    matches!(r, Err(e) if verdict(e).is_permanent() && e.to_string().contains(needle))
+}
+
+fn transient<T>(r: &Result<T, SendError>) -> bool {
+    matches!(r, Err(e) if !verdict(e).is_permanent())
+}
+
+fn flood(seconds: u64) -> Verdict {
+    Verdict::Transient {
+        wait: Some(std::time::Duration::from_secs(seconds)),
+    }
+}
+
 fn rpc(code: i32, message: &str) -> InvocationError {
     InvocationError::Rpc(RpcError::from(tl::types::RpcError {
         error_code: code,
@@ -232,18 +235,12 @@ fn rpc(code: i32, message: &str) -> InvocationError {
 
 #[test]
 fn errors_map_to_what_the_queue_does_next() {
+    assert_eq!(verdict(&map_error(&rpc(420, "FLOOD_WAIT_31"))), flood(31));
     assert_eq!(
-        map_error(&rpc(420, "FLOOD_WAIT_31")),
-        SendError::FloodWait { seconds: 31 }
+        verdict(&map_error(&rpc(420, "SLOWMODE_WAIT_10"))),
+        flood(10)
     );
-    assert_eq!(
-        map_error(&rpc(420, "SLOWMODE_WAIT_10")),
-        SendError::FloodWait { seconds: 10 }
-    );
-    assert_eq!(
-        map_error(&rpc(400, "SLOWMODE_WAIT_5")),
-        SendError::FloodWait { seconds: 5 }
-    );
+    assert_eq!(verdict(&map_error(&rpc(400, "SLOWMODE_WAIT_5"))), flood(5));
     // Constructed by hand, as the brief's fields name them.
     let raw = InvocationError::Rpc(RpcError {
         code: 420,
@@ -251,7 +248,7 @@ fn errors_map_to_what_the_queue_does_next() {
         value: Some(3600),
         caused_by: None,
     });
-    assert_eq!(map_error(&raw), SendError::FloodWait { seconds: 3600 });
+    assert_eq!(verdict(&map_error(&raw)), flood(3600));
     for (code, name) in [
         (400, "CHAT_WRITE_FORBIDDEN"),
         (400, "PEER_ID_INVALID"),
@@ -264,7 +261,7 @@ fn errors_map_to_what_the_queue_does_next() {
         (406, "USER_RESTRICTED"),
     ] {
         assert!(
-            matches!(map_error(&rpc(code, name)), SendError::Permanent(e) if e.contains(name)),
+            perm(&Err::<(), _>(map_error(&rpc(code, name))), name),
             "{code} {name}"
         );
     }
@@ -274,7 +271,7 @@ fn errors_map_to_what_the_queue_does_next() {
         (500, "INTERDC_2_CALL_ERROR"),
     ] {
         assert!(
-            matches!(map_error(&rpc(code, name)), SendError::Transient(_)),
+            transient(&Err::<(), _>(map_error(&rpc(code, name)))),
             "{code} {name}"
         );
     }
@@ -282,15 +279,13 @@ fn errors_map_to_what_the_queue_does_next() {
         std::io::ErrorKind::ConnectionReset,
         "reset",
     ));
-    assert!(matches!(map_error(&io), SendError::Transient(_)));
-    assert!(matches!(
-        map_error(&InvocationError::Dropped("gone")),
-        SendError::Transient(_)
-    ));
-    assert!(matches!(
-        map_error(&InvocationError::InvalidDc),
-        SendError::Transient(_)
-    ));
+    assert!(transient(&Err::<(), _>(map_error(&io))));
+    assert!(transient(&Err::<(), _>(map_error(
+        &InvocationError::Dropped("gone")
+    ))));
+    assert!(transient(&Err::<(), _>(map_error(
+        &InvocationError::InvalidDc
+    ))));
 }
 
 #[test]
@@ -332,7 +327,8 @@ async fn without_a_connection_everything_is_transient() {
     let (store, _) = Store::open_migrated(&dir.path().join("db.sqlite")).unwrap();
     let api = GrammersApi::new(Arc::new(Link::new()), store);
     let m = msg("k", "x");
-    let not_connected = SendError::Transient("not connected to Telegram".into());
+    let not_connected = SendError::NotConnected("Telegram".into());
+    assert!(!verdict(&not_connected).is_permanent());
     assert_eq!(api.send(&m).await, Err(not_connected.clone()));
     assert_eq!(api.edit(&m).await, Err(not_connected.clone()));
     assert_eq!(api.answer_callback(1, "x", false).await, Err(not_connected));
@@ -389,20 +385,15 @@ async fn peers_come_from_the_stored_session() {
     let mut m = msg("k", "x");
     m.chat_id = 42;
     match api.send(&m).await {
-        Err(SendError::Permanent(e)) => assert!(e.contains("/start"), "{e}"),
+        Err(e) if verdict(&e).is_permanent() => assert!(e.to_string().contains("/start"), "{e}"),
         other => panic!("{other:?}"),
     }
     m.chat_id = -1_009_999_999_999;
-    assert!(
-        matches!(api.send(&m).await, Err(SendError::Permanent(e)) if e.contains("add the bot"))
-    );
+    assert!(perm(&api.send(&m).await, "add the bot"));
     // Known (and a basic group needs no hash): the request is made, and
     // fails only because this client is offline.
     for chat in [-1_001_555_000_111, -555] {
         m.chat_id = chat;
-        assert!(
-            matches!(api.send(&m).await, Err(SendError::Transient(_))),
-            "{chat}"
-        );
+        assert!(transient(&api.send(&m).await), "{chat}");
     }
 }

@@ -154,56 +154,9 @@ pub async fn connect(
     })
 }
 
-/// Capped exponential backoff with jitter ("equal jitter": half fixed,
-/// half random, so retries never bunch up at zero).
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    base: Duration,
-    cap: Duration,
-    attempt: u32,
-    seed: u64,
-}
-
-impl Backoff {
-    pub fn new(base: Duration, cap: Duration) -> Self {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x9E37_79B9_7F4A_7C15)
-            | 1;
-        Backoff::with_seed(base, cap, seed)
-    }
-
-    pub fn with_seed(base: Duration, cap: Duration, seed: u64) -> Self {
-        Backoff {
-            base,
-            cap,
-            attempt: 0,
-            seed: seed | 1,
-        }
-    }
-
-    /// The delay before the next attempt.
-    pub fn next_delay(&mut self) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32.checked_shl(self.attempt.min(31)).unwrap_or(u32::MAX))
-            .min(self.cap);
-        self.attempt = self.attempt.saturating_add(1);
-        // xorshift64: plenty for spreading retries.
-        self.seed ^= self.seed << 13;
-        self.seed ^= self.seed >> 7;
-        self.seed ^= self.seed << 17;
-        let half = exp / 2;
-        let frac = (self.seed >> 11) as f64 / (1u64 << 53) as f64;
-        half + half.mul_f64(frac)
-    }
-
-    /// After a success.
-    pub fn reset(&mut self) {
-        self.attempt = 0;
-    }
-}
+/// The reconnect backoff is the delivery policy's backoff function (one
+/// implementation), with equal jitter.
+pub use crate::core::delivery::Backoff;
 
 /// How the update loop paces itself.
 #[derive(Debug, Clone)]
@@ -474,35 +427,5 @@ async fn sleep_or_shutdown(delay: Duration, shutdown: &CancellationToken) -> boo
     tokio::select! {
         () = tokio::time::sleep(delay) => false,
         () = shutdown.cancelled() => true,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_is_capped_and_jittered() {
-        let base = Duration::from_secs(1);
-        let cap = Duration::from_secs(60);
-        let mut b = Backoff::with_seed(base, cap, 12345);
-        for attempt in 0..40u32 {
-            let exp = base
-                .saturating_mul(2u32.saturating_pow(attempt.min(31)))
-                .min(cap);
-            let d = b.next_delay();
-            assert!(
-                d >= exp / 2 && d <= exp,
-                "attempt {attempt}: {d:?} vs {exp:?}"
-            );
-        }
-        b.reset();
-        assert!(b.next_delay() <= base);
-        // Two seeds spread out.
-        let mut a = Backoff::with_seed(base, cap, 1);
-        let mut c = Backoff::with_seed(base, cap, 99);
-        let da: Vec<_> = (0..8).map(|_| a.next_delay()).collect();
-        let dc: Vec<_> = (0..8).map(|_| c.next_delay()).collect();
-        assert_ne!(da, dc);
     }
 }

@@ -13,7 +13,8 @@ use buhbot::bot::buttons::{self, Action};
 use buhbot::bot::callback::{self, CallbackOutcome, CallbackPress, on_callback};
 use buhbot::core::clock::Clock;
 use buhbot::domain::sla::RequestStatus;
-use buhbot::sinks::{AlertSink, Outgoing};
+use buhbot::sinks::{AlertSink, Channel, Outgoing};
+use buhbot::store::deliveries::DeliveryStatus;
 use buhbot::store::users::{self};
 use buhbot::store::{requests, timers, write_tx};
 use buhbot::telegram::outbound::fake::RecordingApi;
@@ -116,7 +117,7 @@ impl Env {
             .unwrap();
         for alert in alerts {
             for r in extra {
-                buhbot::store::alerts::insert_delivery(&c, alert, "telegram", r, 0).unwrap();
+                buhbot::store::deliveries::insert(&c, alert, Channel::Telegram, r, 0).unwrap();
             }
         }
         let pending: Vec<(i64, String)> = c
@@ -138,11 +139,11 @@ impl Env {
                 plain: "SLA".into(),
             };
             let status = if sink.send(&msg).await.is_ok() {
-                "sent"
+                DeliveryStatus::Sent
             } else {
-                "given_up"
+                DeliveryStatus::GivenUp
             };
-            buhbot::store::alerts::record_attempt(&c, id, status, None, 0, 0).unwrap();
+            buhbot::store::deliveries::record_attempt(&c, id, status, None, None, 0, 0).unwrap();
         }
     }
 

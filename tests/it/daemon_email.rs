@@ -154,3 +154,55 @@ fn the_smtp_password_never_appears_in_the_log() {
         .unwrap();
     assert!(errors.iter().all(|e| !e.contains(secret)));
 }
+
+#[test]
+fn a_5xx_reply_fails_the_delivery_at_once_logged_with_its_reason() {
+    let server = SmtpServer::start_rejecting();
+    let s = setup(&email_config(server.port, ""));
+    let events = one_request(s.dir.path());
+    let mut child = start_with_env(
+        &s,
+        &format!("replay:{}?speed=60", events.display()),
+        "daemon.log",
+        &[],
+    );
+    let failed = |db: &std::path::Path| -> i64 {
+        read_only(db)
+            .query_row(
+                "SELECT count(*) FROM alert_deliveries WHERE sink = 'email' AND status = 'failed'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(0)
+    };
+    wait_for(
+        "both e-mail deliveries failed",
+        Duration::from_secs(30),
+        || {
+            assert!(child.try_wait().unwrap().is_none(), "{}", log_tail(&s));
+            s.db.exists() && failed(&s.db) == 2
+        },
+    );
+    assert!(stop(child).success(), "{}", log_tail(&s));
+    let rows: Vec<(i64, String)> = read_only(&s.db)
+        .prepare("SELECT attempts, failure_reason FROM alert_deliveries WHERE sink = 'email'")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    for (attempts, reason) in &rows {
+        // A failed delivery is never picked again: one attempt is final.
+        assert_eq!(*attempts, 1, "{rows:?}");
+        assert!(reason.starts_with("smtp_5"), "{rows:?}");
+    }
+    let log = std::fs::read_to_string(s.dir.path().join("daemon.log")).unwrap();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("will not be delivered"))
+        .collect();
+    assert_eq!(lines.len(), 2, "one error line per delivery: {log}");
+    assert!(lines.iter().all(|l| l.contains("smtp_5")), "{log}");
+    assert!(!log.contains("will retry"), "{log}");
+}

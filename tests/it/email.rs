@@ -9,7 +9,8 @@ use buhbot::config::{Secret, SecretError, credential_in};
 use buhbot::domain::render::AlertText;
 use buhbot::domain::sla::AlertKind;
 use buhbot::sinks::{
-    AlertSink, EmailConfigError, EmailSettings, EmailSink, LogSink, Outgoing, SinkError, TlsMode,
+    AlertSink, Cause, Channel, EmailConfigError, EmailSettings, EmailSink, LogSink, Outgoing,
+    SentReceipt, TlsMode,
 };
 use chrono::DateTime;
 use mailparse::{MailHeaderMap, ParsedMail};
@@ -83,7 +84,12 @@ async fn sent_alert_arrives_decoded() {
         .send(&outgoing(42, "buh@firm.ru"))
         .await
         .unwrap();
-    assert_eq!(receipt.id.as_deref(), Some("<buhbot.delivery-42@firm.ru>"));
+    assert_eq!(
+        receipt,
+        SentReceipt::Sent {
+            id: Some("<buhbot.delivery-42@firm.ru>".into())
+        }
+    );
 
     let raw = server.wait_messages(1, WAIT);
     assert_eq!(raw.len(), 1);
@@ -133,7 +139,7 @@ async fn server_down_is_transient_and_a_later_attempt_succeeds() {
     let err = sink.send(&msg).await.unwrap_err();
     assert!(started.elapsed() < WAIT, "took {:?}", started.elapsed());
     assert!(
-        matches!(&err, SinkError::Transient { sink: "email", recipient, .. } if recipient == "buh@firm.ru"),
+        err.is_transient() && err.channel == Channel::Email && err.recipient == "buh@firm.ru",
         "{err:?}"
     );
     assert!(
@@ -153,7 +159,17 @@ async fn a_5xx_reply_is_permanent() {
         .send(&outgoing(3, "buh@firm.ru"))
         .await
         .unwrap_err();
-    assert!(matches!(err, SinkError::Permanent { .. }), "{err:?}");
+    assert!(!err.is_transient(), "{err:?}");
+    assert!(
+        matches!(
+            err.cause,
+            Cause::SmtpReply {
+                code: 500..=599,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("500"), "{err}");
 }
 
@@ -163,14 +179,17 @@ async fn invalid_recipient_is_permanent() {
         .send(&outgoing(1, "not an address"))
         .await
         .unwrap_err();
-    assert!(matches!(err, SinkError::Permanent { .. }), "{err:?}");
+    assert!(!err.is_transient(), "{err:?}");
 }
 
 #[tokio::test]
 async fn log_sink_is_an_alert_sink_too() {
     let sink: Arc<dyn AlertSink> = Arc::new(LogSink);
-    assert_eq!(sink.name(), "log");
-    assert_eq!(sink.send(&outgoing(1, "ops")).await.unwrap().id, None);
+    assert_eq!(sink.channel(), Channel::Log);
+    assert_eq!(
+        sink.send(&outgoing(1, "ops")).await.unwrap(),
+        SentReceipt::Sent { id: None }
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@ use buhbot::config::Config;
 use buhbot::core::engine::{Engine, Fired};
 use buhbot::core::event::MessageEvent;
 use buhbot::domain::sla::{AlertKind, Closing, RequestStatus};
+use buhbot::sinks::Channel;
 use buhbot::store::{Store, requests, timers, write_tx};
 use chrono::{DateTime, Utc};
 
@@ -173,7 +174,7 @@ fn alert_recipients_by_kind_never_a_group() {
     let tg = |e: &Engine, kind: &str| -> Vec<String> {
         e.recipients(CHAT, kind.parse().unwrap())
             .into_iter()
-            .filter(|(sink, _)| *sink == "telegram")
+            .filter(|(channel, _)| *channel == Channel::Telegram)
             .map(|(_, r)| r)
             .collect()
     };

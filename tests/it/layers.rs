@@ -128,7 +128,7 @@ fn expand(tree: &str) -> Vec<String> {
     parts
         .into_iter()
         .filter(|p| !p.trim().is_empty())
-        .flat_map(|p| expand(p))
+        .flat_map(expand)
         .map(|p| match p.as_str() {
             "self" => prefix.trim_end_matches("::").to_string(),
             _ => format!("{prefix}{p}"),
@@ -286,14 +286,21 @@ fn imports_only_point_down_and_form_no_cycles() {
         unknown.is_empty(),
         "modules without a layer: {unknown:?} (add them to LAYERS and the README)"
     );
-    assert!(upward.is_empty(), "imports up the layers:\n{}", upward.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "imports up the layers:\n{}",
+        upward.join("\n")
+    );
     let module_cycles = cycles(&module_edges);
     assert!(module_cycles.is_empty(), "module cycles: {module_cycles:?}");
     let file_cycles: Vec<Vec<String>> = cycles(&file_edges)
         .into_iter()
         .map(|c| c.into_iter().map(|m| m.join("::")).collect())
         .collect();
-    assert!(file_cycles.is_empty(), "file import cycles: {file_cycles:?}");
+    assert!(
+        file_cycles.is_empty(),
+        "file import cycles: {file_cycles:?}"
+    );
 }
 
 #[test]

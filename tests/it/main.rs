@@ -12,6 +12,7 @@ mod config;
 mod daemon;
 mod daemon_email;
 mod daemon_telegram;
+mod delivery;
 mod email;
 mod engine;
 mod export;

@@ -11,12 +11,13 @@ use std::time::Duration;
 
 use buhbot::bot::TelegramSink;
 use buhbot::core::clock::Clock;
-use buhbot::sinks::{AlertSink, Outgoing, SinkError};
+use buhbot::core::delivery::RetryPolicy;
+use buhbot::sinks::{AlertSink, Channel, Outgoing};
 use buhbot::store::Store;
 use buhbot::telegram::outbound::fake::{Record, RecordingApi};
 use buhbot::telegram::outbound::queue::{self, EnqueueError, Enqueued, NewOutbound};
 use buhbot::telegram::outbound::{
-    Button, Kind, OutboundConfig, OutboundError, SendError, run_outbound_with,
+    Button, Kind, OutboundConfig, OutboundError, OutboundStatus, SendError, run_outbound_with,
 };
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
@@ -171,7 +172,10 @@ async fn burst_of_500_is_paced_within_telegram_limits_none_lost_none_twice() {
     assert!(global >= 25, "global rate only {global}/s");
     assert_eq!(per_group, 20);
     let c = store.conn().unwrap();
-    assert_eq!(queue::counts(&c).unwrap(), vec![("sent".to_string(), 500)]);
+    assert_eq!(
+        queue::counts(&c).unwrap(),
+        vec![(OutboundStatus::Sent, 500)]
+    );
 }
 
 /// Five chats × five messages; the global limit does not bind, so a chat's
@@ -242,7 +246,7 @@ async fn flood_wait_on_one_chat_does_not_delay_the_others() {
     let row = queue::state(&store.conn().unwrap(), "m:3:0")
         .unwrap()
         .unwrap();
-    assert_eq!((row.status.as_str(), row.attempts), ("sent", 2));
+    assert_eq!((row.status, row.attempts), (OutboundStatus::Sent, 2));
     println!("flood: chat 3 first send after {first:?}; others' last sends {flood_last:?}");
 }
 
@@ -257,7 +261,7 @@ async fn transient_failures_are_retried_with_backoff_until_sent() {
         &[NewOutbound::new("alert:1", 5, Kind::Alert, "alert"), edit],
     );
     let api = Arc::new(RecordingApi::new());
-    api.fail_next(3, SendError::Transient("connection reset".into()));
+    api.fail_next(3, SendError::Network("connection reset".into()));
     let start = Instant::now();
     drive(
         &store,
@@ -279,13 +283,13 @@ async fn transient_failures_are_retried_with_backoff_until_sent() {
     assert_eq!(api.calls(), 5);
     let c = store.conn().unwrap();
     let row = queue::state(&c, "alert:1").unwrap().unwrap();
-    assert_eq!((row.status.as_str(), row.attempts), ("sent", 4));
+    assert_eq!((row.status, row.attempts), (OutboundStatus::Sent, 4));
     assert_eq!(row.telegram_message_id, Some(records[0].message_id));
     assert_eq!(row.last_error, None);
 }
 
 #[tokio::test(start_paused = true)]
-async fn permanent_failures_are_given_up_after_the_configured_time() {
+async fn transient_failures_are_given_up_at_the_configured_deadline() {
     let (_dir, store, clock) = setup();
     enqueue(
         &store,
@@ -293,13 +297,14 @@ async fn permanent_failures_are_given_up_after_the_configured_time() {
         &[NewOutbound::new("alert:9", 9, Kind::Alert, "x")],
     );
     let api = Arc::new(RecordingApi::new());
-    api.fail_next(
-        100,
-        SendError::Permanent("bot was blocked by the user".into()),
-    );
+    api.fail_next(100, SendError::Network("connection reset".into()));
     let config = OutboundConfig {
-        retry_max: Duration::from_secs(30),
-        give_up_after: Duration::from_secs(60),
+        policy: RetryPolicy {
+            initial: Duration::from_secs(30),
+            cap: Duration::from_secs(30),
+            deadline: Duration::from_secs(60),
+            jitter: 0.0,
+        },
         ..OutboundConfig::default()
     };
     let s = store.clone();
@@ -313,7 +318,7 @@ async fn permanent_failures_are_given_up_after_the_configured_time() {
             let row = queue::state(&s.conn().unwrap(), "alert:9")
                 .unwrap()
                 .unwrap();
-            row.status == "given_up"
+            row.status == OutboundStatus::GivenUp
         },
     )
     .await
@@ -323,12 +328,58 @@ async fn permanent_failures_are_given_up_after_the_configured_time() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (row.status.as_str(), row.attempts),
-        ("given_up", 3),
+        (row.status, row.attempts),
+        (OutboundStatus::GivenUp, 3),
         "at 0, 30 and 60 s"
     );
-    assert!(row.last_error.unwrap().contains("blocked"));
-    assert!(api.records().is_empty());
+    assert!(row.last_error.unwrap().contains("reset"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_permanent_failure_stops_at_once_and_the_chat_moves_on() {
+    let (_dir, store, clock) = setup();
+    enqueue(
+        &store,
+        &clock,
+        &[
+            NewOutbound::new("alert:9", 9, Kind::Alert, "x"),
+            NewOutbound::new("reply:9:2", 9, Kind::Reply, "y"),
+        ],
+    );
+    let api = Arc::new(RecordingApi::new());
+    api.fail_next(
+        1,
+        SendError::TelegramRpc {
+            code: 403,
+            name: "USER_IS_BLOCKED".into(),
+            value: None,
+        },
+    );
+    drive(
+        &store,
+        clock,
+        &api,
+        OutboundConfig::default(),
+        Duration::from_secs(3600),
+        |api| api.records().len() == 1,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    // Give a retry (30 s by the policy) every chance to happen.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let c = store.conn().unwrap();
+    let row = queue::state(&c, "alert:9").unwrap().unwrap();
+    assert_eq!(
+        (row.status, row.attempts),
+        (OutboundStatus::Failed, 1),
+        "no retry"
+    );
+    assert!(row.last_error.unwrap().contains("USER_IS_BLOCKED"));
+    // The next message of the chat did not wait behind it.
+    let next = queue::state(&c, "reply:9:2").unwrap().unwrap();
+    assert_eq!(next.status, OutboundStatus::Sent);
+    assert_eq!(api.calls(), 2);
 }
 
 #[test]
@@ -353,7 +404,10 @@ fn enqueue_is_idempotent_on_the_dedupe_key() {
         .query_row("SELECT text FROM outbound_messages", [], |r| r.get(0))
         .unwrap();
     assert_eq!(text, "a", "the first enqueue wins");
-    assert_eq!(queue::counts(&c).unwrap(), vec![("pending".to_string(), 1)]);
+    assert_eq!(
+        queue::counts(&c).unwrap(),
+        vec![(OutboundStatus::Pending, 1)]
+    );
 
     let mut long = NewOutbound::new("reply:-100:8", -100, Kind::Reply, "a");
     long.buttons = vec![vec![Button {
@@ -397,10 +451,10 @@ async fn telegram_sink_enqueues_alerts_and_refuses_group_chats() {
         Arc::new(tokio::sync::Notify::new()),
         Arc::new(move || engine.clone()),
     );
-    assert_eq!(sink.name(), "telegram");
+    assert_eq!(sink.channel(), Channel::Telegram);
     for group in ["-1001234567890", "-42", "0"] {
         let err = sink.send(&outgoing(1, group)).await.unwrap_err();
-        assert!(matches!(err, SinkError::Permanent { .. }), "{group}: {err}");
+        assert!(!err.is_transient(), "{group}: {err}");
         assert!(err.to_string().contains("group chats"), "{err}");
     }
     assert!(
@@ -422,7 +476,7 @@ async fn telegram_sink_enqueues_alerts_and_refuses_group_chats() {
     sink.send(&outgoing(7, "123456")).await.unwrap();
     sink.send(&outgoing(7, "123456")).await.unwrap();
     let row = queue::state(&c, "alert:7").unwrap().unwrap();
-    assert_eq!(row.status, "pending");
+    assert_eq!(row.status, OutboundStatus::Pending);
     let (chat, kind, text): (i64, String, String) = c
         .query_row(
             "SELECT chat_id, kind, text FROM outbound_messages",
@@ -434,5 +488,8 @@ async fn telegram_sink_enqueues_alerts_and_refuses_group_chats() {
         (chat, kind.as_str(), text.as_str()),
         (123456, "alert", "<b>SLA</b>")
     );
-    assert_eq!(queue::counts(&c).unwrap(), vec![("pending".to_string(), 1)]);
+    assert_eq!(
+        queue::counts(&c).unwrap(),
+        vec![(OutboundStatus::Pending, 1)]
+    );
 }

@@ -63,10 +63,10 @@ pub async fn run_watchdog(
             tracing::info!(loop_name = %name, "loop made progress again");
         }
         stalled = now_stalled;
-        if stalled.is_empty() {
-            if let Err(e) = notifier.watchdog_ping() {
-                tracing::warn!("systemd watchdog ping failed: {e}");
-            }
+        if stalled.is_empty()
+            && let Err(e) = notifier.watchdog_ping()
+        {
+            tracing::warn!("systemd watchdog ping failed: {e}");
         }
     }
 }

@@ -131,7 +131,11 @@ impl RecordingApi {
             return Err(err);
         }
         if let Some(seconds) = s.flood.remove(&msg.chat_id) {
-            return Err(SendError::FloodWait { seconds });
+            return Err(SendError::TelegramRpc {
+                code: 420,
+                name: "FLOOD_WAIT".into(),
+                value: Some(seconds),
+            });
         }
         if msg.edit_of.is_none()
             && let Some(seen) = &mut s.random_ids

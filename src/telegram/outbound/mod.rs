@@ -23,100 +23,36 @@
 //! - **Per-chat order.** Within a chat, pending messages go in enqueue
 //!   order: only the oldest unsent message of a chat is eligible, so a
 //!   message waiting for a retry or a FLOOD_WAIT holds back the later ones
-//!   of its chat (and only of its chat). A permanently failed message loses
-//!   its place instead of blocking the chat until it is given up.
+//!   of its chat (and only of its chat). A permanently failed message is
+//!   not retried and loses its place at once.
+//! - **One retry policy.** Transient failures are retried with the
+//!   configured [`crate::core::delivery::RetryPolicy`] (the one alerts use);
+//!   permanent ones stop at once, are logged and counted
+//!   (`buhbot_deliveries_failed_total`), and an alert's delivery row
+//!   follows its outbound row in the same transaction.
 //! - Edits are idempotent on Telegram's side (the same text twice is
 //!   "not modified"), so the transport reports a repeated edit as success.
 
 pub mod fake;
 pub mod pacer;
-pub mod queue;
 mod sender;
 
 use std::future::Future;
 use std::pin::Pin;
 
-use serde::{Deserialize, Serialize};
-
+/// The queue's table and data types live in the store.
+pub use crate::store::outbound as queue;
 pub use pacer::{Limits, Pacer, TokioClock};
-pub use queue::{EnqueueError, Enqueued, NewOutbound};
+pub use queue::{
+    Button, EnqueueError, Enqueued, Kind, MAX_CALLBACK_DATA, NewOutbound, OutboundMessage,
+    OutboundStatus,
+};
 pub use sender::{OutboundConfig, OutboundError, run_outbound_with};
 
-/// Telegram refuses callback data longer than this (bytes).
-pub const MAX_CALLBACK_DATA: usize = 64;
-
-/// What a queued message is; stored as text in `outbound_messages.kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// An SLA alert to a staff member's private chat.
-    Alert,
-    /// A message in a chat answering a user.
-    Reply,
-    /// A new text for a message sent earlier (`edit_of`).
-    Edit,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Alert => "alert",
-            Kind::Reply => "reply",
-            Kind::Edit => "edit",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        Some(match s {
-            "alert" => Kind::Alert,
-            "reply" => Kind::Reply,
-            "edit" => Kind::Edit,
-            _ => return None,
-        })
-    }
-}
-
-/// One inline-keyboard button: either callback data or a URL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Button {
-    pub text: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback_data: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-}
-
-/// A queued message as the transport sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboundMessage {
-    pub id: i64,
-    pub dedupe_key: String,
-    pub chat_id: i64,
-    /// HTML (Telegram's parse-mode subset).
-    pub text: String,
-    /// Inline keyboard rows; empty for none.
-    pub buttons: Vec<Vec<Button>>,
-    pub reply_to: Option<i64>,
-    pub kind: Kind,
-    /// For [`Kind::Edit`]: the Telegram message id (in `chat_id`) to edit.
-    pub edit_of: Option<i64>,
-    pub attempts: i64,
-    pub created_at: i64,
-}
-
-/// Why the transport could not send, split by what the queue does next.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    /// Telegram's FLOOD_WAIT_X for this chat: nothing may go to the chat
-    /// for `seconds`; other chats are not affected.
-    #[error("FLOOD_WAIT: Telegram asks to wait {seconds} s before sending to this chat")]
-    FloodWait { seconds: u32 },
-    /// Worth retrying: network trouble, timeouts, Telegram 5xx.
-    #[error("transient Telegram error: {0}")]
-    Transient(String),
-    /// Retrying as is cannot help: chat not found, bot kicked or blocked.
-    #[error("permanent Telegram error: {0}")]
-    Permanent(String),
-}
+/// Why the transport could not send: the typed cause, which
+/// [`crate::core::delivery::verdict`] turns into retry (FLOOD_WAIT: only
+/// that chat waits) or stop.
+pub use crate::core::delivery::Cause as SendError;
 
 /// What Telegram knows of a message whose send outcome is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,9 +10,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::pacer::{Limits, Pacer};
-use super::queue;
+use super::queue::{self, OutboundStatus};
 use super::{Kind, Lookup, OutboundMessage, SendError, TelegramApi};
 use crate::core::clock::Clock;
+use crate::core::delivery::{
+    Channel, DEADLINE, Jitter, Next, RetryPolicy, Verdict, report_final_failure, verdict,
+};
 use crate::core::health::Heartbeat;
 use crate::store::{Store, StoreError};
 
@@ -20,13 +23,10 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, Clone)]
 pub struct OutboundConfig {
     pub limits: Limits,
-    /// First retry delay after a transient failure; doubles each attempt.
-    pub retry_initial: Duration,
-    /// Longest retry delay; also the retry interval of permanent failures
-    /// (a kicked bot may be added back).
-    pub retry_max: Duration,
-    /// A message this old that fails again is given up.
-    pub give_up_after: Duration,
+    /// Retries of transient failures and the deadline: the configured
+    /// policy, the same as for alerts on every channel. Permanent failures
+    /// are not retried.
+    pub policy: RetryPolicy,
     /// One API call longer than this counts as a transient failure.
     pub send_timeout: Duration,
     /// Longest idle sleep: the heartbeat's pace and the poll for rows
@@ -42,9 +42,7 @@ impl Default for OutboundConfig {
     fn default() -> Self {
         OutboundConfig {
             limits: Limits::default(),
-            retry_initial: Duration::from_secs(5),
-            retry_max: Duration::from_secs(600),
-            give_up_after: Duration::from_secs(24 * 3600),
+            policy: RetryPolicy::default(),
             send_timeout: Duration::from_secs(60),
             idle: crate::core::shared::TICK,
             batch: 200,
@@ -83,11 +81,12 @@ pub async fn run_outbound_with(
             h.beat();
         }
     };
-    let s = Sender {
+    let mut s = Sender {
         config: &config,
         store: &store,
         api: &*api,
         clock,
+        jitter: Jitter::new(Jitter::seed_from_time()),
     };
     s.recover().await?;
     let mut pacer = Pacer::new(&config.limits);
@@ -98,7 +97,7 @@ pub async fn run_outbound_with(
             return Ok(());
         }
         rounds += 1;
-        if rounds % 1000 == 0 {
+        if rounds.is_multiple_of(1000) {
             pacer.shrink();
         }
         let now_unix = s.unix();
@@ -160,6 +159,7 @@ struct Sender<'a> {
     store: &'a Store,
     api: &'a dyn TelegramApi,
     clock: Clock,
+    jitter: Jitter,
 }
 
 impl Sender<'_> {
@@ -186,7 +186,7 @@ impl Sender<'_> {
                     tracing::info!(key = %msg.dedupe_key, telegram_id = tg,
                         "message left in flight was delivered; not resending");
                     self.store
-                        .run(move |c| queue::mark_sent(c, id, tg, now))
+                        .run(move |c| queue::confirm_sent(c, id, tg, now))
                         .await
                 }
                 Lookup::NotSent => {
@@ -196,7 +196,7 @@ impl Sender<'_> {
                             queue::record_failure(
                                 c,
                                 id,
-                                "pending",
+                                OutboundStatus::Pending,
                                 "interrupted; not delivered",
                                 now,
                             )
@@ -211,7 +211,7 @@ impl Sender<'_> {
                             queue::record_failure(
                                 c,
                                 id,
-                                "pending",
+                                OutboundStatus::Pending,
                                 "interrupted; outcome unknown",
                                 now,
                             )
@@ -225,7 +225,11 @@ impl Sender<'_> {
     }
 
     /// One API call for `msg`, with its outcome recorded.
-    async fn attempt(&self, pacer: &mut Pacer, msg: &OutboundMessage) -> Result<(), OutboundError> {
+    async fn attempt(
+        &mut self,
+        pacer: &mut Pacer,
+        msg: &OutboundMessage,
+    ) -> Result<(), OutboundError> {
         let (id, started) = (msg.id, self.unix());
         self.store
             .run(move |c| queue::mark_sending(c, id, started))
@@ -237,14 +241,15 @@ impl Sender<'_> {
         };
         let result = tokio::time::timeout(self.config.send_timeout, call)
             .await
-            .unwrap_or_else(|_| Err(SendError::Transient("timed out".into())));
+            .unwrap_or(Err(SendError::Timeout(self.config.send_timeout)));
         let now = self.unix();
         let err = match result {
             Ok(tg) => {
                 // Status and Telegram id together: once this commits the row
-                // is never sent again.
+                // is never sent again; an alert's delivery becomes sent in
+                // the same transaction.
                 self.store
-                    .run(move |c| queue::mark_sent(c, id, tg, now))
+                    .run(move |c| queue::confirm_sent(c, id, tg, now))
                     .await
                     .map_err(ctx("record a sent message"))?;
                 tracing::debug!(key = %msg.dedupe_key, chat = msg.chat_id, telegram_id = tg, "message sent");
@@ -253,37 +258,61 @@ impl Sender<'_> {
             Err(e) => e,
         };
         let age = Duration::from_secs((now - msg.created_at).max(0).unsigned_abs());
-        let backoff = |attempts: i64| {
-            let shift = attempts.clamp(0, 16) as u32;
-            let d = self.config.retry_initial.saturating_mul(1 << shift);
-            d.min(self.config.retry_max).as_secs() as i64
-        };
-        let (status, next) = match &err {
-            SendError::FloodWait { seconds } => {
-                // Only this chat waits; the row keeps its place in the
-                // chat's order and carries the wait across restarts.
-                let wait = Duration::from_secs(u64::from(*seconds));
-                pacer.block(msg.chat_id, Instant::now() + wait);
-                // Rounded up: a restart must not retry early and earn a
-                // longer FLOOD_WAIT.
-                let until = self.clock.now() + wait;
-                let ceil = until.timestamp() + i64::from(until.timestamp_subsec_nanos() > 0);
-                ("pending", ceil)
-            }
-            _ if age >= self.config.give_up_after => ("given_up", now),
-            SendError::Transient(_) => ("pending", now + backoff(msg.attempts).max(1)),
-            SendError::Permanent(_) => ("failed", now + self.config.retry_max.as_secs() as i64),
-        };
         let text = err.to_string();
-        self.store
-            .run(move |c| queue::record_failure(c, id, status, &text, next))
-            .await
-            .map_err(ctx("record a failed send"))?;
-        match status {
-            "given_up" => tracing::error!(key = %msg.dedupe_key, chat = msg.chat_id,
-                attempts = msg.attempts + 1, error = %err, "giving up on an outbound message"),
-            _ => tracing::warn!(key = %msg.dedupe_key, chat = msg.chat_id,
-                attempts = msg.attempts + 1, retry_at = next, error = %err, "outbound message not sent"),
+        let next = match verdict(&err) {
+            Verdict::Permanent { reason } => Err((OutboundStatus::Failed, reason)),
+            Verdict::Transient { wait } => {
+                match self
+                    .config
+                    .policy
+                    .next(msg.attempts, age, wait, self.jitter.unit())
+                {
+                    Next::GiveUp => Err((OutboundStatus::GivenUp, DEADLINE.to_string())),
+                    Next::RetryIn(delay) => {
+                        if let Some(wait) = wait {
+                            // FLOOD_WAIT: only this chat waits; the row keeps
+                            // its place in the chat's order and carries the
+                            // wait across restarts.
+                            pacer.block(msg.chat_id, Instant::now() + wait);
+                        }
+                        // Rounded up: a restart must not retry early and
+                        // earn a longer FLOOD_WAIT.
+                        let until = self.clock.now() + delay;
+                        Ok(until.timestamp() + i64::from(until.timestamp_subsec_nanos() > 0))
+                    }
+                }
+            }
+        };
+        match next {
+            Ok(next) => {
+                let t = text.clone();
+                self.store
+                    .run(move |c| queue::record_failure(c, id, OutboundStatus::Pending, &t, next))
+                    .await
+                    .map_err(ctx("record a failed send"))?;
+                tracing::warn!(key = %msg.dedupe_key, chat = msg.chat_id,
+                    attempts = msg.attempts + 1, retry_at = next, error = %err,
+                    "outbound message not sent; will retry");
+            }
+            Err((status, reason)) => {
+                let (t, r) = (text.clone(), reason.clone());
+                self.store
+                    .run(move |c| queue::record_final(c, id, status, &r, &t, now))
+                    .await
+                    .map_err(ctx("record a failed send"))?;
+                report_final_failure(
+                    Channel::Telegram,
+                    &reason,
+                    &format!(
+                        "outbound {} {} to chat {} after {} attempt(s)",
+                        msg.kind,
+                        msg.dedupe_key,
+                        msg.chat_id,
+                        msg.attempts + 1
+                    ),
+                    &text,
+                );
+            }
         }
         Ok(())
     }

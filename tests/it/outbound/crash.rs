@@ -9,7 +9,7 @@ use std::time::Duration;
 use buhbot::store::Store;
 use buhbot::telegram::outbound::fake::RecordingApi;
 use buhbot::telegram::outbound::queue::{self, NewOutbound};
-use buhbot::telegram::outbound::{Kind, OutboundConfig, run_outbound_with};
+use buhbot::telegram::outbound::{Kind, OutboundConfig, OutboundStatus, run_outbound_with};
 use tokio_util::sync::CancellationToken;
 
 use super::{drive, enqueue, setup};
@@ -23,7 +23,7 @@ fn twenty() -> Vec<NewOutbound> {
 }
 
 fn all_sent(store: &Store) -> bool {
-    queue::counts(&store.conn().unwrap()).unwrap() == vec![("sent".to_string(), 20)]
+    queue::counts(&store.conn().unwrap()).unwrap() == vec![(OutboundStatus::Sent, 20)]
 }
 
 fn sends_per_key(api: &RecordingApi) -> HashMap<String, usize> {
@@ -68,7 +68,8 @@ async fn crash_and_restart(
         .unwrap()
         .unwrap();
     assert_eq!(
-        row.status, "sending",
+        row.status,
+        OutboundStatus::Sending,
         "the in-flight row says: outcome unknown"
     );
     drop(store);
@@ -185,7 +186,7 @@ async fn aborting_the_sender_anywhere_and_restarting_sends_each_message_once() {
         tokio::time::sleep(Duration::from_millis(1)).await;
         let c = store.conn().unwrap();
         let counts = queue::counts(&c).unwrap();
-        left_sending += counts.iter().any(|(s, _)| s == "sending") as u64;
+        left_sending += counts.iter().any(|(s, _)| *s == OutboundStatus::Sending) as u64;
         restarts += 1;
     }
     let sends = sends_per_key(&api);

@@ -1,13 +1,87 @@
-//! The `outbound_messages` table: enqueueing and the sender's state changes.
+//! The `outbound_messages` table: the persistent Telegram queue (see
+//! `crate::telegram::outbound` for the sender and its guarantees):
+//! enqueueing and the sender's state changes.
 //!
 //! Each state change is one statement, hence one atomic write; the one that
 //! matters for crash safety is [`mark_sent`], which stores the Telegram
-//! message id together with the `sent` status.
+//! message id together with the `sent` status. [`confirm_sent`] and
+//! [`record_final`] also settle the alert delivery of an alert row in the
+//! same transaction.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
 
-use super::{Button, Kind, MAX_CALLBACK_DATA, OutboundMessage};
+use super::codec::column;
+use super::deliveries::{self, DeliveryStatus};
 use crate::store::StoreError;
+
+const TABLE: &str = "outbound_messages";
+
+/// Telegram refuses callback data longer than this (bytes).
+pub const MAX_CALLBACK_DATA: usize = 64;
+
+/// What a queued message is; stored in `outbound_messages.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An SLA alert to a staff member's private chat.
+    Alert,
+    /// A message in a chat answering a user.
+    Reply,
+    /// A new text for a message sent earlier (`edit_of`).
+    Edit,
+}
+crate::stored_enum!(Kind, "outbound kind", {
+    Alert => "alert", Reply => "reply", Edit => "edit",
+});
+
+/// Where a queued message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OutboundStatus {
+    /// Waiting for an attempt (first, or again after a transient failure
+    /// or a FLOOD_WAIT) at `next_attempt_at`.
+    Pending,
+    /// Committed before the API call: found at start-up, the outcome of the
+    /// call is unknown.
+    Sending,
+    /// Telegram confirmed it (`telegram_message_id`).
+    Sent,
+    /// Telegram refused it for good (chat not found, bot blocked…).
+    Failed,
+    /// Still failing at the deadline.
+    GivenUp,
+}
+crate::stored_enum!(OutboundStatus, "outbound status", {
+    Pending => "pending", Sending => "sending", Sent => "sent",
+    Failed => "failed", GivenUp => "given_up",
+});
+
+/// One inline-keyboard button: either callback data or a URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// A queued message as the transport sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundMessage {
+    pub id: i64,
+    pub dedupe_key: String,
+    pub chat_id: i64,
+    /// HTML (Telegram's parse-mode subset).
+    pub text: String,
+    /// Inline keyboard rows; empty for none.
+    pub buttons: Vec<Vec<Button>>,
+    pub reply_to: Option<i64>,
+    pub kind: Kind,
+    /// For [`Kind::Edit`]: the Telegram message id (in `chat_id`) to edit.
+    pub edit_of: Option<i64>,
+    pub attempts: i64,
+    pub created_at: i64,
+}
 
 /// A message to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +208,7 @@ pub fn enqueue(conn: &Connection, msg: &NewOutbound, now: i64) -> Result<Enqueue
                 msg.text,
                 buttons,
                 msg.reply_to,
-                msg.kind.as_str(),
+                msg.kind,
                 msg.edit_of,
                 now
             ])
@@ -158,7 +232,6 @@ const COLUMNS: &str =
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<OutboundMessage> {
     let buttons: Option<String> = r.get(4)?;
-    let kind: String = r.get(6)?;
     Ok(OutboundMessage {
         id: r.get(0)?,
         dedupe_key: r.get(1)?,
@@ -170,8 +243,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OutboundMessage> {
             .and_then(|b| serde_json::from_str(&b).ok())
             .unwrap_or_default(),
         reply_to: r.get(5)?,
-        // The CHECK constraint admits only known kinds.
-        kind: Kind::parse(&kind).unwrap_or(Kind::Reply),
+        kind: column(r, 6, TABLE, "kind")?,
         edit_of: r.get(7)?,
         attempts: r.get(8)?,
         created_at: r.get(9)?,
@@ -179,15 +251,15 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<OutboundMessage> {
 }
 
 /// Messages the sender may attempt at `now`, oldest first: the oldest
-/// unsent message of each chat if it is due (per-chat order), and due
-/// permanently failed messages (they no longer hold a place in the order).
+/// unsent message of each chat if it is due (per-chat order). Permanently
+/// failed messages are never attempted again and hold no place.
 pub fn due(conn: &Connection, now: i64, limit: i64) -> Result<Vec<OutboundMessage>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM outbound_messages o
-         WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1
-           AND (status = 'failed' OR (status = 'pending' AND id = (
+         WHERE status = 'pending' AND next_attempt_at <= ?1
+           AND id = (
              SELECT min(id) FROM outbound_messages i
-             WHERE i.chat_id = o.chat_id AND i.status IN ('pending', 'sending'))))
+             WHERE i.chat_id = o.chat_id AND i.status IN ('pending', 'sending'))
          ORDER BY id LIMIT ?2"
     ))?;
     let rows = stmt.query_map(params![now, limit], from_row)?;
@@ -198,7 +270,7 @@ pub fn due(conn: &Connection, now: i64, limit: i64) -> Result<Vec<OutboundMessag
 pub fn next_due_after(conn: &Connection, now: i64) -> Result<Option<i64>, StoreError> {
     Ok(conn.query_row(
         "SELECT min(next_attempt_at) FROM outbound_messages
-         WHERE status IN ('pending', 'failed') AND next_attempt_at > ?1",
+         WHERE status = 'pending' AND next_attempt_at > ?1",
         [now],
         |r| r.get(0),
     )?)
@@ -218,7 +290,7 @@ pub fn in_flight(conn: &Connection) -> Result<Vec<OutboundMessage>, StoreError> 
 pub fn mark_sending(conn: &Connection, id: i64, now: i64) -> Result<(), StoreError> {
     conn.prepare_cached(
         "UPDATE outbound_messages SET status = 'sending', attempt_started_at = ?2
-         WHERE id = ?1 AND status IN ('pending', 'failed')",
+         WHERE id = ?1 AND status = 'pending'",
     )?
     .execute(params![id, now])?;
     Ok(())
@@ -235,12 +307,50 @@ pub fn mark_sent(conn: &Connection, id: i64, telegram_id: i64, now: i64) -> Resu
     Ok(())
 }
 
-/// A failed (or interrupted) attempt: `status` is pending, failed or
-/// given_up, retried at `next_attempt_at`.
+/// Marks row `id` sent as `telegram_id` and, for an alert, its delivery
+/// sent with that id: one transaction, so the delivery is "sent" exactly
+/// when the message is.
+pub fn confirm_sent(
+    conn: &mut Connection,
+    id: i64,
+    telegram_id: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    let tx = super::write_tx(conn)?;
+    mark_sent(&tx, id, telegram_id, now)?;
+    deliveries::confirm_outbound(&tx, id, telegram_id, now)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Row `id` failed for good (`status` is [`OutboundStatus::Failed`] or
+/// [`OutboundStatus::GivenUp`]); an alert's delivery follows it, with
+/// `reason`, in the same transaction.
+pub fn record_final(
+    conn: &mut Connection,
+    id: i64,
+    status: OutboundStatus,
+    reason: &str,
+    error: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let delivery = match status {
+        OutboundStatus::GivenUp => DeliveryStatus::GivenUp,
+        _ => DeliveryStatus::Failed,
+    };
+    let tx = super::write_tx(conn)?;
+    record_failure(&tx, id, status, error, now)?;
+    deliveries::fail_outbound(&tx, id, delivery, reason, error)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// A failed (or interrupted) attempt: `status` is pending (retried at
+/// `next_attempt_at`), failed or given_up.
 pub fn record_failure(
     conn: &Connection,
     id: i64,
-    status: &str,
+    status: OutboundStatus,
     error: &str,
     next_attempt_at: i64,
 ) -> Result<(), StoreError> {
@@ -258,7 +368,7 @@ pub fn record_failure(
 pub struct RowState {
     pub id: i64,
     pub dedupe_key: String,
-    pub status: String,
+    pub status: OutboundStatus,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
@@ -275,7 +385,7 @@ pub fn state(conn: &Connection, dedupe_key: &str) -> Result<Option<RowState>, St
                 Ok(RowState {
                     id: r.get(0)?,
                     dedupe_key: r.get(1)?,
-                    status: r.get(2)?,
+                    status: column(r, 2, TABLE, "status")?,
                     attempts: r.get(3)?,
                     next_attempt_at: r.get(4)?,
                     last_error: r.get(5)?,
@@ -287,11 +397,11 @@ pub fn state(conn: &Connection, dedupe_key: &str) -> Result<Option<RowState>, St
 }
 
 /// Number of rows per status.
-pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+pub fn counts(conn: &Connection) -> Result<Vec<(OutboundStatus, i64)>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT status, count(*) FROM outbound_messages GROUP BY status ORDER BY status",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map([], |r| Ok((column(r, 0, TABLE, "status")?, r.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
