@@ -31,6 +31,13 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
+# The minimum Rust version in Cargo.toml is a promise: check that tree
+# builds with exactly that toolchain (rustup installs it once, minimal).
+msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+log "MSRV: cargo +$msrv check"
+rustup toolchain list | grep -q "^$msrv" || rustup toolchain install "$msrv" --profile minimal
+CARGO_TARGET_DIR=target/msrv cargo +"$msrv" check --locked --all-targets --quiet
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"

@@ -1,38 +1,35 @@
 //! buhbot: makes sure every client request in an accounting firm's Telegram
 //! group chats gets an answer within the agreed working time.
 //!
-//! Module map:
-//! - [`domain`]: the pure core. No I/O, no clock reads, no async.
-//!   - [`domain::calendar`]: working-time arithmetic (weekly hours, holidays,
-//!     transferred days, the Russian production calendar, DST).
-//!   - [`domain::classify`]: rule-based classification of client messages.
-//!   - [`domain::sla`]: request tracking and alert planning for one chat.
-//!   - [`domain::render`]: the Russian texts of alerts.
-//! - [`config`]: figment layering (defaults → TOML → `BUHBOT_*` env), raw
-//!   values validated into typed settings with every problem reported.
-//! - [`export`]: streaming reader of Telegram Desktop chat exports.
-//! - [`replay`]: runs the engine over an export and renders the SLA report.
-//! - [`store`]: the SQLite store (pool, migrations, one module per table).
-//! - [`daemon`]: the long-running service: sources, ingest, timers,
-//!   deliveries, scheduled jobs, and its systemd plumbing.
-//!   - [`daemon::notify`]: sd_notify (READY/STATUS/STOPPING) and the
-//!     progress-gated systemd watchdog.
-//! - [`metrics`]: the metric catalogue and the node_exporter textfile writer.
-//! - [`logging`]: the tracing subscriber (journald priorities under
-//!   systemd, colours on a terminal).
-//! - [`sinks`]: alert channels (log, e-mail over SMTP) behind one object-safe
-//!   trait, with transient/permanent failures told apart; secrets handling.
-//! - [`backup`]: online SQLite snapshots into tar.gz archives, verify,
-//!   retention, restore, and the daemon's database lock.
-//! - [`telegram`]: grammers (MTProto): the session stored in SQLite,
-//!   inbound updates mapped to pipeline events, the reconnecting connection
-//!   loop and its shared state ([`telegram::link`]), the transport
-//!   ([`telegram::api`]) and [`telegram::outbound`], the persistent, paced,
-//!   idempotent queue every outgoing message goes through.
-//! - [`bot`]: the bot's commands and buttons (parse, authorise against the
-//!   store, execute, rate-limit), independent of the Telegram transport;
-//!   [`daemon::telegram`] bridges them to the live connection.
+//! Module map, top to bottom; a module imports only from the layers below
+//! it (`tests/it/layers.rs` checks it, README "Architecture" draws it):
 //! - [`cli`]: the `buhbot` command line (thin; maps errors to exit codes).
+//! - [`daemon`]: `buhbot run`: the supervisor and its workers (ingest,
+//!   timers, deliveries, cron jobs, live settings, status, the Telegram
+//!   bridge), signals, reload, and its systemd plumbing ([`daemon::notify`]).
+//! - Adapters, side by side:
+//!   - [`bot`]: commands and buttons (parse, authorise against the store,
+//!     execute, rate-limit) and the Telegram alert channel;
+//!   - [`telegram`]: grammers (MTProto): the session on our store, inbound
+//!     updates mapped to events, the reconnecting connection loop
+//!     ([`telegram::link`]), the transport ([`telegram::api`]) and the paced
+//!     outbound sender ([`telegram::outbound`]);
+//!   - [`sinks`]: the log and e-mail (SMTP) alert channels;
+//!   - [`backup`]: online snapshots, verify, retention, restore, the lock;
+//!   - [`replay`]: runs the SLA tracker over an export and renders reports.
+//! - [`core`]: the application core: the engine over the store, the
+//!   effective settings, events, clock, shared state, heartbeats, workers,
+//!   and the delivery port with its one retry policy ([`core::delivery`]).
+//! - [`store`]: the SQLite store: all SQL, one module per table, stored
+//!   enums ([`store::codec`]), migrations.
+//! - [`config`]: figment layering (defaults → TOML → `BUHBOT_*` env →
+//!   credentials), raw values validated into typed settings with every
+//!   problem reported; [`export`]: streaming reader of Telegram Desktop
+//!   exports.
+//! - [`domain`]: pure: calendar, classifier, SLA planning and outcome,
+//!   alert texts, cron schedules. No I/O, no clock reads, no async.
+//! - Utilities for every layer: [`metrics`] (catalogue, textfile writer)
+//!   and [`logging`] (journald priorities under systemd).
 
 pub mod backup;
 pub mod bot;
