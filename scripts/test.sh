@@ -33,10 +33,15 @@ rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup compon
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+# The integration tests (tests/it) and the bench driver need the test-only
+# code (the recording fake Telegram API, `run --wedge-on-usr1`): they are
+# built with the test-support feature only (required-features), and the
+# release build and the .deb never are. Clippy runs both ways.
 log "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
-log "cargo test"
-cargo test --locked
+cargo clippy --all-targets --locked --features test-support -- -D warnings
+log "cargo test --features test-support"
+cargo test --locked --features test-support
 
 log "systemd unit: verify and exposure"
 scripts/check-unit.sh systemd/buhbot.service

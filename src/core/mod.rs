@@ -11,13 +11,19 @@
 //! - [`clock`]: the system or a virtual clock.
 //! - [`shared`]: the state the daemon's loops share; [`live_settings`]:
 //!   settings changes taking effect in the running daemon.
-//! - [`health`]: heartbeats that the progress-gated watchdog reads.
+//! - [`engine_owner`]: the one owner of the running engine (every rebuild
+//!   goes through it, serialised).
+//! - [`health`]: heartbeats that the progress-gated watchdog reads;
+//!   [`worker`]: the trait of every background task, run by the daemon's
+//!   supervisor.
 
 pub mod chat_events;
 pub mod clock;
 pub mod effective;
 pub mod engine;
+pub mod engine_owner;
 pub mod event;
 pub mod health;
 pub mod live_settings;
 pub mod shared;
+pub mod worker;
