@@ -20,6 +20,7 @@ ensure_pkg shellcheck  # scripts/*.sh and the maintainer scripts
 ensure_pkg debootstrap  # scripts/e2e-systemd.sh: the Debian 12 root
 ensure_pkg systemd-container  # scripts/e2e-systemd.sh: systemd-nspawn --boot
 ensure_pkg lintian  # scripts/build-deb.sh lints the package
+ensure_pkg binutils  # strings: scripts/build-deb.sh checks the binary has no test-only code
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need_pkgs[*]} (run as root or install them)" >&2
