@@ -42,6 +42,20 @@ if [ ! -f "$deb" ]; then
     exit 1
 fi
 
+# Test-only code (behind the test-support feature) must not ship: neither
+# the recording fake Telegram API nor the wedge option.
+log "no test-only code in the packaged binary"
+unpacked=$(mktemp -d)
+dpkg-deb -x "$deb" "$unpacked"
+for needle in "RecordingApi: simulated crash" "wedge-on-usr1" "ingest loop wedged"; do
+    if strings "$unpacked/usr/bin/buhbot" | grep -qF "$needle"; then
+        rm -rf "$unpacked"
+        echo "build-deb.sh: the packaged binary contains test-only code (\"$needle\")" >&2
+        exit 1
+    fi
+done
+rm -rf "$unpacked"
+
 if [ "$lintian" = yes ]; then
     if ! command -v lintian >/dev/null 2>&1; then
         log "installing lintian"

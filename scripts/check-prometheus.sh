@@ -16,5 +16,5 @@ printf '==> %s\n' "promtool check rules"
 "$promtool" check rules packaging/prometheus/buhbot-rules.yml
 printf '==> %s\n' "promtool test rules"
 (cd packaging/prometheus && "$promtool" test rules buhbot-rules.test.yml)
-printf '==> %s\n' "cargo test --test it prometheus::"
-cargo test --locked --test it -- prometheus::
+printf '==> %s\n' "cargo test --features test-support --test it prometheus::"
+cargo test --locked --features test-support --test it -- prometheus::

@@ -205,6 +205,19 @@ dpkg-deb --root-owner-group -Zgzip -b "$rp" "$debs/new.deb" >/dev/null
 [ "$(dpkg-deb -f "$debs/new.deb" Version)" = "$new_ver" ] || die "repacking failed"
 dpkg --compare-versions "$new_ver" gt "$ver" || die "$new_ver does not sort above $ver"
 
+# The watchdog check needs --wedge-on-usr1, test-only code that the package
+# does not contain: a second release build with the test-support feature, in
+# a target directory of its own so that the packaged binary stays as built
+# (BUHBOT_E2E_TEST_BINARY: a binary built so already).
+test_bin=${BUHBOT_E2E_TEST_BINARY:-}
+if [ -z "$test_bin" ]; then
+    log "building the test-support binary for the watchdog check (target/e2e-test-support)"
+    cargo build --release --locked --quiet --features test-support --bin buhbot \
+        --target-dir target/e2e-test-support
+    test_bin=target/e2e-test-support/release/buhbot
+fi
+[ -x "$test_bin" ] || die "not an executable: $test_bin"
+install -m 0755 "$test_bin" "$debs/buhbot-test-support"
 cp scripts/e2e/inside.sh "$debs/inside.sh"
 cp data/examples/chat-export.json "$debs/chat-export.json"
 # The example [[chats]] entry, from its header to the end of the file.

@@ -20,6 +20,7 @@ ensure_pkg shellcheck  # scripts/*.sh and the maintainer scripts
 ensure_pkg debootstrap  # scripts/e2e-systemd.sh: the Debian 12 root
 ensure_pkg systemd-container  # scripts/e2e-systemd.sh: systemd-nspawn --boot
 ensure_pkg lintian  # scripts/build-deb.sh lints the package
+ensure_pkg binutils  # strings: scripts/build-deb.sh checks the binary has no test-only code
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need_pkgs[*]} (run as root or install them)" >&2
@@ -36,14 +37,19 @@ rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup compon
 msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 log "MSRV: cargo +$msrv check"
 rustup toolchain list | grep -q "^$msrv" || rustup toolchain install "$msrv" --profile minimal
-CARGO_TARGET_DIR=target/msrv cargo +"$msrv" check --locked --all-targets --quiet
+CARGO_TARGET_DIR=target/msrv cargo +"$msrv" check --locked --all-targets --features test-support --quiet
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+# The integration tests (tests/it) and the bench driver need the test-only
+# code (the recording fake Telegram API, `run --wedge-on-usr1`): they are
+# built with the test-support feature only (required-features), and the
+# release build and the .deb never are. Clippy runs both ways.
 log "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
-log "cargo test"
-cargo test --locked
+cargo clippy --all-targets --locked --features test-support -- -D warnings
+log "cargo test --features test-support"
+cargo test --locked --features test-support
 
 log "systemd unit: verify and exposure"
 scripts/check-unit.sh systemd/buhbot.service

@@ -87,7 +87,7 @@ configure() {
     cat >/etc/systemd/system/buhbot.service.d/e2e.conf <<'EOF'
 [Service]
 ExecStart=
-ExecStart=/usr/bin/buhbot run --config /etc/buhbot/buhbot.toml --source replay:/usr/share/buhbot-e2e/chat-export.json?speed=100000 --wedge-on-usr1
+ExecStart=/usr/bin/buhbot run --config /etc/buhbot/buhbot.toml --source replay:/usr/share/buhbot-e2e/chat-export.json?speed=100000
 EOF
     systemctl daemon-reload
 }
@@ -182,9 +182,37 @@ t_node_exporter() {
 restarted() {
     [ "$(prop NRestarts)" -gt "$1" ] && [ "$(systemctl is-active buhbot)" = active ] && [ "$(prop MainPID)" != "$2" ] && [ "$(prop MainPID)" != 0 ]
 }
+# The packaged binary has no --wedge-on-usr1 (test-only code is behind the
+# test-support feature): this check alone runs the unit on a binary built
+# with it (/debs/buhbot-test-support), and puts the packaged one back after.
+wedge_dropin=/etc/systemd/system/buhbot.service.d/e2e-wedge.conf
+wedge_bin=/usr/share/buhbot-e2e/buhbot-test-support
+unwedge() {
+    rm -f "$wedge_dropin" "$wedge_bin"
+    systemctl daemon-reload
+    systemctl restart buhbot
+    wait_for 30 alive || true
+}
 t_wedge() {
-    local n0 p0 t0 t1 c
+    local rc=0
     alive || { detail="buhbot is not active: nothing to wedge"; return 1; }
+    [ -x /debs/buhbot-test-support ] || { detail="no /debs/buhbot-test-support (a build with --features test-support)"; return 1; }
+    install -m 0755 /debs/buhbot-test-support "$wedge_bin"
+    printf '[Service]\nExecStart=\nExecStart=%s run --config /etc/buhbot/buhbot.toml --source replay:/usr/share/buhbot-e2e/chat-export.json?speed=100000 --wedge-on-usr1\n' \
+        "$wedge_bin" >"$wedge_dropin"
+    systemctl daemon-reload
+    systemctl restart buhbot
+    if ! wait_for 30 alive; then
+        detail="the test-support binary did not start: $(systemctl is-active buhbot)"
+        unwedge
+        return 1
+    fi
+    wedge_run || rc=$?
+    unwedge
+    return "$rc"
+}
+wedge_run() {
+    local n0 p0 t0 t1 c
     n0=$(prop NRestarts); p0=$(prop MainPID); c=$(cursor)
     t0=$(date +%s.%N)
     systemctl kill --kill-who=main -s SIGUSR1 buhbot

@@ -3,16 +3,16 @@
 //! (WAL, IMMEDIATE write transactions), which applies chat settings within
 //! a couple of seconds through the settings revision.
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 
 use super::admin_chats;
+use super::shell::{actor, now, open_store};
 use crate::config::Config;
 use crate::core::engine::Engine;
 use crate::domain::sla::RequestStatus;
 use crate::store::users::{UserChange, UserRow};
-use crate::store::{Store, requests, users, write_tx};
+use crate::store::{requests, users, write_tx};
 
 #[derive(Debug, Args)]
 pub struct UsersArgs {
@@ -69,22 +69,6 @@ pub enum RequestsCmd {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-}
-
-/// The store named by the configuration, migrated.
-pub fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let (store, _) = Store::open_migrated(&config.store.path)
-        .with_context(|| format!("store {}", config.store.path.display()))?;
-    Ok(store)
-}
-
-/// Who makes a change, as written to the audit trail.
-pub fn actor(by: Option<i64>) -> String {
-    by.map_or_else(|| "cli".to_string(), |u| u.to_string())
-}
-
-pub fn now() -> i64 {
-    Utc::now().timestamp()
 }
 
 fn print_users(list: &[UserRow]) {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::admin::{actor, now};
+use super::shell::{actor, now};
 use crate::config::Config;
 use crate::core::effective::{StoreSettings, overlay};
 use crate::store::chats::{self, ChatChange, ChatRole, Override};

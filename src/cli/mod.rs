@@ -7,6 +7,7 @@ mod backup;
 mod calendar;
 pub mod man;
 mod replay;
+mod shell;
 mod telegram;
 
 use std::path::PathBuf;
@@ -82,7 +83,9 @@ pub struct RunArgs {
     /// times faster than real time)
     #[arg(long, value_name = "SOURCE", default_value = "telegram")]
     pub source: crate::daemon::source::SourceSpec,
-    /// Test-only: SIGUSR1 wedges the ingest loop (to exercise the watchdog)
+    /// Test-only: SIGUSR1 wedges the ingest loop (to exercise the watchdog;
+    /// only in builds with the `test-support` feature)
+    #[cfg(feature = "test-support")]
     #[arg(long, hide = true)]
     pub wedge_on_usr1: bool,
 }
@@ -140,6 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = crate::daemon::run::RunOptions {
                 config: cli.config.clone(),
                 source: args.source.clone(),
+                #[cfg(feature = "test-support")]
                 wedge_on_usr1: args.wedge_on_usr1,
             };
             crate::daemon::run::run(opts).map_err(|e| match e {

@@ -109,7 +109,7 @@ pub fn run(config: &Config, args: &TelegramArgs) -> anyhow::Result<()> {
 fn check(config: &Config, seconds: u64) -> anyhow::Result<()> {
     // Missing credentials are configuration errors (exit 78).
     let creds = config.telegram_credentials()?;
-    let store = super::admin::open_store(config)?;
+    let store = super::shell::open_store(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

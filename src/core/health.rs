@@ -77,6 +77,20 @@ impl HeartbeatRegistry {
         beat
     }
 
+    /// A heartbeat for a loop the watchdog does not wait for (one that
+    /// sleeps for long by design and so does not beat): beating it is
+    /// harmless, and it never shows as stalled.
+    pub fn unwatched(&self, name: impl Into<String>) -> Heartbeat {
+        Heartbeat {
+            state: Arc::new(LoopState {
+                name: name.into(),
+                last_beat_ms: AtomicU64::new(0),
+                retired: AtomicBool::new(true),
+            }),
+            epoch: self.inner.epoch,
+        }
+    }
+
     /// Names of the live loops that have not beaten within `stall_after`
     /// before `now`.
     pub fn stalled(&self, now: Instant, stall_after: Duration) -> BTreeSet<String> {

@@ -3,24 +3,15 @@
 //! batch), and when it moved the engine is rebuilt from the configuration
 //! and the store, open requests are re-timed and the engine swapped.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
 use super::engine::Engine;
 use super::shared::{Shared, TICK};
+use super::worker::{BoxError, Worker, WorkerContext};
 use crate::config::Config;
 use crate::store::{self, settings};
-
-/// Swaps are serialised: two concurrent swaps would both re-time from the
-/// same old engine, counting the time in between twice.
-static SWAP: Mutex<()> = Mutex::new(());
-
-/// Holds off [`swap`] while a caller rebuilds and installs an engine
-/// itself (an ingest batch with chat events), for the same reason.
-pub fn serialise() -> MutexGuard<'static, ()> {
-    SWAP.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Builds the engine for `config` over the store, re-times open requests
 /// from the running engine and swaps it in. With `only_if_changed`, does
@@ -35,18 +26,18 @@ pub async fn swap(
     let swapped = shared
         .store
         .run(move |conn| {
-            let _serial = serialise();
-            let old = s.engine();
-            let tx = store::write_tx(conn)?;
-            if only_if_changed && old.settings_revision() == Some(settings::revision(&tx)?) {
-                return Ok(None);
-            }
-            let new = Arc::new(Engine::from_config_and_store(config, &tx)?);
-            let n = new.retime(&tx, &old, s.clock.now())?;
-            tx.commit()?;
-            // Under the lock, so that the next swap re-times from this one.
-            s.set_engine(new);
-            Ok(Some(n))
+            // Serialised with every other rebuild: the next one re-times
+            // from this one.
+            s.engines.install_with(|old| {
+                let tx = store::write_tx(conn)?;
+                if only_if_changed && old.settings_revision() == Some(settings::revision(&tx)?) {
+                    return Ok((None, None));
+                }
+                let new = Arc::new(Engine::from_config_and_store(config, &tx)?);
+                let n = new.retime(&tx, old, s.clock.now())?;
+                tx.commit()?;
+                Ok((Some(n), Some(new)))
+            })
         })
         .await?;
     if swapped.is_some() {
@@ -81,5 +72,19 @@ pub async fn run(shared: Arc<Shared>, cancel: CancellationToken) {
         if let Err(e) = refresh(&shared).await {
             tracing::warn!("cannot check the chat settings: {e}");
         }
+    }
+}
+
+/// The settings poll as a worker.
+pub struct LiveSettingsWorker(pub Arc<Shared>);
+
+impl Worker for LiveSettingsWorker {
+    fn name(&self) -> &'static str {
+        "settings"
+    }
+
+    async fn run(self, ctx: WorkerContext) -> Result<(), BoxError> {
+        run(self.0, ctx.cancel).await;
+        Ok(())
     }
 }

@@ -13,14 +13,20 @@
 //!   settings changes taking effect in the running daemon.
 //! - [`delivery`]: the alert sink port, the transient/permanent verdict and
 //!   the one retry policy of every outgoing message.
-//! - [`health`]: heartbeats that the progress-gated watchdog reads.
+//! - [`engine_owner`]: the one owner of the running engine (every rebuild
+//!   goes through it, serialised).
+//! - [`health`]: heartbeats that the progress-gated watchdog reads;
+//!   [`worker`]: the trait of every background task, run by the daemon's
+//!   supervisor.
 
 pub mod chat_events;
 pub mod clock;
 pub mod delivery;
 pub mod effective;
 pub mod engine;
+pub mod engine_owner;
 pub mod event;
 pub mod health;
 pub mod live_settings;
 pub mod shared;
+pub mod worker;

@@ -1,6 +1,8 @@
 //! State shared by the daemon's loops.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+#[cfg(feature = "test-support")]
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use crate::core::health::Heartbeat;
 use super::clock::Clock;
 use super::delivery::AlertSink;
 use super::engine::Engine;
+use super::engine_owner::EngineOwner;
 use crate::store::Store;
 
 /// How often idle loops wake to show the watchdog they are alive.
@@ -43,10 +46,14 @@ pub async fn sleep_until(
     }
 }
 
+/// What the daemon's loops share: the store, the clock, the one owner of
+/// the engine, the sinks in force, the replay watermark and the nudges
+/// between loops.
 pub struct Shared {
     pub store: Store,
     pub clock: Clock,
-    engine: RwLock<Arc<Engine>>,
+    /// Rebuilds go through [`EngineOwner::install_with`].
+    pub engines: EngineOwner,
     sinks: RwLock<Arc<Vec<Arc<dyn AlertSink>>>>,
     /// Timers due strictly before this Unix second may fire: every event
     /// dated earlier has been ingested. A live source keeps it at MAX; a
@@ -57,7 +64,9 @@ pub struct Shared {
     pub deliveries_changed: Notify,
     /// Unix time of the last ingested event (0 before the first).
     pub last_event: AtomicI64,
-    /// Test-only: the ingest loop stops (and stops beating) when set.
+    /// Test-only (`--wedge-on-usr1`): the ingest loop stops (and stops
+    /// beating) when set, so that the e2e test sees the watchdog fire.
+    #[cfg(feature = "test-support")]
     pub wedged: AtomicBool,
     /// Live-source events committed or fully handled (see
     /// [`crate::telegram::client::run`]: the update state is saved only
@@ -76,26 +85,21 @@ impl Shared {
         Shared {
             store,
             clock,
-            engine: RwLock::new(Arc::new(engine)),
+            engines: EngineOwner::new(engine),
             sinks: RwLock::new(Arc::new(sinks)),
             watermark: AtomicI64::new(if live { i64::MAX } else { i64::MIN }),
             timers_changed: Notify::new(),
             deliveries_changed: Notify::new(),
             last_event: AtomicI64::new(0),
+            #[cfg(feature = "test-support")]
             wedged: AtomicBool::new(false),
             handled: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         }
     }
 
+    /// The engine in force now (see [`EngineOwner::current`]).
     pub fn engine(&self) -> Arc<Engine> {
-        self.engine
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    pub fn set_engine(&self, engine: Arc<Engine>) {
-        *self.engine.write().unwrap_or_else(|e| e.into_inner()) = engine;
+        self.engines.current()
     }
 
     pub fn sinks(&self) -> Arc<Vec<Arc<dyn AlertSink>>> {

@@ -15,6 +15,7 @@ use super::notify::Heartbeat;
 use crate::core::engine::{Engine, FiredAlert};
 use crate::core::event::{Event, EventKind};
 use crate::core::shared::{Shared, TICK};
+use crate::core::worker::{BoxError, Worker, WorkerContext};
 use crate::metrics::catalogue as m;
 use crate::store::{self, settings, state, timers};
 
@@ -33,6 +34,7 @@ pub async fn run(
 ) -> Result<(), store::StoreError> {
     let mut pending: Option<Event> = None;
     loop {
+        #[cfg(feature = "test-support")]
         if shared.wedged.load(Ordering::Relaxed) {
             // Test-only: a wedged loop stops beating, and the watchdog must
             // then let systemd kill us.
@@ -222,15 +224,14 @@ async fn commit(
         .store
         .run(move |conn| {
             // A batch may rebuild the engine (chat events, or settings
-            // changed since it was built): it holds off a concurrent swap,
-            // so that neither re-times open requests from an engine the
-            // other replaced.
-            let _serial = crate::core::live_settings::serialise();
-            let out = apply_batch(conn, s.engine(), &batch, source, now, replay)?;
-            if let Some(engine) = &out.engine {
-                s.set_engine(engine.clone());
-            }
-            Ok(out)
+            // changed since it was built): serialised with every other
+            // rebuild, so that none re-times open requests from an engine
+            // another replaced.
+            s.engines.install_with(|engine| {
+                let out = apply_batch(conn, engine.clone(), &batch, source, now, replay)?;
+                let new = out.engine.clone();
+                Ok((out, new))
+            })
         })
         .await?;
     // Committed: a live source may now save its position past these.
@@ -263,4 +264,25 @@ async fn commit(
         shared.timers_changed.notify_one();
     }
     Ok(())
+}
+
+/// The ingest loop as a worker.
+pub struct IngestWorker {
+    pub shared: Arc<Shared>,
+    pub rx: mpsc::Receiver<Event>,
+    pub source: &'static str,
+}
+
+impl Worker for IngestWorker {
+    fn name(&self) -> &'static str {
+        "ingest"
+    }
+
+    fn beats(&self) -> bool {
+        true
+    }
+
+    async fn run(self, ctx: WorkerContext) -> Result<(), BoxError> {
+        Ok(run(self.shared, self.rx, self.source, ctx.heartbeat, ctx.cancel).await?)
+    }
 }

@@ -1,7 +1,9 @@
 //! The long-running `buhbot run` service.
 //!
-//! - [`run`]: start-up, the task tree, signals, reload, shutdown (with
-//!   `run_telegram`: the Telegram source's tasks and READY=1 on connection).
+//! - [`run`]: start-up, the wiring of the workers, signals, reload (with
+//!   `run_telegram`: the Telegram source's workers and READY=1 on
+//!   connection); [`supervisor`]: starts, watches and stops every worker
+//!   (see [`crate::core::worker`]); [`status`]: STATUS=.
 //! - [`source`]: event sources (a replay of an export, or Telegram through
 //!   [`telegram`]: updates → events, commands and button presses).
 //! - [`ingest`]: events → [`engine`] (messages) and [`chat_events`] (the bot
@@ -21,4 +23,7 @@ pub mod run;
 mod run_telegram;
 pub mod scheduler;
 pub mod source;
+pub mod status;
+pub mod supervisor;
 pub mod telegram;
+mod workers;

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use sd_notify::NotifyState;
 
-pub use watchdog::{Heartbeat, HeartbeatRegistry, run_watchdog};
+pub use watchdog::{Heartbeat, HeartbeatRegistry, WatchdogWorker, run_watchdog};
 
 /// Why a notification did not reach the service manager.
 #[derive(Debug, thiserror::Error)]

@@ -1,33 +1,39 @@
-//! `buhbot run`: start-up, the task tree, signals and the shutdown
-//! choreography (signal → STOPPING → cancel → drain → close the store).
+//! `buhbot run`: start-up, the wiring of the workers, signals and SIGHUP
+//! reload; the supervisor (`super::supervisor`) watches the workers and
+//! runs the shutdown choreography (signal → STOPPING → cancel → drain →
+//! close the store).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::DateTime;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
-use super::notify::{HeartbeatRegistry, Notifier, run_watchdog};
-use super::run_telegram::{TelegramSide, ready_when_connected, spawn_telegram};
-use super::source::{self, SourceSpec};
-use super::{delivery, ingest, scheduler};
+use super::ingest::{self, IngestWorker};
+use super::jobs::JobsWorker;
+use super::notify::{HeartbeatRegistry, Notifier, WatchdogWorker};
+use super::run_telegram::{ReadyWorker, TelegramSide, spawn_telegram};
+use super::scheduler::SchedulerWorker;
+use super::source::{self, ReplayWorker, SourceSpec, for_source};
+use super::status::{StatusWorker, status_line};
+use super::supervisor::Supervisor;
+use super::workers::{DeliveryWorker, MetricsWorker};
 use crate::backup::DbLock;
 use crate::bot::{EngineSource, TelegramSink};
 use crate::config::{Config, ConfigError, TelegramCredentials};
 use crate::core::clock::Clock;
 use crate::core::delivery::AlertSink;
 use crate::core::engine::Engine;
+use crate::core::live_settings::LiveSettingsWorker;
 use crate::core::shared::Shared;
+use crate::core::worker::WorkerError;
 use crate::metrics::{self as bmetrics, TextfileSettings, catalogue as m};
 use crate::sinks::{EmailSink, LogSink};
-use crate::store::{Store, outbox, requests, state};
+use crate::store::{Store, state};
 use crate::telegram::api::GrammersApi;
-use crate::telegram::link::{Link, Me};
+use crate::telegram::link::Link;
 use crate::telegram::outbound::TelegramApi;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +42,8 @@ pub enum RunError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Startup(String),
-    #[error("{task} failed: {message}")]
-    Task { task: &'static str, message: String },
+    #[error(transparent)]
+    Task(#[from] WorkerError),
 }
 
 /// Options of `buhbot run`.
@@ -47,6 +53,7 @@ pub struct RunOptions {
     pub source: SourceSpec,
     /// Test-only (hidden option): SIGUSR1 wedges the ingest loop so that
     /// the systemd watchdog can be seen to fire.
+    #[cfg(feature = "test-support")]
     pub wedge_on_usr1: bool,
 }
 
@@ -67,19 +74,6 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
         .build()
         .map_err(startup("cannot start the runtime"))?;
     runtime.block_on(run_async(config, opts))
-}
-
-/// What the source implies for the configuration: a replay never talks to
-/// Telegram (its alerts go to the log and e-mail only); on Telegram, the
-/// bot's own id is known from sign-in when the file does not say it.
-pub(super) fn for_source(mut config: Config, source: &SourceSpec, me: Option<&Me>) -> Config {
-    if matches!(source, SourceSpec::Replay { .. }) {
-        config.alerts.telegram = false;
-    }
-    if let Some(me) = me {
-        config.telegram.bot_id.get_or_insert(me.id);
-    }
-    config
 }
 
 fn sinks_for(
@@ -225,118 +219,51 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         )) as Arc<dyn AlertSink>
     });
     shared.set_sinks(sinks_for(&config, tg_sink.as_ref())?);
-    let cancel = CancellationToken::new();
+    // Every background task is a worker of one supervisor.
     let heartbeats = HeartbeatRegistry::new();
-    let mut tasks: Tasks = JoinSet::new();
-    let err = |e: crate::store::StoreError| e.to_string();
-
-    tasks.spawn({
-        let (s, hb, c) = (
-            shared.clone(),
-            heartbeats.register("ingest"),
-            cancel.clone(),
-        );
-        async move {
-            (
-                "ingest",
-                ingest::run(s, rx, source_name, hb, c).await.map_err(err),
-            )
-        }
+    let mut workers = Supervisor::new(heartbeats.clone());
+    workers.spawn(IngestWorker {
+        shared: shared.clone(),
+        rx,
+        source: source_name,
     });
-    tasks.spawn({
-        let (s, hb, c) = (
-            shared.clone(),
-            heartbeats.register("scheduler"),
-            cancel.clone(),
-        );
-        async move { ("scheduler", scheduler::run(s, hb, c).await.map_err(err)) }
-    });
-    tasks.spawn({
-        let (s, hb, c) = (
-            shared.clone(),
-            heartbeats.register("delivery"),
-            cancel.clone(),
-        );
-        async move { ("delivery", delivery::run(s, hb, c).await.map_err(err)) }
-    });
-    let mut connection = None;
+    workers.spawn(SchedulerWorker(shared.clone()));
+    workers.spawn(DeliveryWorker(shared.clone()));
     match feed {
         Feed::Replay(reader) => {
             drop(tx);
-            tasks.spawn({
-                let c = cancel.clone();
-                async move {
-                    match reader.await {
-                        Ok(Ok(())) => ("source", Ok(())),
-                        Ok(Err(e)) if !c.is_cancelled() => ("source", Err(e.to_string())),
-                        Ok(Err(_)) => ("source", Ok(())),
-                        Err(e) => ("source", Err(e.to_string())),
-                    }
-                }
-            });
+            workers.spawn(ReplayWorker { reader });
         }
         Feed::Telegram(credentials) => {
             let side = telegram.as_ref().expect("built for the Telegram feed");
-            connection = Some(spawn_telegram(
-                side,
-                credentials,
-                &shared,
-                &config,
-                tx,
-                &heartbeats,
-                &cancel,
-                &mut tasks,
-            ));
+            spawn_telegram(&mut workers, side, credentials, &shared, &config, tx);
         }
     }
-    tasks.spawn({
-        let settings = TextfileSettings {
+    workers.spawn(MetricsWorker {
+        metrics,
+        settings: TextfileSettings {
             path: config.metrics.textfile.clone(),
             interval: config.metrics.interval,
-        };
-        let c = cancel.clone();
-        async move {
-            bmetrics::run_textfile_writer(metrics, settings, c).await;
-            ("metrics", Ok(()))
-        }
+        },
     });
     // A loop that has not beaten for half of WatchdogSec stops the pings;
     // systemd then kills within the other half. Loops beat every 2 s.
-    let stall_after = notifier
-        .watchdog_interval()
-        .unwrap_or(Duration::from_secs(15));
-    tasks.spawn({
-        let (n, h, c) = (notifier.clone(), heartbeats.clone(), cancel.clone());
-        async move {
-            run_watchdog(n, h, stall_after, c).await;
-            ("watchdog", Ok(()))
-        }
+    workers.spawn(WatchdogWorker {
+        notifier: notifier.clone(),
+        heartbeats,
+        stall_after: notifier
+            .watchdog_interval()
+            .unwrap_or(Duration::from_secs(15)),
     });
-    tasks.spawn({
-        let (s, n, c) = (shared.clone(), notifier.clone(), cancel.clone());
-        let l = telegram.as_ref().map(|t| t.link.clone());
-        async move { ("status", status_loop(s, n, l, c).await.map_err(err)) }
-    });
-    tasks.spawn({
-        let (s, c) = (shared.clone(), cancel.clone());
-        async move {
-            crate::core::live_settings::run(s, c).await;
-            ("settings", Ok(()))
-        }
-    });
-    tasks.spawn({
-        let (s, c) = (shared.clone(), cancel.clone());
-        async move {
-            (
-                "jobs",
-                super::jobs::run_jobs(s, c)
-                    .await
-                    .map_err(|e| format!("{e:#}")),
-            )
-        }
-    });
-
     let link = telegram.as_ref().map(|t| t.link.clone());
+    workers.spawn(StatusWorker {
+        shared: shared.clone(),
+        notifier: notifier.clone(),
+        link: link.clone(),
+    });
+    workers.spawn(LiveSettingsWorker(shared.clone()));
+    workers.spawn(JobsWorker(shared.clone()));
+
     match &link {
         None => {
             let status = status_line(&shared, None).await.unwrap_or_default();
@@ -347,14 +274,13 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         // "activating", and STATUS= says why.
         Some(link) => {
             let _ = notifier.status("connecting to Telegram");
-            tasks.spawn(ready_when_connected(
-                link.clone(),
-                shared.clone(),
-                opts.source.clone(),
-                notifier.clone(),
-                db.clone(),
-                cancel.clone(),
-            ));
+            workers.spawn(ReadyWorker {
+                link: link.clone(),
+                shared: shared.clone(),
+                source: opts.source.clone(),
+                notifier: notifier.clone(),
+                db: db.clone(),
+            });
         }
     }
 
@@ -362,62 +288,32 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         signals,
         &shared,
         &notifier,
-        &cancel,
-        &mut tasks,
+        &mut workers,
         &opts,
         Reloading {
-            link: link.clone(),
-            telegram_sink: tg_sink.clone(),
+            link,
+            telegram_sink: tg_sink,
         },
     )
     .await;
 
-    // Drain: every loop finishes its current step and returns.
-    let _ = notifier.stopping();
-    // One deadline for the whole drain, so that TimeoutStopSec (above the
-    // longest drain_timeout) is never reached.
-    let drain = config.daemon.drain_timeout;
-    let deadline = tokio::time::Instant::now() + drain;
-    if let Some(mut c) = connection {
-        // Telegram first, while the pipeline still commits what it drains;
-        // at most half the drain time.
-        c.stop.cancel();
-        let half = tokio::time::Instant::now() + drain / 2;
-        if tokio::time::timeout_at(half, &mut c.task).await.is_err() {
-            // Not saved past what it forwarded: those updates come again.
-            c.task.abort();
-            tracing::warn!("the Telegram connection did not stop in time");
-        }
-    }
-    cancel.cancel();
-    let drained = tokio::time::timeout_at(deadline, async {
-        while let Some(joined) = tasks.join_next().await {
-            if let Ok((name, Err(e))) = joined {
-                tracing::warn!(task = name, error = %e, "task ended with an error during shutdown");
-            }
-        }
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            seconds = drain.as_secs(),
-            "drain deadline passed; abandoning unfinished work (it is redone after restart)"
-        );
-        tasks.abort_all();
-    }
+    // Drain, then the fixed teardown order: the shared state (and with it
+    // the sinks and the engine), then the store.
+    workers
+        .shutdown(&notifier, config.daemon.drain_timeout)
+        .await;
     drop(shared);
     drop(store);
     tracing::info!("buhbot stopped");
     outcome
 }
 
-/// Waits for a stop signal or a failing task; handles SIGHUP reloads.
+/// Waits for a stop signal or a failing worker; handles SIGHUP reloads.
 async fn supervise(
     mut signals: Signals,
     shared: &Arc<Shared>,
     notifier: &Notifier,
-    cancel: &CancellationToken,
-    tasks: &mut JoinSet<(&'static str, Result<(), String>)>,
+    workers: &mut Supervisor,
     opts: &RunOptions,
     reloading: Reloading,
 ) -> Result<(), RunError> {
@@ -427,26 +323,21 @@ async fn supervise(
             _ = signals.int.recv() => { tracing::info!("SIGINT: stopping"); return Ok(()); }
             _ = signals.hup.recv() => reload(shared, notifier, opts, &reloading).await,
             _ = signals.usr1.recv() => {
+                #[cfg(feature = "test-support")]
                 if opts.wedge_on_usr1 {
-                    shared.wedged.store(true, Ordering::Relaxed);
+                    shared.wedged.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
             }
-            joined = tasks.join_next() => match joined {
-                // A task that ends by itself (the source finishing) is fine;
-                // an error or a panic is fatal: better a restart by systemd
-                // than a half-dead daemon.
-                Some(Ok((_, Ok(())))) => {}
-                Some(Ok((task, Err(message)))) => {
-                    tracing::error!(task, error = %message, "fatal error");
-                    return Err(RunError::Task { task, message });
+            // A worker that ends by itself (the source finishing) is fine;
+            // an error or a panic is fatal: better a restart by systemd
+            // than a half-dead daemon.
+            watched = workers.watch() => return match watched {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    tracing::error!(task = e.worker(), error = %e, "fatal error");
+                    Err(RunError::Task(e))
                 }
-                Some(Err(e)) => {
-                    tracing::error!(error = %e, "a task panicked");
-                    return Err(RunError::Task { task: "task", message: e.to_string() });
-                }
-                None => return Ok(()),
             },
-            _ = cancel.cancelled() => return Ok(()),
         }
     }
 }
@@ -499,59 +390,6 @@ async fn reload(
     let _ = notifier.reloaded();
 }
 
-pub(super) async fn status_line(
-    shared: &Arc<Shared>,
-    link: Option<&Link>,
-) -> Result<String, crate::store::StoreError> {
-    let (open, pending, (depth, oldest)) = shared
-        .store
-        .run(|c| {
-            Ok((
-                requests::count_open(c)?,
-                crate::store::deliveries::pending_count(c)?,
-                outbox::stats(c)?,
-            ))
-        })
-        .await?;
-    let now = shared.clock.now().timestamp();
-    ::metrics::gauge!(m::REQUESTS_OPEN).set(open as f64);
-    ::metrics::gauge!(m::ALERT_DELIVERIES_PENDING).set(pending as f64);
-    ::metrics::gauge!(m::OUTBOX_DEPTH).set(depth as f64);
-    ::metrics::gauge!(m::OUTBOX_OLDEST_AGE_SECONDS)
-        .set(oldest.map_or(0, |o| (now - o).max(0)) as f64);
-    let last = shared.last_event.load(Ordering::Relaxed);
-    let last = DateTime::from_timestamp(last, 0)
-        .filter(|_| last > 0)
-        .map_or_else(
-            || "none yet".to_string(),
-            |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-        );
-    let line = format!(
-        "{open} open requests, last event {last}, {pending} alerts to deliver, outbox {depth}"
-    );
-    // An outage comes first: STATUS= is what `systemctl status` shows.
-    Ok(match link.map(Link::status).filter(|s| !s.is_empty()) {
-        Some(outage) => format!("{outage}; {line}"),
-        None => line,
-    })
-}
-
-async fn status_loop(
-    shared: Arc<Shared>,
-    notifier: Notifier,
-    link: Option<Arc<Link>>,
-    cancel: CancellationToken,
-) -> Result<(), crate::store::StoreError> {
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return Ok(()),
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-        }
-        let line = status_line(&shared, link.as_deref()).await?;
-        let _ = notifier.status(&line);
-    }
-}
-
 /// Where events come from.
 enum Feed {
     Replay(tokio::task::JoinHandle<Result<(), source::SourceError>>),
@@ -563,8 +401,6 @@ struct Reloading {
     link: Option<Arc<Link>>,
     telegram_sink: Option<Arc<dyn AlertSink>>,
 }
-
-pub(super) type Tasks = JoinSet<(&'static str, Result<(), String>)>;
 
 /// The database a `run` with this configuration would use.
 pub fn db_path(config: &Config) -> &Path {

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::notify::Heartbeat;
 use crate::core::engine::FiredAlert;
 use crate::core::shared::{Shared, sleep_until};
+use crate::core::worker::{BoxError, Worker, WorkerContext};
 use crate::domain::sla::AlertKind;
 use crate::metrics::catalogue as m;
 use crate::store::{self, timers};
@@ -76,5 +77,22 @@ pub fn record_fired(shared: &Shared, now: DateTime<Utc>, fired: Vec<FiredAlert>)
     }
     if deliveries > 0 {
         shared.deliveries_changed.notify_one();
+    }
+}
+
+/// The timer loop as a worker.
+pub struct SchedulerWorker(pub Arc<Shared>);
+
+impl Worker for SchedulerWorker {
+    fn name(&self) -> &'static str {
+        "scheduler"
+    }
+
+    fn beats(&self) -> bool {
+        true
+    }
+
+    async fn run(self, ctx: WorkerContext) -> Result<(), BoxError> {
+        Ok(run(self.0, ctx.heartbeat, ctx.cancel).await?)
     }
 }

@@ -10,9 +10,12 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
 
+use crate::config::Config;
 use crate::core::event::{Event, EventKind, MessageEvent};
+use crate::core::worker::{BoxError, Worker, WorkerContext};
 use crate::domain::sla::SenderKind;
 use crate::export::{self, ExportEvent, ExportMessage, Sender};
+use crate::telegram::link::Me;
 
 /// What `--source` names.
 #[derive(Debug, Clone, PartialEq)]
@@ -215,6 +218,41 @@ fn read_jsonl(
         }
     }
     Ok(())
+}
+
+/// What the source implies for the configuration: a replay never talks to
+/// Telegram (its alerts go to the log and e-mail only); on Telegram, the
+/// bot's own id is known from sign-in when the file does not say it.
+pub fn for_source(mut config: Config, source: &SourceSpec, me: Option<&Me>) -> Config {
+    if matches!(source, SourceSpec::Replay { .. }) {
+        config.alerts.telegram = false;
+    }
+    if let Some(me) = me {
+        config.telegram.bot_id.get_or_insert(me.id);
+    }
+    config
+}
+
+/// The replay reader (a blocking task feeding the ingest channel) as a
+/// worker: it ends Ok by design when the file is read. Once cancelled, its
+/// error (the channel closed under it) is no failure.
+pub struct ReplayWorker {
+    pub reader: tokio::task::JoinHandle<Result<(), SourceError>>,
+}
+
+impl Worker for ReplayWorker {
+    fn name(&self) -> &'static str {
+        "source"
+    }
+
+    async fn run(self, ctx: WorkerContext) -> Result<(), BoxError> {
+        match self.reader.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) if !ctx.cancel.is_cancelled() => Err(e.into()),
+            Ok(Err(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@ use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
@@ -30,9 +29,6 @@ impl Default for TextfileSettings {
         }
     }
 }
-
-/// Distinguishes temp files of concurrent writers within one process.
-static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
 fn io_err(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> MetricsError {
     let path = path.to_path_buf();
@@ -65,7 +61,13 @@ pub fn write_atomically(path: &Path, contents: &str) -> Result<(), MetricsError>
 
     // node_exporter only reads `*.prom`, so the temp name must not end in it;
     // the leading dot also hides it from a casual `ls`.
-    let seq = TEMP_SEQ.fetch_add(1, Ordering::Relaxed);
+    // Concurrent writers of one process are on different threads (this
+    // function never yields), so the thread tells their temp files apart
+    // without a process-global counter.
+    let seq = {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(std::thread::current().id())
+    };
     let temp = dir.join(format!(
         ".{}.{}.{seq}.tmp",
         file_name.to_string_lossy(),

@@ -68,7 +68,7 @@ pub fn delete_for_requests(conn: &Connection, ids: &[i64]) -> Result<usize> {
         .prepare_cached(
             "DELETE FROM sla_alerts WHERE request_id IN (SELECT value FROM json_each(?1))",
         )?
-        .execute([super::retention::id_list(ids)])?)
+        .execute([super::id_list(ids)])?)
 }
 
 /// What a delivery needs to render its text.

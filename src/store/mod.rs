@@ -192,3 +192,9 @@ impl Store {
         .map_err(|e| StoreError::Join(e.to_string()))?
     }
 }
+
+/// Ids as one bound parameter: a JSON array that `json_each` expands, so a
+/// batch is one statement per table whatever its size.
+pub(crate) fn id_list(ids: &[i64]) -> String {
+    serde_json::Value::from(ids).to_string()
+}

@@ -285,7 +285,7 @@ pub fn delete(conn: &Connection, ids: &[i64]) -> Result<usize> {
         .prepare_cached(
             "DELETE FROM client_requests WHERE id IN (SELECT value FROM json_each(?1))",
         )?
-        .execute([super::retention::id_list(ids)])?)
+        .execute([super::id_list(ids)])?)
 }
 
 /// Moves a chat's requests to its new id (a basic group became a

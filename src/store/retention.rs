@@ -90,9 +90,3 @@ pub fn retention_batch(
         outbox,
     })
 }
-
-/// Ids as one bound parameter: a JSON array that `json_each` expands, so a
-/// batch is one statement per table whatever its size.
-pub(super) fn id_list(ids: &[i64]) -> String {
-    serde_json::Value::from(ids).to_string()
-}

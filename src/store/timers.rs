@@ -81,5 +81,5 @@ pub fn orphans(conn: &Connection) -> Result<Vec<i64>> {
 pub fn delete_for_requests(conn: &Connection, ids: &[i64]) -> Result<usize> {
     Ok(conn
         .prepare_cached("DELETE FROM timers WHERE request_id IN (SELECT value FROM json_each(?1))")?
-        .execute([super::retention::id_list(ids)])?)
+        .execute([super::id_list(ids)])?)
 }

@@ -24,7 +24,7 @@ pub use retention::{
     RETENTION_BATCH, RetentionReport, RetentionStep, retention_batch, run_retention,
     run_retention_batched,
 };
-pub use scheduler::{RECHECK, run_jobs};
+pub use scheduler::{JobsWorker, RECHECK, run_jobs};
 
 use crate::backup::BackupError;
 use crate::config::Config;
@@ -42,6 +42,15 @@ pub enum JobError {
     Cron(#[from] CronParseError),
     #[error("the job's task failed: {0}")]
     Join(String),
+    #[error("the job scheduler: {0}")]
+    Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
+    #[error("cannot schedule {job} ({expr:?}): {source}")]
+    Schedule {
+        job: &'static str,
+        expr: String,
+        #[source]
+        source: tokio_cron_scheduler::JobSchedulerError,
+    },
 }
 
 /// The scheduled jobs; the names are the keys of `job_runs`.

@@ -22,9 +22,10 @@ use chrono_tz::Tz;
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
-use super::{JobPlan, JobRunner, on_schedule, planned_jobs};
+use super::{JobError, JobPlan, JobRunner, on_schedule, planned_jobs};
 use crate::config::Config;
 use crate::core::shared::Shared;
+use crate::core::worker::{BoxError, Worker, WorkerContext};
 use crate::domain::schedule;
 
 /// How often the zone's offset and the configured schedules are checked.
@@ -56,7 +57,7 @@ async fn install(
     sched: &JobScheduler,
     runner: &Arc<JobRunner>,
     key: &Key,
-) -> anyhow::Result<Vec<Job>> {
+) -> Result<Vec<Job>, JobError> {
     // The jobs themselves are kept (not their ids) to remove them later:
     // `Uuid` is not re-exported and not worth a dependency of its own.
     let mut installed = Vec::with_capacity(key.plans.len());
@@ -79,7 +80,11 @@ async fn install(
                 runner.run(job, "schedule").await;
             })
         })
-        .map_err(|e| anyhow::anyhow!("cannot schedule {} ({:?}): {e}", job.as_str(), plan.expr))?;
+        .map_err(|source| JobError::Schedule {
+            job: job.as_str(),
+            expr: plan.expr.clone(),
+            source,
+        })?;
         sched.add(cron_job.clone()).await?;
         installed.push(cron_job);
     }
@@ -109,7 +114,7 @@ fn spawn_catch_up(runner: &Arc<JobRunner>, key: &Key, cancel: &CancellationToken
 /// zone, on the system clock (housekeeping follows the wall clock even when
 /// a replay runs the SLA clock faster). On cancel, waits up to the drain
 /// timeout for running jobs.
-pub async fn run_jobs(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<()> {
+pub async fn run_jobs(shared: Arc<Shared>, cancel: CancellationToken) -> Result<(), JobError> {
     let runner = Arc::new(JobRunner::new(shared.clone()));
     let mut sched = JobScheduler::new().await?;
     let mut key = Key::of(&shared.engine().config, Utc::now());
@@ -146,4 +151,17 @@ pub async fn run_jobs(shared: Arc<Shared>, cancel: CancellationToken) -> anyhow:
         tracing::warn!("stopping with a job still running; it runs again on schedule");
     }
     Ok(())
+}
+
+/// The cron jobs as a worker.
+pub struct JobsWorker(pub Arc<Shared>);
+
+impl Worker for JobsWorker {
+    fn name(&self) -> &'static str {
+        "jobs"
+    }
+
+    async fn run(self, ctx: WorkerContext) -> Result<(), BoxError> {
+        Ok(run_jobs(self.0, ctx.cancel).await?)
+    }
 }

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Notifier;
 pub use crate::core::health::{Heartbeat, HeartbeatRegistry};
+use crate::core::worker::{BoxError, Worker, WorkerContext};
 
 /// Pings `WATCHDOG=1` every [`Notifier::watchdog_interval`] while every
 /// registered loop has beaten within `stall_after` (twice the interval is a
@@ -68,5 +69,24 @@ pub async fn run_watchdog(
         {
             tracing::warn!("systemd watchdog ping failed: {e}");
         }
+    }
+}
+
+/// The watchdog as a worker. A loop that has not beaten for `stall_after`
+/// stops the pings.
+pub struct WatchdogWorker {
+    pub notifier: Notifier,
+    pub heartbeats: HeartbeatRegistry,
+    pub stall_after: Duration,
+}
+
+impl Worker for WatchdogWorker {
+    fn name(&self) -> &'static str {
+        "watchdog"
+    }
+
+    async fn run(self, ctx: WorkerContext) -> Result<(), BoxError> {
+        run_watchdog(self.notifier, self.heartbeats, self.stall_after, ctx.cancel).await;
+        Ok(())
     }
 }

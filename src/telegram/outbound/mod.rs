@@ -33,6 +33,8 @@
 //! - Edits are idempotent on Telegram's side (the same text twice is
 //!   "not modified"), so the transport reports a repeated edit as success.
 
+// Test-only: never in a release build (scripts/build-deb.sh checks).
+#[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 pub mod pacer;
 mod sender;
@@ -69,7 +71,7 @@ pub enum Lookup {
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The transport the queue sends through (grammers in production, the
-/// [`fake::RecordingApi`] in tests). Calls are made one at a time and never
+/// `fake::RecordingApi` in tests). Calls are made one at a time and never
 /// retried by the transport: the queue decides by the error kind.
 pub trait TelegramApi: Send + Sync {
     /// Sends a new message; returns its Telegram message id.
