@@ -36,7 +36,7 @@ rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup compon
 # builds with exactly that toolchain (rustup installs it once, minimal).
 msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 log "MSRV: cargo +$msrv check"
-rustup toolchain list | grep -q "^$msrv" || rustup toolchain install "$msrv" --profile minimal
+rustup toolchain list | grep -q "^$msrv-" || rustup toolchain install "$msrv" --profile minimal
 CARGO_TARGET_DIR=target/msrv cargo +"$msrv" check --locked --all-targets --features test-support --quiet
 
 log "cargo fmt --check"
