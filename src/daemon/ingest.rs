@@ -55,6 +55,13 @@ pub async fn run(
                         shared.set_watermark(i64::MAX);
                         tracing::info!("event source finished");
                         loop {
+                            // Test-only: a finished replay can be wedged too.
+                            #[cfg(feature = "test-support")]
+                            if shared.wedged.load(Ordering::Relaxed) {
+                                tracing::warn!("ingest loop wedged on request (test signal)");
+                                cancel.cancelled().await;
+                                return Ok(());
+                            }
                             heartbeat.beat();
                             tokio::select! {
                                 _ = cancel.cancelled() => return Ok(()),
