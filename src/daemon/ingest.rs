@@ -27,6 +27,41 @@ pub const REPLAY_SOURCE: &str = "replay";
 
 pub async fn run(
     shared: Arc<Shared>,
+    rx: mpsc::Receiver<Event>,
+    source: &'static str,
+    heartbeat: Heartbeat,
+    cancel: CancellationToken,
+) -> Result<(), store::StoreError> {
+    #[cfg(feature = "test-support")]
+    {
+        // Test-only (`--wedge-on-usr1`): the whole loop is dropped at
+        // once, wherever it waits (a replay's virtual clock, an idle
+        // source, a finished one), so it stops beating and the watchdog
+        // must let systemd kill us.
+        let wedge = wedged(&shared);
+        tokio::select! {
+            r = ingest(shared.clone(), rx, source, heartbeat, cancel.clone()) => r,
+            () = wedge => {
+                tracing::warn!("ingest loop wedged on request (test signal)");
+                cancel.cancelled().await;
+                Ok(())
+            }
+        }
+    }
+    #[cfg(not(feature = "test-support"))]
+    ingest(shared, rx, source, heartbeat, cancel).await
+}
+
+/// Resolves once the test signal has wedged the loop.
+#[cfg(feature = "test-support")]
+async fn wedged(shared: &Shared) {
+    while !shared.wedged.load(Ordering::Relaxed) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn ingest(
+    shared: Arc<Shared>,
     mut rx: mpsc::Receiver<Event>,
     source: &'static str,
     heartbeat: Heartbeat,
@@ -34,14 +69,6 @@ pub async fn run(
 ) -> Result<(), store::StoreError> {
     let mut pending: Option<Event> = None;
     loop {
-        #[cfg(feature = "test-support")]
-        if shared.wedged.load(Ordering::Relaxed) {
-            // Test-only: a wedged loop stops beating, and the watchdog must
-            // then let systemd kill us.
-            tracing::warn!("ingest loop wedged on request (test signal)");
-            cancel.cancelled().await;
-            return Ok(());
-        }
         heartbeat.beat();
         let first = match pending.take() {
             Some(e) => e,
@@ -55,13 +82,6 @@ pub async fn run(
                         shared.set_watermark(i64::MAX);
                         tracing::info!("event source finished");
                         loop {
-                            // Test-only: a finished replay can be wedged too.
-                            #[cfg(feature = "test-support")]
-                            if shared.wedged.load(Ordering::Relaxed) {
-                                tracing::warn!("ingest loop wedged on request (test signal)");
-                                cancel.cancelled().await;
-                                return Ok(());
-                            }
                             heartbeat.beat();
                             tokio::select! {
                                 _ = cancel.cancelled() => return Ok(()),

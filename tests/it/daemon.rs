@@ -94,6 +94,17 @@ pub fn start(s: &Setup, source: &str, log: &str) -> Daemon {
 }
 
 pub fn start_with_env(s: &Setup, source: &str, log: &str, env: &[(&str, &str)]) -> Daemon {
+    start_with_args(s, source, &[], log, env)
+}
+
+/// `buhbot run` on `source` with further arguments and environment.
+pub fn start_with_args(
+    s: &Setup,
+    source: &str,
+    args: &[&str],
+    log: &str,
+    env: &[(&str, &str)],
+) -> Daemon {
     s.running_before.set(running_lines(s));
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -108,6 +119,7 @@ pub fn start_with_env(s: &Setup, source: &str, log: &str, env: &[(&str, &str)]) 
             "--source",
             source,
         ])
+        .args(args)
         .env("BUHBOT_LOG", "info")
         .envs(env.iter().copied())
         .stdout(Stdio::null())

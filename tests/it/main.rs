@@ -29,6 +29,7 @@ mod stored_values;
 mod telegram;
 mod telegram_check;
 mod telegram_live;
+mod watchdog;
 
 /// The `buhbot` binary with a clean environment: figment::Jail tests set
 /// `BUHBOT_*` variables process-wide while they run, and a child spawned
