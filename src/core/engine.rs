@@ -600,12 +600,12 @@ fn insert_timers(
 
 /// A stored request's SLA clock.
 fn clock(row: &RequestRow) -> SlaClock {
-    SlaClock {
-        anchor: at(row.anchor_at),
-        used_seconds: row.anchor_used_seconds,
-        threshold_minutes: row.threshold_minutes,
-        deadline: row.deadline_at.map(at),
-    }
+    SlaClock::stored(
+        row.anchor_at,
+        row.anchor_used_seconds,
+        row.threshold_minutes,
+        row.deadline_at,
+    )
 }
 
 fn open_request(r: &RequestRow) -> OpenRequest {

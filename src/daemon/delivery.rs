@@ -81,8 +81,10 @@ async fn attempt(
         return Ok(());
     };
     let cal = engine.calendar(ctx.chat_id);
-    let waiting =
-        (ctx.anchor_used_seconds + cal.working_seconds(at(ctx.anchor_at), at(ctx.due_at))) / 60;
+    // The request's own clock: the time it has waited by the alert's due
+    // moment, and the threshold its deadline was set with.
+    let clock = ctx.clock();
+    let waiting = clock.used_by(cal, at(ctx.due_at)) / 60;
     let kind = ctx.kind;
     let chat_title = engine
         .chat_title(ctx.chat_id)
@@ -99,7 +101,7 @@ async fn attempt(
         received_at: at(ctx.received_at),
         timezone: cal.timezone(),
         waiting_minutes: waiting,
-        threshold_minutes: engine.policy(ctx.chat_id).threshold_minutes,
+        threshold_minutes: clock.threshold_minutes,
         message: &message,
         preview_chars: engine.config.alerts.preview_chars,
     };

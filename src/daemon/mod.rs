@@ -1,4 +1,4 @@
-//! The long-running `buhbot run` service.
+//! The long-running `buhbot run` service: the wiring of the workers.
 //!
 //! - [`run`]: start-up, the wiring of the workers, signals, reload (with
 //!   `run_telegram`: the Telegram source's workers and READY=1 on
@@ -6,14 +6,16 @@
 //!   (see [`crate::core::worker`]); [`status`]: STATUS=.
 //! - [`source`]: event sources (a replay of an export, or Telegram through
 //!   [`telegram`]: updates → events, commands and button presses).
-//! - [`ingest`]: events → [`engine`] (messages) and [`chat_events`] (the bot
-//!   added or removed, titles, supergroup upgrades) → one transaction with
-//!   the position.
+//! - [`ingest`]: events → the engine ([`crate::core::engine`]: messages and
+//!   chat events — the bot added or removed, titles, supergroup upgrades) →
+//!   one transaction with the position.
 //! - [`scheduler`]: durable timers fired when due; [`delivery`]: alerts sent
-//!   through their sinks with retries.
+//!   through their sinks under one retry policy
+//!   ([`crate::core::delivery`]).
 //! - [`jobs`]: cron jobs (reconciliation, retention, backups).
-//! - [`notify`]: sd_notify and the progress-gated watchdog; [`clock`]: the
-//!   system or virtual clock; [`shared`]: state the loops share.
+//! - [`notify`]: sd_notify and the progress-gated watchdog. The clock and
+//!   the state the workers share live in the core
+//!   ([`crate::core::clock`], [`crate::core::shared`]).
 
 pub mod delivery;
 pub mod ingest;

@@ -20,7 +20,7 @@ pub struct AlertText<'a> {
     pub timezone: Tz,
     /// Working minutes the client has waited so far.
     pub waiting_minutes: i64,
-    pub threshold_minutes: u32,
+    pub threshold_minutes: i64,
     /// The request's first message.
     pub message: &'a str,
     pub preview_chars: usize,
@@ -104,7 +104,7 @@ impl AlertText<'_> {
             escape_html(self.client_name),
             self.received_local(),
             minutes(self.waiting_minutes),
-            minutes(i64::from(self.threshold_minutes)),
+            minutes(self.threshold_minutes),
             escape_html(&preview(self.message, self.preview_chars)),
         )
     }
@@ -123,7 +123,7 @@ impl AlertText<'_> {
             self.client_name,
             self.received_local(),
             minutes(self.waiting_minutes),
-            minutes(i64::from(self.threshold_minutes)),
+            minutes(self.threshold_minutes),
             preview(self.message, self.preview_chars),
         )
     }

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, codec};
-use crate::domain::sla::{AlertKind, Resolution};
+use crate::domain::sla::{AlertKind, Resolution, SlaClock};
 
 stored_enum!(AlertKind, "alert kind", {
     Warning => "warning",
@@ -84,14 +84,29 @@ pub struct AlertContext {
     pub received_at: i64,
     pub anchor_at: i64,
     pub anchor_used_seconds: i64,
+    pub threshold_minutes: i64,
+    pub deadline_at: Option<i64>,
     pub due_at: i64,
+}
+
+impl AlertContext {
+    /// The request's SLA clock, as stored with it.
+    pub fn clock(&self) -> SlaClock {
+        SlaClock::stored(
+            self.anchor_at,
+            self.anchor_used_seconds,
+            self.threshold_minutes,
+            self.deadline_at,
+        )
+    }
 }
 
 pub fn context(conn: &Connection, alert_id: i64) -> Result<Option<AlertContext>> {
     Ok(conn
         .prepare_cached(
             "SELECT a.id, a.kind, a.level, r.id, r.chat_id, r.message_id, r.client_id,
-                    r.received_at, r.anchor_at, r.anchor_used_seconds, a.due_at
+                    r.received_at, r.anchor_at, r.anchor_used_seconds, a.due_at,
+                    r.threshold_minutes, r.deadline_at
              FROM sla_alerts a JOIN client_requests r ON r.id = a.request_id WHERE a.id = ?1",
         )?
         .query_row([alert_id], |r| {
@@ -107,6 +122,8 @@ pub fn context(conn: &Connection, alert_id: i64) -> Result<Option<AlertContext>>
                 anchor_at: r.get(8)?,
                 anchor_used_seconds: r.get(9)?,
                 due_at: r.get(10)?,
+                threshold_minutes: r.get(11)?,
+                deadline_at: r.get(12)?,
             })
         })
         .optional()?)

@@ -41,6 +41,21 @@ fn weekday_numbering() {
 }
 
 #[test]
+fn every_zone_has_its_own_table_cell() {
+    // ZONES is chrono-tz's zone count, written out because it is not a
+    // constant expression there: an upgrade that adds zones fails here.
+    assert_eq!(chrono_tz::TZ_VARIANTS.len(), super::tz::ZONES);
+    for (i, tz) in chrono_tz::TZ_VARIANTS.iter().enumerate() {
+        assert_eq!(*tz as usize, i, "{tz}");
+    }
+    // One table per zone, shared by every calendar in it.
+    assert!(std::sync::Arc::ptr_eq(
+        &Offsets::get(Moscow),
+        &Offsets::get(Moscow)
+    ));
+}
+
+#[test]
 fn offset_table_matches_chrono_tz() {
     for tz in [Berlin, New_York, Moscow] {
         let table = Offsets::get(tz);

@@ -5,8 +5,7 @@
 //! tens of nanoseconds, so the fast path looks offsets up in a table found
 //! once per zone by probing (see [`Offsets::build`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
@@ -14,6 +13,9 @@ use chrono_tz::Tz;
 /// The table covers UTC instants 1900-01-01 ..= 2200-01-01.
 const TABLE_LO: i64 = -2_208_988_800;
 const TABLE_HI: i64 = 7_258_118_400;
+/// Zones in chrono-tz's database (`chrono_tz::TZ_VARIANTS.len()`, which is
+/// not a constant expression); a unit test keeps the two equal.
+pub(crate) const ZONES: usize = 597;
 /// Probe step. Two changes within one day that cancel out would be missed;
 /// no zone in the tz database does that within the table's range.
 const PROBE_STEP: i64 = 86_400;
@@ -40,17 +42,18 @@ pub(crate) fn offset_slow(tz: Tz, t: i64) -> i32 {
 }
 
 impl Offsets {
-    /// Memoized per zone: building costs ~110 000 probes.
+    /// The zone's table. It is a pure function of the zone, built on first
+    /// use (~110 000 probes) and then shared: each zone has a write-once
+    /// cell, a lazily computed constant rather than mutable state, so no
+    /// lock is taken and nothing can change it once built.
     pub(crate) fn get(tz: Tz) -> Arc<Offsets> {
-        static MEMO: OnceLock<Mutex<HashMap<Tz, Arc<Offsets>>>> = OnceLock::new();
-        let memo = MEMO.get_or_init(|| Mutex::new(HashMap::new()));
-        if let Some(o) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&tz) {
-            return Arc::clone(o);
+        static TABLES: [OnceLock<Arc<Offsets>>; ZONES] = [const { OnceLock::new() }; ZONES];
+        match TABLES.get(tz as usize) {
+            Some(cell) => Arc::clone(cell.get_or_init(|| Arc::new(Offsets::build(tz)))),
+            // A chrono-tz with more zones than ZONES (see the test): still
+            // correct, only built once per calendar instead of once.
+            None => Arc::new(Offsets::build(tz)),
         }
-        // Built outside the lock; a race only wastes a duplicate build.
-        let built = Arc::new(Offsets::build(tz));
-        let mut m = memo.lock().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(m.entry(tz).or_insert(built))
     }
 
     fn build(tz: Tz) -> Offsets {

@@ -160,6 +160,22 @@ impl SlaClock {
         }
     }
 
+    /// The clock as the store keeps it (UTC seconds).
+    pub fn stored(
+        anchor_at: i64,
+        used_seconds: i64,
+        threshold_minutes: i64,
+        deadline_at: Option<i64>,
+    ) -> SlaClock {
+        let at = |t: i64| DateTime::from_timestamp(t, 0).unwrap_or_default();
+        SlaClock {
+            anchor: at(anchor_at),
+            used_seconds,
+            threshold_minutes,
+            deadline: deadline_at.map(at),
+        }
+    }
+
     /// The working seconds used by `until`: the time used before the
     /// anchor plus the working time since, on `cal`.
     pub fn used_by(&self, cal: &Calendar, until: DateTime<Utc>) -> i64 {
