@@ -185,7 +185,10 @@ restarted() {
 # The packaged binary has no --wedge-on-usr1 (test-only code is behind the
 # test-support feature): this check alone runs the unit on a binary built
 # with it (/debs/buhbot-test-support), and puts the packaged one back after.
-wedge_dropin=/etc/systemd/system/buhbot.service.d/e2e-wedge.conf
+# Drop-ins apply in lexical order and the last ExecStart= wins: this one
+# must sort after e2e.conf ("e2e-wedge.conf" sorted before it, so the
+# packaged binary kept running and the signal was ignored).
+wedge_dropin=/etc/systemd/system/buhbot.service.d/zz-e2e-wedge.conf
 wedge_bin=/usr/share/buhbot-e2e/buhbot-test-support
 unwedge() {
     rm -f "$wedge_dropin" "$wedge_bin"
@@ -204,6 +207,13 @@ t_wedge() {
     systemctl restart buhbot
     if ! wait_for 30 alive; then
         detail="the test-support binary did not start: $(systemctl is-active buhbot)"
+        unwedge
+        return 1
+    fi
+    local exe
+    exe=$(readlink "/proc/$(prop MainPID)/exe" || true)
+    if [ "$exe" != "$wedge_bin" ]; then
+        detail="the unit runs $exe, not the test-support binary $wedge_bin (drop-in order?)"
         unwedge
         return 1
     fi
