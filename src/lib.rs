@@ -44,4 +44,5 @@ pub mod metrics;
 pub mod replay;
 pub mod sinks;
 pub mod store;
+pub mod sync;
 pub mod telegram;
