@@ -116,6 +116,19 @@ fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
     Config::load(cli.config.as_deref())
 }
 
+/// Loads `[postgres] ca_file` as the connection will (config only checks
+/// that it exists), so that a file that is not PEM is a configuration
+/// error now rather than a failed connection later.
+fn check_ca_file(config: &Config, pg: &crate::config::PostgresSettings) -> Result<(), ConfigError> {
+    crate::sync::pg::Connector::new(pg).map(drop).map_err(|e| {
+        ConfigError::Invalid(vec![crate::config::Problem {
+            key: "postgres.ca_file".into(),
+            origin: config.file.as_ref().map(|f| f.display().to_string()),
+            message: e.to_string(),
+        }])
+    })
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::CheckConfig => {
@@ -129,6 +142,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 config.chats.len(),
                 config.calendar.timezone
             );
+            if let Some(pg) = &config.postgres {
+                check_ca_file(&config, pg)?;
+            }
             match &config.postgres {
                 None => println!("postgres: not configured (SQLite only)"),
                 Some(pg) => println!(

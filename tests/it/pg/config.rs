@@ -1,14 +1,22 @@
 //! `[postgres]` through `buhbot check-config`: what is configured, and
 //! every problem with its key and file, exit 78, no password printed.
 
+use super::cluster::TestCa;
 use super::write;
 use crate::buhbot;
 
 /// Runs check-config on `toml`; (exit code, stdout + stderr, file path).
 fn check(toml: &str, credentials: Option<&std::path::Path>) -> (Option<i32>, String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let ca = write(dir.path(), "ca.pem", "not read by check-config");
-    let toml = toml.replace("CA_FILE", &ca.display().to_string());
+    let ca = write(
+        dir.path(),
+        "ca.pem",
+        &TestCa::generate("check-config CA").ca_pem,
+    );
+    let not_pem = write(dir.path(), "not-pem.crt", "not a certificate\n");
+    let toml = toml
+        .replace("CA_FILE", &ca.display().to_string())
+        .replace("NOT_PEM", &not_pem.display().to_string());
     let file = write(dir.path(), "buhbot.toml", &toml);
     let mut cmd = buhbot();
     cmd.arg("--config").arg(&file).arg("check-config");
@@ -77,6 +85,11 @@ fn problems_name_key_and_file_and_exit_78() {
             "[postgres]\nhost = \"db.example.ru\"\nca_file = \"/nonexistent/ca.pem\"\n",
             "postgres.ca_file",
             "/nonexistent/ca.pem does not exist",
+        ),
+        (
+            "[postgres]\nhost = \"db.example.ru\"\nca_file = \"NOT_PEM\"\n",
+            "postgres.ca_file",
+            "holds no PEM certificate",
         ),
         (
             "[postgres]\nhost = \"db.example.ru\"\nca_file = \"CA_FILE\"\npool_size = 11\n",
