@@ -4,6 +4,7 @@
 pub mod cluster;
 mod config;
 mod migrate;
+mod pooler;
 mod tls;
 
 use std::path::{Path, PathBuf};
