@@ -48,15 +48,17 @@ impl Pgbouncer {
             ),
         )
         .unwrap();
-        // pgbouncer refuses to run as root.
-        let mut cmd = if unsafe { libc::geteuid() } == 0 {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", PGBOUNCER]);
-            c
-        } else {
-            Command::new(PGBOUNCER)
-        };
-        let child = cmd.arg(&ini).spawn().expect("pgbouncer starts");
+        // pgbouncer refuses to run as root: run it as postgres directly
+        // (not through runuser), so that the child we kill is pgbouncer.
+        let mut cmd = Command::new(PGBOUNCER);
+        if unsafe { libc::geteuid() } == 0 {
+            use std::os::unix::process::CommandExt;
+            let pw = unsafe { libc::getpwnam(c"postgres".as_ptr()) };
+            assert!(!pw.is_null(), "no user postgres (package postgresql-15)");
+            let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+            cmd.uid(uid).gid(gid);
+        }
+        let mut child = cmd.arg(&ini).spawn().expect("pgbouncer starts");
         // Ready once it accepts connections (bounded wait, no timing asserted).
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -64,6 +66,8 @@ impl Pgbouncer {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!(
             "pgbouncer did not listen: {}",
             std::fs::read_to_string(dir.join("pgbouncer.log")).unwrap_or_default()
@@ -73,10 +77,7 @@ impl Pgbouncer {
 
 impl Drop for Pgbouncer {
     fn drop(&mut self) {
-        // runuser forwards SIGTERM to pgbouncer.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
