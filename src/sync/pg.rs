@@ -40,6 +40,8 @@ pub enum PgError {
         #[source]
         source: std::io::Error,
     },
+    #[error("[postgres] sslmode {sslmode} needs ca_file")]
+    NoCaFile { sslmode: &'static str },
     #[error("the PostgreSQL CA file {path} holds no PEM certificate")]
     CaEmpty { path: PathBuf },
     #[error("the PostgreSQL CA file {path}: certificate refused by rustls: {reason}")]
@@ -132,10 +134,10 @@ impl Connector {
         let tls = match (settings.sslmode, &settings.ca_file) {
             (SslMode::Disable, _) => None,
             (_, Some(ca)) => Some(MakeRustlsConnect::new(client_config(ca)?)),
-            // Validation refuses this; keep the error honest if it is bypassed.
-            (_, None) => {
-                return Err(PgError::CaEmpty {
-                    path: PathBuf::new(),
+            // Validation refuses this; settings built in code may not.
+            (mode, None) => {
+                return Err(PgError::NoCaFile {
+                    sslmode: mode.as_str(),
                 });
             }
         };
