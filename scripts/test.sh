@@ -20,6 +20,9 @@ ensure_pkg shellcheck  # scripts/*.sh and the maintainer scripts
 ensure_pkg debootstrap  # scripts/e2e-systemd.sh: the Debian 12 root
 ensure_pkg systemd-container  # scripts/e2e-systemd.sh: systemd-nspawn --boot
 ensure_pkg lintian  # scripts/build-deb.sh lints the package
+ensure_pkg postgresql-15  # tests/it/pg: throwaway clusters (initdb, pg_ctl)
+ensure_pkg pgbouncer  # tests/it/pg/pooler.rs: a transaction-mode pooler
+ensure_pkg openssl  # TLS material by hand and in scripts (tests/it/pg makes its own with rcgen)
 ensure_pkg binutils  # strings: scripts/build-deb.sh checks the binary has no test-only code
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then

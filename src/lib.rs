@@ -16,7 +16,9 @@
 //!     outbound sender ([`telegram::outbound`]);
 //!   - [`sinks`]: the log and e-mail (SMTP) alert channels;
 //!   - [`backup`]: online snapshots, verify, retention, restore, the lock;
-//!   - [`replay`]: runs the SLA tracker over an export and renders reports.
+//!   - [`replay`]: runs the SLA tracker over an export and renders reports;
+//!   - [`sync`]: the firm's Postgres: rustls connections and their pool
+//!     ([`sync::pg`]), the Postgres schema migrations ([`sync::migrate`]).
 //! - [`core`]: the application core: the engine over the store, the
 //!   effective settings, events, clock, shared state, heartbeats, workers,
 //!   and the delivery port with its one retry policy ([`core::delivery`]).
@@ -44,4 +46,5 @@ pub mod metrics;
 pub mod replay;
 pub mod sinks;
 pub mod store;
+pub mod sync;
 pub mod telegram;

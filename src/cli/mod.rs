@@ -6,6 +6,7 @@ mod admin_chats;
 mod backup;
 mod calendar;
 pub mod man;
+mod migrate;
 mod replay;
 mod shell;
 mod telegram;
@@ -59,8 +60,8 @@ pub enum Command {
     Restore(backup::RestoreArgs),
     /// Run the daemon (under systemd: Type=notify)
     Run(RunArgs),
-    /// Apply pending database migrations and exit
-    Migrate,
+    /// Apply pending database migrations (SQLite, or Postgres with --postgres) and exit
+    Migrate(migrate::MigrateArgs),
     /// Manage the firm's staff (Telegram users and their roles)
     Users(admin::UsersArgs),
     /// Show and change chat settings (applied by a running daemon at once)
@@ -115,6 +116,19 @@ fn load_config(cli: &Cli) -> Result<Config, ConfigError> {
     Config::load(cli.config.as_deref())
 }
 
+/// Loads `[postgres] ca_file` as the connection will (config only checks
+/// that it exists), so that a file that is not PEM is a configuration
+/// error now rather than a failed connection later.
+fn check_ca_file(config: &Config, pg: &crate::config::PostgresSettings) -> Result<(), ConfigError> {
+    crate::sync::pg::Connector::new(pg).map(drop).map_err(|e| {
+        ConfigError::Invalid(vec![crate::config::Problem {
+            key: "postgres.ca_file".into(),
+            origin: config.file.as_ref().map(|f| f.display().to_string()),
+            message: e.to_string(),
+        }])
+    })
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::CheckConfig => {
@@ -128,6 +142,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 config.chats.len(),
                 config.calendar.timezone
             );
+            if let Some(pg) = &config.postgres {
+                check_ca_file(&config, pg)?;
+            }
+            match &config.postgres {
+                None => println!("postgres: not configured (SQLite only)"),
+                Some(pg) => println!(
+                    "postgres: {} (sslmode {}{}), pool {}, push every {}s, pull every {}s, \
+                     password {}",
+                    pg.target(),
+                    pg.sslmode.as_str(),
+                    pg.ca_file
+                        .as_ref()
+                        .map_or_else(String::new, |f| format!(", CA {}", f.display())),
+                    pg.pool_size,
+                    pg.push_interval.as_secs(),
+                    pg.pull_interval.as_secs(),
+                    if pg.password.is_some() {
+                        "set"
+                    } else {
+                        "not set"
+                    },
+                ),
+            }
             Ok(())
         }
         Command::Calendar(cmd) => calendar::run(&load_config(&cli)?, cmd),
@@ -151,18 +188,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 other => anyhow::Error::new(other),
             })
         }
-        Command::Migrate => {
-            let config = load_config(&cli)?;
-            let (_, report) = crate::store::Store::open_migrated(&config.store.path)?;
-            println!(
-                "{}: schema version {} (was {}; applied {})",
-                config.store.path.display(),
-                report.to,
-                report.from,
-                report.applied.len()
-            );
-            Ok(())
-        }
+        Command::Migrate(args) => migrate::run(&load_config(&cli)?, args),
         Command::Users(args) => admin::users(&load_config(&cli)?, args),
         Command::Chats(args) => admin::chats(&load_config(&cli)?, args),
         Command::Requests(cmd) => admin::requests(&load_config(&cli)?, cmd),

@@ -7,6 +7,7 @@
 mod calendar;
 mod daemon;
 pub mod email;
+pub mod postgres;
 mod reader;
 pub mod secret;
 
@@ -22,6 +23,7 @@ pub use daemon::{
     StoreSettings, TelegramCredentials, TelegramSettings,
 };
 pub use email::{EmailSettings, TlsMode};
+pub use postgres::{PostgresSettings, SslMode};
 pub use reader::Problem;
 use reader::{Problems, Table, join};
 pub use secret::{Secret, SecretError, credential, credential_in, read_secret_file};
@@ -47,6 +49,7 @@ const TOP_KEYS: &[&str] = &[
     "alerts",
     "email",
     "telegram",
+    "postgres",
 ];
 const CLASSIFIER_KEYS: &[&str] = &["rules"];
 /// A `[[chats]]` entry's own keys; it also takes every [`POLICY_KEYS`] key.
@@ -104,6 +107,7 @@ pub fn all_keys() -> Vec<String> {
             "alerts" => daemon::ALERTS_KEYS,
             "email" => daemon::EMAIL_KEYS,
             "telegram" => daemon::TELEGRAM_KEYS,
+            "postgres" => postgres::POSTGRES_KEYS,
             other => unreachable!("section {other} has no key list in all_keys"),
         };
         out.extend(keys.iter().map(|k| format!("{section}.{k}")));
@@ -178,6 +182,8 @@ pub struct Config {
     /// Present when `[email] host` is set.
     pub email: Option<EmailConfig>,
     pub telegram: TelegramSettings,
+    /// Present when the file has a `[postgres]` section.
+    pub postgres: Option<PostgresSettings>,
 }
 
 impl Config {
@@ -348,6 +354,7 @@ impl Config {
         let alerts = daemon::read_alerts(&mut problems, &al);
         let email = daemon::read_email(&mut problems, &em);
         let telegram = daemon::read_telegram(&mut problems, &tg);
+        let postgres = postgres::read_postgres(&mut problems, top.raw("postgres"));
 
         if !problems.list.is_empty() {
             return Err(ConfigError::Invalid(problems.list));
@@ -366,6 +373,7 @@ impl Config {
             alerts,
             email,
             telegram,
+            postgres,
         })
     }
 }

@@ -21,6 +21,7 @@ mod layers;
 mod man;
 mod metrics;
 mod outbound;
+mod pg;
 mod prometheus;
 mod replay;
 mod sla;
