@@ -22,8 +22,9 @@ ensure_pkg systemd-container  # scripts/e2e-systemd.sh: systemd-nspawn --boot
 ensure_pkg lintian  # scripts/build-deb.sh lints the package
 ensure_pkg postgresql-15  # tests/it/pg: throwaway clusters (initdb, pg_ctl)
 ensure_pkg pgbouncer  # tests/it/pg/pooler.rs: a transaction-mode pooler
-ensure_pkg openssl  # TLS material by hand and in scripts (tests/it/pg makes its own with rcgen)
 ensure_pkg binutils  # strings: scripts/build-deb.sh checks the binary has no test-only code
+ensure_pkg postgresql-15-pgtap  # scripts/test-postgres.sh: the schema's pgTAP suite
+ensure_pkg libtap-parser-sourcehandler-pgtap-perl  # pg_prove
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         echo "missing packages: ${need_pkgs[*]} (run as root or install them)" >&2
@@ -53,6 +54,8 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo clippy --all-targets --locked --features test-support -- -D warnings
 log "cargo test --features test-support"
 cargo test --locked --features test-support
+log "Postgres schema: migrations and the pgTAP suite (scripts/test-postgres.sh)"
+scripts/test-postgres.sh
 
 log "systemd unit: verify and exposure"
 scripts/check-unit.sh systemd/buhbot.service

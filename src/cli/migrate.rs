@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::config::{Config, ConfigError, Problem, read_secret_file};
-use crate::sync::migrate::{MIGRATIONS, migrate, set_role_password};
+use crate::sync::migrate::{MIGRATIONS, migrate, seed_admin, set_role_password};
 use crate::sync::pg::{Connector, Login};
 
 #[derive(Debug, clap::Args)]
@@ -36,6 +36,10 @@ pub struct MigrateArgs {
     /// [postgres] password_file)
     #[arg(long, requires = "postgres")]
     pub set_daemon_password: bool,
+    /// Make the user with this e-mail an admin of the admin panel (added
+    /// if absent; a Supabase auth user with that e-mail keeps its id)
+    #[arg(long, value_name = "EMAIL", requires = "postgres")]
+    pub seed_admin: Option<String>,
 }
 
 pub fn run(config: &Config, args: &MigrateArgs) -> anyhow::Result<()> {
@@ -108,6 +112,10 @@ fn postgres(config: &Config, args: &MigrateArgs) -> anyhow::Result<()> {
         {
             set_role_password(&client, &connector, &settings.user, password).await?;
             println!("set the password of role {}", settings.user);
+        }
+        if let Some(email) = &args.seed_admin {
+            let id = seed_admin(&client, &connector, email).await?;
+            println!("admin {email}: user {id}");
         }
         anyhow::Ok(())
     })

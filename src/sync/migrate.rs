@@ -251,6 +251,24 @@ pub async fn set_role_password(
         .map_err(|e| connector.query_error(format!("setting the password of role {role}"), e))
 }
 
+/// Makes `email` an admin of the admin panel (`buhbot.seed_admin`: an
+/// existing Supabase auth user with that e-mail keeps its id). Returns the
+/// user's id.
+pub async fn seed_admin(
+    client: &Client,
+    connector: &Connector,
+    email: &str,
+) -> Result<String, PgError> {
+    let row = client
+        .query_typed(
+            "SELECT buhbot.seed_admin($1)::text",
+            &[(&email, tokio_postgres::types::Type::TEXT)],
+        )
+        .await
+        .map_err(|e| connector.query_error(format!("seeding the admin {email}"), e))?;
+    Ok(row.first().map(|r| r.get(0)).unwrap_or_default())
+}
+
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -27,7 +27,7 @@ async fn migrations_are_recorded_once_and_a_rerun_applies_nothing() {
     let login = Login::daemon(connector.settings());
     let mut client = connector.connect(&login).await.unwrap();
 
-    let first = migrate(&mut client, &connector, MIGRATIONS, false)
+    let first = migrate(&mut client, &connector, MIGRATIONS, true)
         .await
         .unwrap();
     let expected: Vec<_> = MIGRATIONS.iter().map(|m| (m.version, m.file)).collect();
@@ -40,7 +40,7 @@ async fn migrations_are_recorded_once_and_a_rerun_applies_nothing() {
         .collect();
     assert_eq!(rows, want);
 
-    let again = migrate(&mut client, &connector, MIGRATIONS, false)
+    let again = migrate(&mut client, &connector, MIGRATIONS, true)
         .await
         .unwrap();
     assert!(
@@ -61,7 +61,7 @@ async fn concurrent_runners_apply_each_migration_once() {
         let (connector, login) = (connector.clone(), login.clone());
         tokio::spawn(async move {
             let mut client = connector.connect(&login).await.unwrap();
-            migrate(&mut client, &connector, MIGRATIONS, false)
+            migrate(&mut client, &connector, MIGRATIONS, true)
                 .await
                 .unwrap()
         })
