@@ -18,11 +18,13 @@
 //!   - [`backup`]: online snapshots, verify, retention, restore, the lock;
 //!   - [`replay`]: runs the SLA tracker over an export and renders reports;
 //!   - [`sync`]: the firm's Postgres: rustls connections and their pool
-//!     ([`sync::pg`]), the Postgres schema migrations ([`sync::migrate`]).
+//!     ([`sync::pg`]), the Postgres schema migrations ([`sync::migrate`]),
+//!     the push of the outbox ([`sync::push`]) and its worker.
 //! - [`core`]: the application core: the engine over the store, the
 //!   effective settings, events, clock, shared state, heartbeats, workers,
 //!   and the delivery port with its one retry policy ([`core::delivery`]).
-//! - [`store`]: the SQLite store: all SQL, one module per table, stored
+//! - [`store`]: the SQLite store: all SQL, one module per table (plus the
+//!   read-only rows the push needs, [`store::sync_rows`]), stored
 //!   enums ([`store::codec`]), migrations.
 //! - [`config`]: figment layering (defaults → TOML → `BUHBOT_*` env →
 //!   credentials), raw values validated into typed settings with every

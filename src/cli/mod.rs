@@ -9,6 +9,7 @@ pub mod man;
 mod migrate;
 mod replay;
 mod shell;
+mod sync;
 mod telegram;
 
 use std::path::PathBuf;
@@ -71,6 +72,8 @@ pub enum Command {
     Requests(admin::RequestsCmd),
     /// Telegram: check the connection and the bot's credentials
     Telegram(telegram::TelegramArgs),
+    /// The sync with the firm's Postgres: status, push now, dead letters
+    Sync(sync::SyncArgs),
     /// Print or write the manual pages buhbot(8) and buhbot.toml(5)
     #[command(hide = true)]
     Man(man::ManArgs),
@@ -193,6 +196,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Chats(args) => admin::chats(&load_config(&cli)?, args),
         Command::Requests(cmd) => admin::requests(&load_config(&cli)?, cmd),
         Command::Telegram(args) => telegram::run(&load_config(&cli)?, args),
+        Command::Sync(args) => sync::run(&load_config(&cli)?, args),
         Command::Man(args) => man::run(args),
     }
 }

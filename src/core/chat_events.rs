@@ -23,12 +23,12 @@
 //!   (Telegram sends it in both groups) finds it done and changes nothing.
 //!
 //! Every change goes through [`chats::put`], which bumps the settings
-//! revision and writes the audit line and outbox row; the ingest batch then
+//! revision and writes the audit line (the outbox triggers queue the row
+//! for Postgres, see [`outbox::record_move`] for the move); the ingest batch then
 //! rebuilds its engine before the next event.
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
-use serde_json::json;
 
 use super::engine::{Engine, at};
 use super::event::EventKind;
@@ -221,6 +221,7 @@ impl Engine {
     /// after the engine is rebuilt counts the time already used on the
     /// calendar it was used under, whatever calendar the new id gets.
     fn move_rows(&self, conn: &Connection, old: i64, new: i64, now: i64) -> Result<chats::Moved> {
+        outbox::record_move(conn, old, new)?;
         for row in requests::open_for_chat(conn, old)? {
             let anchor = now.max(row.anchor_at);
             let used = self.used_seconds(&row, at(anchor));
@@ -233,21 +234,7 @@ impl Engine {
                 row.deadline_at,
             )?;
         }
-        let ids = requests::ids_for_chat(conn, old)?;
         let moved = chats::move_rows(conn, old, new)?;
-        // The upstream copy learns each moved request's new chat.
-        for id in ids {
-            if requests::get(conn, id)?.is_some_and(|r| r.chat_id == new) {
-                outbox::push(
-                    conn,
-                    "client_requests",
-                    &id.to_string(),
-                    outbox::Op::Upsert,
-                    &json!({"id": id, "chat_id": new}),
-                    now,
-                )?;
-            }
-        }
         Ok(moved)
     }
 }

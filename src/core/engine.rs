@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
-use serde_json::json;
 
 use super::effective::{Effective, StoreSettings, overlay};
 use super::event::MessageEvent;
@@ -20,9 +19,8 @@ use crate::domain::sla::{
     Policy, RequestStatus, SlaClock, UserId, plan_alerts, plan_alerts_from,
 };
 use crate::store::deliveries::{self, Channel};
-use crate::store::outbox::Op;
 use crate::store::requests::{Closure, NewRequest, RequestRow};
-use crate::store::{Result, alerts, messages, outbox, requests, settings, timers};
+use crate::store::{Result, alerts, messages, requests, settings, timers};
 
 fn ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
@@ -319,16 +317,6 @@ impl Engine {
             r.classification.confidence,
         )?;
         insert_timers(conn, id, &plan, &[])?;
-        outbox::push(
-            conn,
-            "client_requests",
-            &id.to_string(),
-            Op::Upsert,
-            &json!({"id": id, "chat_id": chat, "message_id": r.message_id, "client_id": r.client_id,
-                    "received_at": ts(r.received_at), "status": RequestStatus::Open.to_string(),
-                    "category": category.as_str()}),
-            ts(now),
-        )?;
         Ok(plan.first().map(|a| ts(a.due)))
     }
 
@@ -364,16 +352,6 @@ impl Engine {
         }
         timers::delete_for_request(conn, row.id)?;
         alerts::resolve_for_request(conn, row.id, how.resolution(), by, ts(when))?;
-        outbox::push(
-            conn,
-            "client_requests",
-            &row.id.to_string(),
-            Op::Upsert,
-            &json!({"id": row.id, "status": how.status().to_string(), "answered_at": closure.at, "answered_by": by,
-                    "working_minutes": closure.working_minutes, "breached": breached,
-                    "breached_at": closure.breached_at, "excess_minutes": closure.excess_minutes}),
-            ts(when),
-        )?;
         Ok(true)
     }
 
@@ -410,15 +388,6 @@ impl Engine {
         for (channel, recipient) in &recipients {
             deliveries::insert(conn, alert_id, *channel, recipient, ts(now))?;
         }
-        outbox::push(
-            conn,
-            "sla_alerts",
-            &alert_id.to_string(),
-            Op::Upsert,
-            &json!({"id": alert_id, "request_id": row.id, "kind": t.kind.to_string(), "level": t.level,
-                    "due_at": t.due_at, "fired_at": ts(now)}),
-            ts(now),
-        )?;
         Ok(Fired::Alert {
             alert_id,
             deliveries: recipients.len(),

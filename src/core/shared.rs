@@ -62,6 +62,9 @@ pub struct Shared {
     watermark: AtomicI64,
     pub timers_changed: Notify,
     pub deliveries_changed: Notify,
+    /// Rows were committed that Postgres may not have yet: wakes the sync
+    /// push before its interval.
+    pub outbox_changed: Notify,
     /// Unix time of the last ingested event (0 before the first).
     pub last_event: AtomicI64,
     /// Test-only (`--wedge-on-usr1`): the ingest loop stops (and stops
@@ -90,6 +93,7 @@ impl Shared {
             watermark: AtomicI64::new(if live { i64::MAX } else { i64::MIN }),
             timers_changed: Notify::new(),
             deliveries_changed: Notify::new(),
+            outbox_changed: Notify::new(),
             last_event: AtomicI64::new(0),
             #[cfg(feature = "test-support")]
             wedged: AtomicBool::new(false),

@@ -35,26 +35,54 @@ pub async fn run(
     loop {
         heartbeat.beat();
         let now = shared.clock.now().timestamp();
-        let due = shared
-            .store
-            .run(move |c| deliveries::due(c, now, BATCH))
-            .await?;
-        for d in &due {
-            if cancel.is_cancelled() {
-                return Ok(());
+        let step = async {
+            let due = shared
+                .store
+                .run(move |c| deliveries::due(c, now, BATCH))
+                .await?;
+            for d in &due {
+                if cancel.is_cancelled() {
+                    return Ok(None);
+                }
+                attempt(&shared, d, jitter.unit()).await?;
+                heartbeat.beat();
             }
-            attempt(&shared, d, jitter.unit()).await?;
-            heartbeat.beat();
-        }
-        if due.len() as i64 == BATCH {
+            Ok::<_, store::StoreError>(Some(due.len() as i64))
+        };
+        let due = match step.await {
+            Ok(Some(n)) => n,
+            Ok(None) => return Ok(()),
+            Err(e) if e.is_busy() => {
+                // A delivery whose outcome was not recorded is attempted
+                // again: at least once, as after a crash.
+                tracing::warn!(error = %e, "delivery: the database is busy; retrying");
+                if !busy_pause(&heartbeat, &cancel).await {
+                    return Ok(());
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if due == BATCH {
             continue;
         }
-        let next = shared.store.run(|c| deliveries::next_at(c)).await?;
+        let next = match shared.store.run(|c| deliveries::next_at(c)).await {
+            Err(e) if e.is_busy() => None,
+            other => other?,
+        };
         let wake = next.map(|t| shared.clock.instant_at(at(t)));
         if !sleep_until(wake, &shared.deliveries_changed, &heartbeat, &cancel).await {
             return Ok(());
         }
     }
+}
+
+/// A short pause after a busy database (beating: it is not a wedge);
+/// false when cancelled.
+pub async fn busy_pause(heartbeat: &Heartbeat, cancel: &CancellationToken) -> bool {
+    let never = tokio::sync::Notify::new();
+    let wake = tokio::time::Instant::now() + std::time::Duration::from_millis(200);
+    sleep_until(Some(wake), &never, heartbeat, cancel).await
 }
 
 /// Renders and sends one delivery, then records the outcome; `unit` is the

@@ -290,6 +290,7 @@ async fn commit(
     if outcome.earliest.is_some() {
         shared.timers_changed.notify_one();
     }
+    shared.outbox_changed.notify_one();
     Ok(())
 }
 

@@ -32,6 +32,7 @@ use crate::core::worker::WorkerError;
 use crate::metrics::{self as bmetrics, TextfileSettings, catalogue as m};
 use crate::sinks::{EmailSink, LogSink};
 use crate::store::{Store, state};
+use crate::sync::worker::SyncPushWorker;
 use crate::telegram::api::GrammersApi;
 use crate::telegram::link::Link;
 use crate::telegram::outbound::TelegramApi;
@@ -115,6 +116,7 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
     let signals = Signals::install()?;
     let notifier = Notifier::from_env();
     let db = config.store.path.clone();
+    let sync_on = config.postgres.is_some();
     let store = tokio::task::spawn_blocking({
         let db = db.clone();
         move || -> Result<(Store, DbLock), RunError> {
@@ -125,6 +127,18 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
             let report = store
                 .migrate()
                 .map_err(startup("cannot migrate the store"))?;
+            // Changes are queued for Postgres only while a [postgres]
+            // section exists: without one, no backlog builds up.
+            let queued = store
+                .conn()
+                .and_then(|c| crate::store::outbox::set_enabled(&c, sync_on))
+                .map_err(startup("cannot set up the sync queue"))?;
+            if queued > 0 {
+                tracing::info!(
+                    rows = queued,
+                    "sync: every existing row queued for Postgres (its first start with [postgres])"
+                );
+            }
             if !report.applied.is_empty() {
                 tracing::info!(from = report.from, to = report.to, "database migrated");
             }
@@ -137,6 +151,7 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
 
     let metrics = bmetrics::install().map_err(startup("cannot install metrics"))?;
     ::metrics::gauge!(m::START_TIME_SECONDS).set(chrono::Utc::now().timestamp() as f64);
+    ::metrics::gauge!(m::SYNC_CONFIGURED).set(if sync_on { 1.0 } else { 0.0 });
 
     // The source: where it stands, and the clock it implies.
     let (tx, rx) = mpsc::channel(1024);
@@ -263,6 +278,13 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
     });
     workers.spawn(LiveSettingsWorker(shared.clone()));
     workers.spawn(JobsWorker(shared.clone()));
+    if let Some(settings) = &config.postgres {
+        workers.spawn(SyncPushWorker {
+            shared: shared.clone(),
+            settings: settings.clone(),
+            default_threshold: i64::from(config.sla.threshold_minutes),
+        });
+    }
 
     match &link {
         None => {

@@ -22,8 +22,22 @@ pub async fn run(
 ) -> Result<(), store::StoreError> {
     loop {
         heartbeat.beat();
-        fire_due(&shared, shared.fire_upto()).await?;
-        let next = shared.store.run(|c| timers::next_due(c)).await?;
+        let step = async {
+            fire_due(&shared, shared.fire_upto()).await?;
+            shared.store.run(|c| timers::next_due(c)).await
+        };
+        let next = match step.await {
+            Ok(next) => next,
+            // A timer is never lost: it fires on the next pass.
+            Err(e) if e.is_busy() => {
+                tracing::warn!(error = %e, "scheduler: the database is busy; retrying");
+                if !super::delivery::busy_pause(&heartbeat, &cancel).await {
+                    return Ok(());
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         // Sleep until the next due timer or until new timers / a moved
         // watermark / cancellation; wake every TICK only to beat.
         let wake = match next {
@@ -77,6 +91,7 @@ pub fn record_fired(shared: &Shared, now: DateTime<Utc>, fired: Vec<FiredAlert>)
     }
     if deliveries > 0 {
         shared.deliveries_changed.notify_one();
+        shared.outbox_changed.notify_one();
     }
 }
 

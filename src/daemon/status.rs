@@ -18,7 +18,7 @@ pub async fn status_line(
     shared: &Arc<Shared>,
     link: Option<&Link>,
 ) -> Result<String, crate::store::StoreError> {
-    let (open, pending, (depth, oldest)) = shared
+    let (open, pending, sync) = shared
         .store
         .run(|c| {
             Ok((
@@ -31,9 +31,10 @@ pub async fn status_line(
     let now = shared.clock.now().timestamp();
     ::metrics::gauge!(m::REQUESTS_OPEN).set(open as f64);
     ::metrics::gauge!(m::ALERT_DELIVERIES_PENDING).set(pending as f64);
-    ::metrics::gauge!(m::OUTBOX_DEPTH).set(depth as f64);
+    ::metrics::gauge!(m::OUTBOX_DEPTH).set(sync.depth as f64);
     ::metrics::gauge!(m::OUTBOX_OLDEST_AGE_SECONDS)
-        .set(oldest.map_or(0, |o| (now - o).max(0)) as f64);
+        .set(sync.oldest_at.map_or(0, |o| (now - o).max(0)) as f64);
+    ::metrics::gauge!(m::SYNC_DEAD_LETTERS).set(sync.dead_letters as f64);
     let last = shared.last_event.load(Ordering::Relaxed);
     let last = DateTime::from_timestamp(last, 0)
         .filter(|_| last > 0)
@@ -41,9 +42,10 @@ pub async fn status_line(
             || "none yet".to_string(),
             |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         );
-    let line = format!(
-        "{open} open requests, last event {last}, {pending} alerts to deliver, outbox {depth}"
-    );
+    let mut line = format!("{open} open requests, last event {last}, {pending} alerts to deliver");
+    if sync.enabled {
+        line.push_str(&format!(", {} changes to push to Postgres", sync.depth));
+    }
     // An outage comes first: STATUS= is what `systemctl status` shows.
     Ok(match link.map(Link::status).filter(|s| !s.is_empty()) {
         Some(outage) => format!("{outage}; {line}"),

@@ -41,6 +41,11 @@ pub const DELIVERIES_FAILED_TOTAL: &str = "buhbot_deliveries_failed_total";
 pub const TIMER_LATENESS_SECONDS: &str = "buhbot_timer_lateness_seconds";
 pub const OUTBOX_DEPTH: &str = "buhbot_outbox_depth";
 pub const OUTBOX_OLDEST_AGE_SECONDS: &str = "buhbot_outbox_oldest_age_seconds";
+pub const SYNC_CONFIGURED: &str = "buhbot_sync_configured";
+pub const SYNC_PUSHED_ROWS_TOTAL: &str = "buhbot_sync_pushed_rows_total";
+pub const SYNC_LAST_PUSH_TIMESTAMP_SECONDS: &str = "buhbot_sync_last_push_timestamp_seconds";
+pub const SYNC_ERRORS_TOTAL: &str = "buhbot_sync_errors_total";
+pub const SYNC_DEAD_LETTERS: &str = "buhbot_sync_dead_letters";
 pub const LAST_EVENT_TIMESTAMP_SECONDS: &str = "buhbot_last_event_timestamp_seconds";
 pub const LAST_BACKUP_TIMESTAMP_SECONDS: &str = "buhbot_last_backup_timestamp_seconds";
 pub const LAST_BACKUP_SIZE_BYTES: &str = "buhbot_last_backup_size_bytes";
@@ -58,6 +63,8 @@ pub const METRICS_WRITE_ERRORS_TOTAL: &str = "buhbot_metrics_write_errors_total"
 pub const EVENT_KINDS: &[&str] = &["message", "edit", "callback", "chat"];
 /// `kind` values of [`ALERTS_TOTAL`].
 pub const ALERT_KINDS: &[&str] = &["warning", "breach", "escalation"];
+/// `stage` values of [`SYNC_ERRORS_TOTAL`].
+pub const SYNC_STAGES: &[&str] = &["connect", "push"];
 /// `sink` values of [`ALERTS_TOTAL`] known today; a new sink must be added
 /// here so that its series exist (at zero) before its first alert.
 pub const ALERT_SINKS: &[&str] = &["telegram", "email", "log"];
@@ -128,9 +135,19 @@ pub const CATALOGUE: &[MetricDef] = &[
     def(TIMER_LATENESS_SECONDS, Histogram(TIMER_LATENESS_BUCKETS), SECONDS, &[],
         "How late SLA timers fire: fire time minus due time."),
     def(OUTBOX_DEPTH, Gauge, COUNT, &[],
-        "Messages waiting in the outbox."),
+        "Local changes not yet in Postgres (always 0 without [postgres])."),
     def(OUTBOX_OLDEST_AGE_SECONDS, Gauge, SECONDS, &[],
-        "Age of the oldest message in the outbox, 0 when empty."),
+        "Age of the oldest change not yet in Postgres, 0 when none: what a lost host would lose upstream (the real RPO)."),
+    def(SYNC_CONFIGURED, Gauge, COUNT, &[],
+        "1 when a [postgres] section is configured (the sync runs), else 0."),
+    def(SYNC_PUSHED_ROWS_TOTAL, Counter, COUNT, &["entity"],
+        "Rows pushed to Postgres, by table."),
+    def(SYNC_LAST_PUSH_TIMESTAMP_SECONDS, Gauge, SECONDS, &[],
+        "Unix time of the last successful push to Postgres (also when there was nothing to push)."),
+    def(SYNC_ERRORS_TOTAL, Counter, COUNT, &["stage"],
+        "Failed sync steps by stage (connect, push), each retried."),
+    def(SYNC_DEAD_LETTERS, Gauge, COUNT, &[],
+        "Changes Postgres refused permanently, kept aside (buhbot sync dead-letters)."),
     def(LAST_EVENT_TIMESTAMP_SECONDS, Gauge, SECONDS, &[],
         "Unix time of the last Telegram update ingested."),
     def(LAST_BACKUP_TIMESTAMP_SECONDS, Gauge, SECONDS, &[],
@@ -177,7 +194,8 @@ pub fn describe_all() {
 /// happens: unlabelled metrics, labelled counters over their fixed label
 /// sets, `build_info` and the start time.
 ///
-/// Counters with open-ended labels (`table`, `kind` of repairs) appear on
+/// Counters with open-ended labels (`table`, `kind` of repairs, `entity`
+/// of sync pushes) appear on
 /// first use; rules on them must treat absence as zero.
 pub fn init_series() {
     for def in CATALOGUE.iter().filter(|d| d.labels.is_empty()) {
@@ -214,6 +232,9 @@ pub fn init_series() {
     }
     for outcome in BACKUP_OUTCOMES {
         ::metrics::counter!(BACKUPS_TOTAL, "outcome" => *outcome).increment(0);
+    }
+    for stage in SYNC_STAGES {
+        ::metrics::counter!(SYNC_ERRORS_TOTAL, "stage" => *stage).increment(0);
     }
     ::metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     let started = std::time::SystemTime::now()

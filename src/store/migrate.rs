@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "deliveries",
         include_str!("../../sql/sqlite/0004_deliveries.sql"),
     ),
+    (5, "sync", include_str!("../../sql/sqlite/0005_sync.sql")),
 ];
 
 /// What [`migrate`] did.

@@ -19,6 +19,7 @@ pub mod requests;
 pub mod retention;
 pub mod settings;
 pub mod state;
+pub mod sync_rows;
 pub mod tg_session;
 pub mod timers;
 pub mod users;
@@ -72,6 +73,19 @@ pub enum StoreError {
     Join(String),
     #[error("{0}")]
     NotFound(String),
+}
+
+impl StoreError {
+    /// The database stayed locked past the busy timeout: other writers
+    /// kept it (a burst of ingest), nothing is wrong with it. Loops retry
+    /// these instead of stopping the daemon.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+        )
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -6,7 +6,7 @@ use std::ops::AddAssign;
 
 use rusqlite::Connection;
 
-use super::{Result, alerts, messages, outbox, requests, timers, write_tx};
+use super::{Result, alerts, messages, requests, timers, write_tx};
 
 /// Rows deleted, per table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -20,19 +20,17 @@ pub struct RetentionStep {
     /// `timers` of the deleted requests (normally none: closing a request
     /// drops its timers).
     pub timers: usize,
-    pub outbox: usize,
 }
 
 impl RetentionStep {
     /// `(table, rows)` pairs, table names as in the schema and the metric.
-    pub fn per_table(&self) -> [(&'static str, usize); 6] {
+    pub fn per_table(&self) -> [(&'static str, usize); 5] {
         [
             ("messages", self.messages),
             ("client_requests", self.requests),
             ("sla_alerts", self.alerts),
             ("alert_deliveries", self.deliveries),
             ("timers", self.timers),
-            ("outbox", self.outbox),
         ]
     }
 
@@ -43,7 +41,7 @@ impl RetentionStep {
     /// True when a batch of `batch` found less than a full batch in every
     /// table it selects from: another call would find nothing left.
     pub fn exhausted(&self, batch: usize) -> bool {
-        self.messages < batch && self.requests < batch && self.outbox < batch
+        self.messages < batch && self.requests < batch
     }
 }
 
@@ -54,14 +52,14 @@ impl AddAssign for RetentionStep {
         self.alerts += o.alerts;
         self.deliveries += o.deliveries;
         self.timers += o.timers;
-        self.outbox += o.outbox;
     }
 }
 
 /// Deletes at most `batch` rows per table older than `cutoff_unix`, in one
 /// short transaction: messages (except those of still-open requests: alert
 /// texts quote them), closed requests with their alerts, deliveries and
-/// timers, and outbox entries.
+/// timers. Not the outbox: its entries are changes Postgres has not got
+/// yet (Postgres keeps the history retention removes here).
 pub fn retention_batch(
     conn: &mut Connection,
     cutoff_unix: i64,
@@ -79,7 +77,6 @@ pub fn retention_batch(
     let alerts = alerts::delete_for_requests(&tx, &doomed)?;
     let timers = timers::delete_for_requests(&tx, &doomed)?;
     let requests = requests::delete(&tx, &doomed)?;
-    let outbox = outbox::delete_before(&tx, cutoff_unix, limit)?;
     tx.commit()?;
     Ok(RetentionStep {
         messages,
@@ -87,6 +84,5 @@ pub fn retention_batch(
         alerts,
         deliveries,
         timers,
-        outbox,
     })
 }

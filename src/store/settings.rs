@@ -10,7 +10,7 @@
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::{StoreError, outbox, state};
+use super::{StoreError, state};
 use crate::config::Problem;
 
 /// The `transport_state` row holding the settings revision.
@@ -84,15 +84,11 @@ pub struct Change<'a> {
     pub new: Value,
 }
 
-/// Bumps the revision and writes the audit line to the log and the outbox
-/// (who, what, old → new), in the caller's transaction.
+/// Bumps the revision and writes the audit line (who, what, old → new) to
+/// the log and to `audit_log`, in the caller's transaction. The row itself
+/// reaches Postgres through the outbox triggers.
 pub fn record(conn: &Connection, c: Change<'_>, now: i64) -> super::Result<()> {
     bump(conn, now)?;
-    let op = if c.new.is_null() {
-        outbox::Op::Delete
-    } else {
-        outbox::Op::Upsert
-    };
     tracing::info!(
         by = c.by,
         entity = c.entity,
@@ -102,12 +98,18 @@ pub fn record(conn: &Connection, c: Change<'_>, now: i64) -> super::Result<()> {
         "settings change: {}",
         c.what
     );
-    outbox::push(
-        conn,
-        c.entity,
-        &c.key,
-        op,
-        &serde_json::json!({"by": c.by, "what": c.what, "old": c.old, "new": c.new}),
+    conn.prepare_cached(
+        "INSERT INTO audit_log (at, by, entity, entity_key, what, old, new)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(rusqlite::params![
         now,
-    )
+        c.by,
+        c.entity,
+        c.key,
+        c.what,
+        c.old.to_string(),
+        c.new.to_string()
+    ])?;
+    Ok(())
 }

@@ -1,6 +1,10 @@
 //! Sync with the firm's Postgres (issue 11): the connection and its pool
-//! ([`pg`]) and the Postgres schema migrations ([`migrate`]). The sync
-//! workers build on these.
+//! ([`pg`]), the Postgres schema migrations ([`migrate`]), the push of the
+//! local outbox ([`push`], its statements in [`upsert`]) and its worker
+//! ([`worker`]).
 
 pub mod migrate;
 pub mod pg;
+pub mod push;
+pub mod upsert;
+pub mod worker;

@@ -130,11 +130,11 @@ fn users_round_trip_through_the_cli() {
     ok(c, &["users", "remove", "7000009"]);
     assert!(!ok(c, &["users", "list"]).contains("Борис"));
 
-    // Every change is audited in the outbox and bumps the revision.
+    // Every change is audited and bumps the revision.
     let db = read_only(&s.db);
     let audited: i64 = db
         .query_row(
-            "SELECT count(*) FROM outbox WHERE entity = 'users'",
+            "SELECT count(*) FROM audit_log WHERE entity = 'users'",
             [],
             |r| r.get(0),
         )
@@ -142,7 +142,8 @@ fn users_round_trip_through_the_cli() {
     assert_eq!(audited, 4);
     let by: String = db
         .query_row(
-            "SELECT payload FROM outbox WHERE entity = 'users' AND payload LIKE '%admin%' ORDER BY id LIMIT 1",
+            "SELECT json_object('by', by, 'old', json(old), 'new', json(new)) FROM audit_log
+             WHERE entity = 'users' AND old || new LIKE '%admin%' ORDER BY id LIMIT 1",
             [],
             |r| r.get(0),
         )

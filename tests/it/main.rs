@@ -105,6 +105,8 @@ impl StaffEnv {
         let config = std::sync::Arc::new(buhbot::config::Config::load(Some(&path)).unwrap());
         let (store, _) = buhbot::store::Store::open_migrated(&dir.path().join("b.db")).unwrap();
         let conn = store.conn().unwrap();
+        // As with a [postgres] section: every change is queued for it.
+        buhbot::store::outbox::set_enabled(&conn, true).unwrap();
         for &(id, role, name, username) in users {
             let user = buhbot::store::users::UserRow {
                 id,

@@ -39,6 +39,7 @@ fn record_some(recorder: &PrometheusRecorder) {
         gauge!(catalogue::LAST_BACKUP_SIZE_BYTES).set(1_048_576.0);
         counter!(catalogue::RETENTION_DELETED_ROWS_TOTAL, "table" => "messages").increment(10);
         counter!(catalogue::RECONCILE_REPAIRS_TOTAL, "kind" => "orphan_alert").increment(1);
+        counter!(catalogue::SYNC_PUSHED_ROWS_TOTAL, "entity" => "chat_messages").increment(3);
     });
 }
 

@@ -124,6 +124,7 @@ static EXPORTED: LazyLock<Exported> = LazyLock::new(|| {
     with_local_recorder(&recorder, || {
         counter!(catalogue::RETENTION_DELETED_ROWS_TOTAL, "table" => "messages").increment(1);
         counter!(catalogue::RECONCILE_REPAIRS_TOTAL, "kind" => "orphan_alert").increment(1);
+        counter!(catalogue::SYNC_PUSHED_ROWS_TOTAL, "entity" => "client_requests").increment(1);
     });
     let exported = Exported::parse(&metrics.render());
     // The render must cover the whole catalogue, or a metric missing here

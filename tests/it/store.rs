@@ -40,6 +40,9 @@ fn migrations_apply_once_and_are_recorded() {
         "holidays",
         "timers",
         "outbox",
+        "sync_state",
+        "sync_dead_letters",
+        "audit_log",
         "transport_state",
         "alert_deliveries",
         "chat_staff",
@@ -77,42 +80,80 @@ fn a_database_newer_than_the_binary_is_refused() {
     assert!(err.to_string().contains("newer than this buhbot"), "{err}");
 }
 
-/// Settings changes reach the upstream outbox as upserts, and removals
-/// (a user, a staff member, a chat's own calendar) as deletions.
+/// With sync on, every change is queued for Postgres by the triggers, in
+/// the transaction of the change, whoever makes it; a staff change is a
+/// change of its chat. With sync off nothing is queued, and turning it on
+/// asks for a backfill of every row.
 #[test]
-fn settings_changes_are_outboxed_as_upserts_and_deletions() {
-    use buhbot::store::{chats, users};
+fn changes_are_queued_for_postgres_only_while_sync_is_on() {
+    use buhbot::store::{chats, outbox, users};
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = Store::open_migrated(&dir.path().join("b.db")).unwrap();
     let c = store.conn().unwrap();
-    let user = users::UserRow {
-        id: 7,
+    let ops = || -> Vec<(String, String, String)> {
+        c.prepare("SELECT entity, entity_key, op FROM outbox ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let user = |id| users::UserRow {
+        id,
         name: "Иванова".into(),
         username: None,
         role: users::Role::Accountant,
         email: None,
     };
-    users::add(&c, &user, "test", 0).unwrap();
+    users::add(&c, &user(6), "test", 0).unwrap();
+    chats::ensure(&c, -4, "Старая группа", "test", 0).unwrap();
+    assert!(ops().is_empty(), "sync off: nothing queued");
+
+    // On: what was there before is queued first (the backfill), once.
+    assert_eq!(
+        outbox::set_enabled(&c, true).unwrap(),
+        2,
+        "user 6 and chat -4"
+    );
+    assert_eq!(outbox::set_enabled(&c, true).unwrap(), 0, "already on");
+    users::add(&c, &user(7), "test", 0).unwrap();
     users::remove(&c, 7, "test", 0).unwrap();
     chats::ensure(&c, -5, "Группа", "test", 0).unwrap();
     chats::set_staff(&c, -5, 8, chats::ChatRole::Accountant, true, "test", 0).unwrap();
     chats::set_staff(&c, -5, 8, chats::ChatRole::Accountant, false, "test", 0).unwrap();
-    let ops: Vec<(String, String)> = c
-        .prepare("SELECT entity, op FROM outbox ORDER BY id")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let ops: Vec<(&str, &str)> = ops.iter().map(|(e, o)| (e.as_str(), o.as_str())).collect();
+    let own = |v: &[(&str, &str, &str)]| -> Vec<(String, String, String)> {
+        v.iter()
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+            .collect()
+    };
     assert_eq!(
-        ops,
-        [
-            ("users", "upsert"),
-            ("users", "delete"),
-            ("chats", "upsert"),
-            ("chat_staff", "upsert"),
-            ("chat_staff", "delete"),
-        ]
+        ops(),
+        own(&[
+            ("users", "6", "upsert"),
+            ("chats", "-4", "upsert"),
+            ("users", "7", "upsert"),
+            ("users", "7", "delete"),
+            ("chats", "-5", "upsert"),
+            ("chats", "-5", "upsert"),
+            ("chats", "-5", "upsert"),
+        ])
     );
+
+    // Off: the queue goes (nothing would push it) and ids never repeat.
+    let last: i64 = c
+        .query_row("SELECT max(id) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    outbox::set_enabled(&c, false).unwrap();
+    assert!(ops().is_empty());
+    users::add(&c, &user(9), "test", 0).unwrap();
+    assert!(ops().is_empty(), "off again: nothing queued");
+    assert_eq!(
+        outbox::set_enabled(&c, true).unwrap(),
+        4,
+        "back on: every row again (users 6, 9, chats -4, -5)"
+    );
+    let first: i64 = c
+        .query_row("SELECT min(id) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert!(first > last, "ids grow after the queue emptied");
 }

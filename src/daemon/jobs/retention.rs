@@ -74,7 +74,6 @@ pub async fn run_retention_batched(
         sla_alerts = d.alerts,
         alert_deliveries = d.deliveries,
         timers = d.timers,
-        outbox = d.outbox,
         "retention deleted old rows"
     );
     Ok(report)

@@ -62,6 +62,8 @@ pub struct Cluster {
     pub port: u16,
     dir: tempfile::TempDir,
     data: PathBuf,
+    /// pg_ctl's -o for this server (its port included), for a restart.
+    server_opts: String,
 }
 
 /// Runs a PostgreSQL tool as the `postgres` user when we are root
@@ -178,7 +180,12 @@ impl Cluster {
             .output()
             .expect("pg_ctl start");
             if out.status.success() {
-                return Cluster { port, dir, data };
+                return Cluster {
+                    port,
+                    dir,
+                    data,
+                    server_opts: o,
+                };
             }
             assert!(
                 attempt < 3,
@@ -200,6 +207,45 @@ impl Cluster {
         let (client, conn) = c.connect(tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);
         client
+    }
+
+    /// Stops the server (fast: open connections are cut), as an outage.
+    pub fn stop(&self) {
+        run(
+            pg_tool(
+                "pg_ctl",
+                &[
+                    "-D".as_ref(),
+                    self.data.as_os_str(),
+                    "-m".as_ref(),
+                    "fast".as_ref(),
+                    "-w".as_ref(),
+                    "stop".as_ref(),
+                ],
+            ),
+            "pg_ctl stop",
+        );
+    }
+
+    /// Starts the stopped server again on the same port.
+    pub fn start_again(&self) {
+        let log = self.dir.path().join("log");
+        run(
+            pg_tool(
+                "pg_ctl",
+                &[
+                    "-D".as_ref(),
+                    self.data.as_os_str(),
+                    "-l".as_ref(),
+                    log.as_os_str(),
+                    "-w".as_ref(),
+                    "-o".as_ref(),
+                    self.server_opts.as_ref(),
+                    "start".as_ref(),
+                ],
+            ),
+            "pg_ctl start",
+        );
     }
 
     /// The temp dir (for config files, CA files, password files).

@@ -4,7 +4,10 @@
 pub mod cluster;
 mod config;
 mod migrate;
+mod outage;
 mod pooler;
+mod push;
+mod replay_sync;
 mod tls;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,194 @@
+//! `buhbot sync`: where the push to Postgres stands, a push now (for
+//! scripts), and the dead letters.
+
+use anyhow::Context;
+
+use crate::config::{Config, ConfigError, PostgresSettings, Problem};
+use crate::store::{Store, outbox};
+use crate::sync::pg::Connector;
+use crate::sync::push::Pusher;
+use crate::sync::worker::daemon_id;
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    #[command(subcommand)]
+    pub command: SyncCmd,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SyncCmd {
+    /// Show the local queue, the last push, Postgres' position and the dead letters
+    Status {
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Push everything queued now and exit (0 when the queue is empty)
+    Once,
+    /// List the changes Postgres refused for good; retry or drop one
+    DeadLetters {
+        /// Queue this dead letter again (the row as it is now)
+        #[arg(long, value_name = "ID", conflicts_with = "drop")]
+        retry: Option<i64>,
+        /// Forget this dead letter
+        #[arg(long, value_name = "ID")]
+        drop: Option<i64>,
+    },
+}
+
+fn settings(config: &Config) -> anyhow::Result<&PostgresSettings> {
+    config.postgres.as_ref().ok_or_else(|| {
+        ConfigError::Invalid(vec![Problem {
+            key: "postgres".into(),
+            origin: config.file.as_ref().map(|f| f.display().to_string()),
+            message: "missing: the sync needs a [postgres] section".into(),
+        }])
+        .into()
+    })
+}
+
+fn age(now: i64, at: Option<i64>) -> String {
+    at.map_or_else(|| "never".into(), |t| format!("{}s ago", (now - t).max(0)))
+}
+
+pub fn run(config: &Config, args: &SyncArgs) -> anyhow::Result<()> {
+    let (store, _) = Store::open_migrated(&config.store.path)?;
+    let now = chrono::Utc::now().timestamp();
+    match &args.command {
+        SyncCmd::Status { json } => status(config, &store, now, *json),
+        SyncCmd::Once => once(config, store, now),
+        SyncCmd::DeadLetters { retry, drop } => dead_letters(&store, *retry, *drop),
+    }
+}
+
+fn status(config: &Config, store: &Store, now: i64, json: bool) -> anyhow::Result<()> {
+    let stats = outbox::stats(&*store.conn()?)?;
+    // Postgres' side, when it answers: the position it has from us.
+    let remote = match &config.postgres {
+        None => Err("not configured".to_string()),
+        Some(pg) => runtime()?.block_on(async {
+            let id = daemon_id(store, now).map_err(|e| e.to_string())?;
+            let pusher = pusher(pg, store.clone(), id, config).map_err(|e| e.to_string())?;
+            pusher.position().await.map_err(|e| e.to_string())
+        }),
+    };
+    let lag = stats.oldest_at.map_or(0, |t| (now - t).max(0));
+    if json {
+        let v = serde_json::json!({
+            "configured": config.postgres.is_some(),
+            "queue": stats,
+            "lag_rows": stats.depth,
+            "lag_seconds": lag,
+            "postgres": match &remote {
+                Ok(pos) => serde_json::json!({"connected": true, "position": pos}),
+                Err(e) => serde_json::json!({"connected": false, "error": e}),
+            },
+        });
+        println!("{v:#}");
+        return Ok(());
+    }
+    match &config.postgres {
+        None => println!("sync: not configured (no [postgres] section): nothing is queued"),
+        Some(pg) => println!("sync: {}", pg.target()),
+    }
+    match &remote {
+        Ok(pos) => println!("postgres: connected, has this daemon's changes up to #{pos}"),
+        Err(e) => println!("postgres: not reachable: {e}"),
+    }
+    match stats.oldest_at {
+        None => println!("queue: empty"),
+        Some(_) => println!(
+            "queue: {} change(s) to push, oldest {} (lag {lag}s)",
+            stats.depth,
+            age(now, stats.oldest_at)
+        ),
+    }
+    println!("last push: {}", age(now, stats.last_push_at));
+    if let Some(e) = &stats.last_push_error {
+        println!("last error: {e}");
+    }
+    println!("dead letters: {}", stats.dead_letters);
+    Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn pusher(
+    pg: &PostgresSettings,
+    store: Store,
+    id: String,
+    config: &Config,
+) -> anyhow::Result<Pusher> {
+    let pool = Connector::new(pg)?.pool()?;
+    Ok(Pusher::new(
+        pool,
+        store,
+        id,
+        i64::from(config.sla.threshold_minutes),
+    ))
+}
+
+fn once(config: &Config, store: Store, now: i64) -> anyhow::Result<()> {
+    let pg = settings(config)?;
+    if !outbox::enabled(&*store.conn()?)? {
+        // The daemon turns recording on at start; a store it never ran on
+        // with [postgres] gets a full backfill from here.
+        outbox::set_enabled(&*store.conn()?, true)?;
+    }
+    let id = daemon_id(&store, now)?;
+    let pusher = pusher(pg, store, id, config)?;
+    let (entries, dead) = runtime()?.block_on(async {
+        pusher.reconcile().await?;
+        let (mut entries, mut dead) = (0, 0);
+        loop {
+            let p = pusher.push_once(now).await?;
+            if p.entries == 0 {
+                break;
+            }
+            entries += p.entries;
+            dead += p.dead_letters;
+        }
+        anyhow::Ok((entries, dead))
+    })?;
+    println!(
+        "pushed {entries} change(s) to {}; {dead} dead letter(s)",
+        pg.target()
+    );
+    Ok(())
+}
+
+fn dead_letters(store: &Store, retry: Option<i64>, drop: Option<i64>) -> anyhow::Result<()> {
+    let conn = store.conn()?;
+    if let Some(id) = retry {
+        anyhow::ensure!(
+            outbox::retry_dead_letter(&conn, id)?,
+            "no dead letter #{id}"
+        );
+        println!("dead letter #{id} queued again");
+        return Ok(());
+    }
+    if let Some(id) = drop {
+        anyhow::ensure!(outbox::drop_dead_letter(&conn, id)?, "no dead letter #{id}");
+        println!("dead letter #{id} dropped");
+        return Ok(());
+    }
+    let letters = outbox::dead_letters(&conn)?;
+    if letters.is_empty() {
+        println!("no dead letters");
+    }
+    for d in letters {
+        let at = chrono::DateTime::from_timestamp(d.failed_at, 0).map_or_else(String::new, |t| {
+            t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        });
+        println!(
+            "#{} {} {} {} ({} attempts, {at}): {}",
+            d.id, d.op, d.entity, d.key, d.attempts, d.error
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! The sync push as a daemon worker: pushes whenever rows were committed
+//! (nudged) and at least every `push_interval`, drains a backlog batch
+//! after batch, and rides out a Postgres outage with backoff while the
+//! daemon goes on (alerts never wait for Postgres).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::pg::Connector;
+use super::push::{PushError, Pusher};
+use crate::config::PostgresSettings;
+use crate::core::delivery::policy::Backoff;
+use crate::core::shared::{Shared, sleep_until};
+use crate::core::worker::{BoxError, Worker, WorkerContext, WorkerState};
+use crate::metrics::catalogue as m;
+use crate::store::{Store, StoreError, state};
+
+/// How long a push in progress may finish after the daemon was told to
+/// stop; past that it is dropped (Postgres rolls it back, the entries stay).
+const DRAIN: Duration = Duration::from_secs(5);
+
+pub struct SyncPushWorker {
+    pub shared: Arc<Shared>,
+    pub settings: PostgresSettings,
+    /// The configuration's SLA threshold, for chats that use the default.
+    pub default_threshold: i64,
+}
+
+/// This daemon's name in `buhbot.sync_positions`: made once per store
+/// (host name and a random tag) and kept in it, so that a restored store
+/// is the same daemon to Postgres.
+pub fn daemon_id(store: &Store, now: i64) -> Result<String, StoreError> {
+    const SOURCE: &str = "sync.daemon_id";
+    let conn = store.conn()?;
+    if let Some(id) = state::position(&conn, SOURCE)? {
+        return Ok(id);
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "buhbot".into());
+    let seed = format!(
+        "{host}{}{}{:?}",
+        std::process::id(),
+        now,
+        std::time::SystemTime::now()
+    );
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(seed.as_bytes());
+    let tag: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let id = format!("{host}-{tag}");
+    state::set_position(&conn, SOURCE, &id, now)?;
+    Ok(id)
+}
+
+impl Worker for SyncPushWorker {
+    fn name(&self) -> &'static str {
+        "sync-push"
+    }
+
+    // Not watched by the watchdog: a hung Postgres must not get the daemon
+    // killed; the outage shows in STATUS=, the metrics and the log.
+    async fn run(self, ctx: WorkerContext) -> Result<(), BoxError> {
+        let connector = Connector::new(&self.settings)?;
+        let pool = connector.pool()?;
+        let store = self.shared.store.clone();
+        let now = self.shared.clock.now().timestamp();
+        let id = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || daemon_id(&store, now)).await??
+        };
+        tracing::info!(daemon_id = %id, target = %self.settings.target(), "sync: pushing to Postgres");
+        ::metrics::gauge!(m::SYNC_CONFIGURED).set(1.0);
+        let pusher = Pusher::new(pool, store, id, self.default_threshold);
+        // Capped low: when Postgres is back, the catch-up starts within seconds.
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
+        let mut reconciled = false;
+        let mut last_error: Option<String> = None;
+        while !ctx.cancel.is_cancelled() {
+            let now = self.shared.clock.now().timestamp();
+            // Squared with Postgres after every (re)connection.
+            let reconcile = !reconciled;
+            let step = async {
+                if reconcile {
+                    pusher.reconcile().await?;
+                }
+                pusher.push_once(now).await
+            };
+            tokio::pin!(step);
+            let result = tokio::select! {
+                r = &mut step => r,
+                _ = ctx.cancel.cancelled() => match tokio::time::timeout(DRAIN, &mut step).await {
+                    Ok(r) => r,
+                    Err(_) => break,
+                },
+            };
+            match result {
+                Ok(p) => {
+                    reconciled = true;
+                    backoff.reset();
+                    if last_error.take().is_some() {
+                        tracing::info!("sync: Postgres reachable again, pushing");
+                    }
+                    ::metrics::gauge!(m::SYNC_LAST_PUSH_TIMESTAMP_SECONDS).set(now as f64);
+                    for (table, n) in &p.rows {
+                        ::metrics::counter!(m::SYNC_PUSHED_ROWS_TOTAL, "entity" => *table)
+                            .increment(*n);
+                    }
+                    if p.entries > 0 {
+                        ctx.status.set(WorkerState::Busy);
+                        tracing::debug!(entries = p.entries, upto = ?p.upto, rows = ?p.rows, "sync: pushed");
+                        continue;
+                    }
+                    ctx.status.set(WorkerState::Idle);
+                    let wake = tokio::time::Instant::now() + self.settings.push_interval;
+                    if !sleep_until(
+                        Some(wake),
+                        &self.shared.outbox_changed,
+                        &ctx.heartbeat,
+                        &ctx.cancel,
+                    )
+                    .await
+                    {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let stage = match &e {
+                        PushError::Pg(_) if !reconciled => "connect",
+                        _ => "push",
+                    };
+                    ::metrics::counter!(m::SYNC_ERRORS_TOTAL, "stage" => stage).increment(1);
+                    let text = e.to_string();
+                    // One warning per distinct failure, not one per retry.
+                    if last_error.as_deref() != Some(text.as_str()) {
+                        tracing::warn!(error = %text, "sync: push failed; the daemon goes on and retries");
+                    }
+                    last_error = Some(text.clone());
+                    ctx.status.set(WorkerState::Failing(text));
+                    if matches!(e, PushError::Pg(_)) {
+                        reconciled = false;
+                    }
+                    let wake = tokio::time::Instant::now() + backoff.next_delay();
+                    let never = tokio::sync::Notify::new();
+                    if !sleep_until(Some(wake), &never, &ctx.heartbeat, &ctx.cancel).await {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,208 @@
+//! The push end to end: the real daemon replays an export with
+//! `[postgres]` configured, and Postgres ends up holding what `buhbot
+//! replay` reports, row for row.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::cluster::{Cluster, Options};
+use crate::daemon::{
+    AlertRow, db_state, export_extent, log_tail, read_only, replay_report, setup, start, stop,
+    wait_done,
+};
+
+fn manifest(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The schema as `buhbot migrate --postgres --supabase-stub` makes it.
+pub async fn migrated(cluster: &Cluster) {
+    use buhbot::sync::migrate::{MIGRATIONS, migrate};
+    use buhbot::sync::pg::{Connector, Login};
+    let connector = Connector::new(&super::settings(cluster.port)).unwrap();
+    let mut client = connector
+        .connect(&Login::daemon(connector.settings()))
+        .await
+        .unwrap();
+    migrate(&mut client, &connector, MIGRATIONS, true)
+        .await
+        .unwrap();
+}
+
+/// The `[postgres]` section for the daemon's role on a test cluster.
+pub fn pg_section(port: u16) -> String {
+    format!(
+        "[postgres]\nhost = \"127.0.0.1\"\nport = {port}\ndbname = \"postgres\"\n\
+         user = \"buhbot_daemon\"\nsslmode = \"disable\"\npush_interval_seconds = 1\n"
+    )
+}
+
+pub fn outbox_depth(db: &std::path::Path) -> i64 {
+    read_only(db)
+        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Postgres' requests and alerts in the shape of `db_state`.
+async fn pg_state(client: &tokio_postgres::Client, end: i64) -> (Vec<Value>, Vec<AlertRow>) {
+    let requests = client
+        .query(
+            "SELECT message_id, client_telegram_id, extract(epoch FROM received_at)::bigint,
+                    extract(epoch FROM response_at)::bigint, responded_by_telegram_id,
+                    sla_working_minutes, extract(epoch FROM sla_breached_at)::bigint, status
+             FROM client_requests ORDER BY chat_id, message_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let answered: Option<i64> = r.get(3);
+            let breached_at: Option<i64> = r.get(6);
+            let status: String = r.get(7);
+            serde_json::json!({
+                "message_id": r.get::<_, i64>(0),
+                "client_id": r.get::<_, Option<i64>>(1),
+                "received_at": r.get::<_, i64>(2),
+                "answered_at": answered,
+                "answered_by": r.get::<_, Option<i64>>(4),
+                "working_minutes": if answered.is_some() { r.get::<_, Option<i32>>(5) } else { None },
+                "breached_at": breached_at.filter(|&b| b <= end),
+                "status": if status == "answered" { "answered" } else { "open" },
+            })
+        })
+        .collect();
+    let alerts = client
+        .query(
+            "SELECT r.message_id, a.alert_type, a.escalation_level::bigint,
+                    extract(epoch FROM a.due_at)::bigint
+             FROM sla_alerts a JOIN client_requests r ON r.id = a.request_id
+             WHERE a.due_at <= to_timestamp($1::bigint)
+             ORDER BY r.message_id, a.escalation_level, a.alert_type",
+            &[&end],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    (requests, alerts)
+}
+
+async fn pg_count(client: &tokio_postgres::Client, table: &str) -> i64 {
+    client
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+fn local_count(db: &std::path::Path, table: &str) -> i64 {
+    read_only(db)
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_ends_with_what_replay_reports() {
+    let cluster = Cluster::start(Options::default());
+    migrated(&cluster).await;
+    let s = setup(&pg_section(cluster.port));
+    let export = manifest("data/examples/chat-export.json");
+    let (n, end) = export_extent(&export);
+    let mut child = start(
+        &s,
+        &format!("replay:{}?speed=1e9", export.display()),
+        "daemon.log",
+    );
+    wait_done(&s, n, end, &mut child, Duration::from_secs(60));
+    // The daemon pushes as it goes: its queue drains while it runs.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while outbox_depth(&s.db) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "queue never drained: {}",
+            log_tail(&s)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(stop(child).success(), "{}", log_tail(&s));
+    // Alerts that fired between the drain and the stop, pushed by the CLI.
+    let out = crate::buhbot()
+        .args(["sync", "once", "--config", s.config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(outbox_depth(&s.db), 0);
+
+    let client = cluster.admin().await;
+    let (expected, expected_alerts) = replay_report(&s, &export);
+    assert!(!expected_alerts.is_empty());
+    let expected_alerts: Vec<AlertRow> = expected_alerts
+        .into_iter()
+        .map(|(m, kind, level, at)| {
+            let kind = if kind == "warning" {
+                kind
+            } else {
+                "breach".into()
+            };
+            (m, kind, level, at)
+        })
+        .collect();
+    let (requests, alerts) = pg_state(&client, end).await;
+    assert_eq!(requests, expected);
+    assert_eq!(alerts, expected_alerts);
+    // And every local row, once.
+    for (local, remote) in [
+        ("messages", "chat_messages"),
+        ("client_requests", "client_requests"),
+        ("sla_alerts", "sla_alerts"),
+        ("alert_deliveries", "alert_deliveries"),
+        // A chat known only from the configuration gets its row upstream
+        // with its first message.
+        (
+            "(SELECT id FROM chats UNION SELECT chat_id FROM messages)",
+            "chats",
+        ),
+    ] {
+        assert_eq!(
+            pg_count(&client, remote).await,
+            local_count(&s.db, local),
+            "{remote}"
+        );
+    }
+    // The local store and Postgres agree on the request the SQLite test
+    // compares too (db_state is what the daemon test checks).
+    let (local_requests, _) = db_state(&s.db, end);
+    assert_eq!(local_requests.len(), requests.len());
+    // The daemon's position is its last entry, written by the daemon role.
+    let (pos, writer): (i64, Option<String>) = {
+        let r = client
+            .query_one(
+                "SELECT p.pushed_seq, (SELECT updated_by FROM chats LIMIT 1)
+                 FROM buhbot.sync_positions p",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    let seq: i64 = read_only(&s.db)
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(pos, seq);
+    assert!(
+        writer.is_some_and(|w| w.starts_with("daemon:")),
+        "rows pushed by the daemon name it as their writer"
+    );
+}
