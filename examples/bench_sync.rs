@@ -48,11 +48,11 @@ fn pusher(port: u16, store: Store, id: &str) -> Pusher {
     Pusher::new(pool, store, id.into(), 60)
 }
 
-fn peak_rss_kb() -> u64 {
+fn rss_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
@@ -77,8 +77,42 @@ async fn clear(port: u16) {
 async fn catchup(port: u16, rows: i64) {
     clear(port).await;
     let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path());
+    // The backlog is queued by another process, as a daemon after an
+    // outage has it: this process' memory is the push's alone.
     let t = Instant::now();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["queue", &rows.to_string()])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    println!("queued {rows} rows in {:.1} s", t.elapsed().as_secs_f64());
+    let store = store(dir.path());
+    let pusher = pusher(port, store.clone(), "bench-catchup");
+    pusher.reconcile().await.unwrap();
+    let t = Instant::now();
+    let mut pushed = 0;
+    let (start_rss, mut max_rss) = (rss_kb("VmRSS:"), 0);
+    loop {
+        let p = pusher.push_once(0).await.unwrap();
+        if p.entries == 0 {
+            break;
+        }
+        pushed += p.entries;
+        max_rss = max_rss.max(rss_kb("VmRSS:"));
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "catch-up: {pushed} rows in {secs:.1} s = {:.0} rows/s; RSS {start_rss} kB before \
+         the push, at most {max_rss} kB while pushing (process peak {} kB)",
+        pushed as f64 / secs,
+        rss_kb("VmHWM:")
+    );
+}
+
+/// The child of `catchup`: queues `rows` messages in `dir`'s store.
+fn queue(rows: i64, dir: &std::path::Path) {
+    let store = store(dir);
     store
         .conn()
         .unwrap()
@@ -91,24 +125,6 @@ async fn catchup(port: u16, rows: i64) {
             rusqlite::params![rows, CHAT],
         )
         .unwrap();
-    println!("queued {rows} rows in {:.1} s", t.elapsed().as_secs_f64());
-    let pusher = pusher(port, store.clone(), "bench-catchup");
-    pusher.reconcile().await.unwrap();
-    let t = Instant::now();
-    let mut pushed = 0;
-    loop {
-        let p = pusher.push_once(0).await.unwrap();
-        if p.entries == 0 {
-            break;
-        }
-        pushed += p.entries;
-    }
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "catch-up: {pushed} rows in {secs:.1} s = {:.0} rows/s; peak RSS {} kB",
-        pushed as f64 / secs,
-        peak_rss_kb()
-    );
 }
 
 async fn lag(port: u16, seconds: u64) {
@@ -206,9 +222,15 @@ async fn lag(port: u16, seconds: u64) {
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let port: u16 = args
-        .next()
-        .and_then(|p| p.parse().ok())
+    let first = args.next().unwrap_or_default();
+    if first == "queue" {
+        let rows: i64 = args.next().and_then(|r| r.parse().ok()).unwrap();
+        queue(rows, std::path::Path::new(&args.next().unwrap()));
+        return;
+    }
+    let port: u16 = first
+        .parse()
+        .ok()
         .expect("usage: bench_sync PORT [catchup[=ROWS]] [lag[=SECONDS]]");
     let rest: Vec<String> = args.collect();
     let want = |name: &str| -> Option<Option<String>> {

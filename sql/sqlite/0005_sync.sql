@@ -66,58 +66,7 @@ CREATE TABLE audit_log (
     new         TEXT NOT NULL               -- JSON
 );
 
--- The triggers. `sync_on` is the condition every one of them shares.
-CREATE VIEW sync_on AS SELECT 1 AS on_ FROM sync_state WHERE enabled = 1 AND applying = 0;
-
-CREATE TRIGGER users_outbox_ins AFTER INSERT ON users WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op) VALUES ('users', NEW.id, 'upsert'); END;
-CREATE TRIGGER users_outbox_upd AFTER UPDATE ON users WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN
-    INSERT INTO outbox (entity, entity_key, op) SELECT 'users', OLD.id, 'delete' WHERE OLD.id <> NEW.id;
-    INSERT INTO outbox (entity, entity_key, op) VALUES ('users', NEW.id, 'upsert');
-END;
-CREATE TRIGGER users_outbox_del AFTER DELETE ON users WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op) VALUES ('users', OLD.id, 'delete'); END;
-
--- A chat's staff lives in chat_staff here and in the chat's id arrays
--- upstream: a staff change is a change of the chat.
-CREATE TRIGGER chats_outbox_ins AFTER INSERT ON chats WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op) VALUES ('chats', NEW.id, 'upsert'); END;
-CREATE TRIGGER chats_outbox_upd AFTER UPDATE ON chats WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op) VALUES ('chats', NEW.id, 'upsert'); END;
--- A group that became a supergroup: its rows move to the new id here
--- (store::chats::move_rows) and upstream: store::outbox::record_move
--- queues ('chats', 'old:new', 'move') before the rows move.
-CREATE TRIGGER chats_outbox_del AFTER DELETE ON chats WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op) VALUES ('chats', OLD.id, 'delete'); END;
-CREATE TRIGGER chat_staff_outbox_ins AFTER INSERT ON chat_staff WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op) VALUES ('chats', NEW.chat_id, 'upsert'); END;
-CREATE TRIGGER chat_staff_outbox_del AFTER DELETE ON chat_staff WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op) VALUES ('chats', OLD.chat_id, 'upsert'); END;
-
-CREATE TRIGGER messages_outbox_ins AFTER INSERT ON messages WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op)
-      VALUES ('chat_messages', NEW.chat_id || ':' || NEW.message_id || ':' || NEW.edit_version, 'upsert'); END;
-CREATE TRIGGER messages_outbox_upd AFTER UPDATE ON messages WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op)
-      VALUES ('chat_messages', NEW.chat_id || ':' || NEW.message_id || ':' || NEW.edit_version, 'upsert'); END;
-
-CREATE TRIGGER requests_outbox_ins AFTER INSERT ON client_requests WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op) VALUES ('client_requests', NEW.id, 'upsert'); END;
-CREATE TRIGGER requests_outbox_upd AFTER UPDATE ON client_requests WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op) VALUES ('client_requests', NEW.id, 'upsert'); END;
-
-CREATE TRIGGER alerts_outbox_ins AFTER INSERT ON sla_alerts WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op) VALUES ('sla_alerts', NEW.id, 'upsert'); END;
-CREATE TRIGGER alerts_outbox_upd AFTER UPDATE ON sla_alerts WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op) VALUES ('sla_alerts', NEW.id, 'upsert'); END;
-
--- The alert's row upstream carries its delivery status: a delivery's
--- change is also a change of its alert.
-CREATE TRIGGER deliveries_outbox_ins AFTER INSERT ON alert_deliveries WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN INSERT INTO outbox (entity, entity_key, op) VALUES ('alert_deliveries', NEW.id, 'upsert'); END;
-CREATE TRIGGER deliveries_outbox_upd AFTER UPDATE ON alert_deliveries WHEN EXISTS (SELECT 1 FROM sync_on)
-BEGIN
-    INSERT INTO outbox (entity, entity_key, op) VALUES ('alert_deliveries', NEW.id, 'upsert');
-    INSERT INTO outbox (entity, entity_key, op) VALUES ('sla_alerts', NEW.alert_id, 'upsert');
-END;
+-- The triggers that fill the outbox are not part of the schema: they
+-- exist only while sync is on (sql/sqlite/sync_triggers.sql, created and
+-- dropped by store::outbox::set_enabled), so that a store without
+-- [postgres] pays nothing for them on its hot path.

@@ -1,7 +1,8 @@
 //! Changes waiting to be pushed to the firm's Postgres, in order.
 //!
-//! Entries are written by SQLite triggers (`sql/sqlite/0005_sync.sql`) in
-//! the transaction of the change, while sync is on; each names a row
+//! Entries are written by SQLite triggers (`sql/sqlite/sync_triggers.sql`)
+//! in the transaction of the change; the triggers exist only while sync is
+//! on, so a store without Postgres pays nothing for them. Each names a row
 //! (entity, key) and the pusher reads the full row when it pushes. An
 //! entry's id is that row's version upstream, so ids only grow.
 
@@ -66,6 +67,9 @@ const BACKFILL: &[(&str, &str)] = &[
     ),
 ];
 
+/// The triggers that queue changes (created with IF NOT EXISTS).
+const TRIGGERS: &str = include_str!("../../sql/sqlite/sync_triggers.sql");
+
 /// The pushed entities, in dependency order.
 pub fn entities() -> impl Iterator<Item = &'static str> {
     BACKFILL.iter().map(|(e, _)| *e)
@@ -80,10 +84,32 @@ pub fn entities() -> impl Iterator<Item = &'static str> {
 pub fn set_enabled(conn: &Connection, on: bool) -> Result<usize> {
     super::in_savepoint(conn, || {
         if !on {
+            // Already off (every start without [postgres]): no write at
+            // all, so the start does not wait for a write lock or a WAL
+            // checkpoint.
+            let has_triggers: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger'
+                                AND name LIKE '%\\_outbox\\_%' ESCAPE '\\')",
+                [],
+                |r| r.get(0),
+            )?;
+            if !enabled(conn)? && !has_triggers {
+                return Ok(0);
+            }
+            let triggers: Vec<String> = conn
+                .prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%\\_outbox\\_%' ESCAPE '\\'",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for t in triggers {
+                conn.execute_batch(&format!("DROP TRIGGER IF EXISTS \"{t}\""))?;
+            }
             conn.execute("UPDATE sync_state SET enabled = 0, applying = 0", [])?;
             conn.execute("DELETE FROM outbox", [])?;
             return Ok(0);
         }
+        conn.execute_batch(TRIGGERS)?;
         if enabled(conn)? {
             conn.execute("UPDATE sync_state SET applying = 0", [])?;
             return Ok(0);
