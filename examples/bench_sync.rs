@@ -230,7 +230,6 @@ async fn main() {
     }
     let port: u16 = first
         .parse()
-        .ok()
         .expect("usage: bench_sync PORT [catchup[=ROWS]] [lag[=SECONDS]]");
     let rest: Vec<String> = args.collect();
     let want = |name: &str| -> Option<Option<String>> {
