@@ -46,6 +46,19 @@ pub async fn sleep_until(
     }
 }
 
+/// Sleeps `wait` (beating every [`TICK`]), or until cancelled (then
+/// returns false): the pause after a failed step.
+pub async fn pause(wait: Duration, heartbeat: &Heartbeat, cancel: &CancellationToken) -> bool {
+    let nobody = Notify::new();
+    sleep_until(
+        Some(tokio::time::Instant::now() + wait),
+        &nobody,
+        heartbeat,
+        cancel,
+    )
+    .await
+}
+
 /// What the daemon's loops share: the store, the clock, the one owner of
 /// the engine, the sinks in force, the replay watermark and the nudges
 /// between loops.

@@ -77,12 +77,10 @@ pub async fn run(
     }
 }
 
-/// A short pause after a busy database (beating: it is not a wedge);
-/// false when cancelled.
+/// The pause after a busy database (beating: it is not a wedge); false
+/// when cancelled.
 pub async fn busy_pause(heartbeat: &Heartbeat, cancel: &CancellationToken) -> bool {
-    let never = tokio::sync::Notify::new();
-    let wake = tokio::time::Instant::now() + std::time::Duration::from_millis(200);
-    sleep_until(Some(wake), &never, heartbeat, cancel).await
+    crate::core::shared::pause(std::time::Duration::from_millis(200), heartbeat, cancel).await
 }
 
 /// Renders and sends one delivery, then records the outcome; `unit` is the

@@ -315,7 +315,8 @@ impl Plan {
             v.iter().filter(|(_, j)| *j == i).cloned().collect()
         }
         Plan {
-            items: self.items.clone(),
+            // The items stay with the whole plan (see `apply`): no copy per row.
+            items: Vec::new(),
             users: pick(&self.users, i),
             user_deletes: pick(&self.user_deletes, i),
             chats: pick(&self.chats, i),
@@ -330,13 +331,15 @@ impl Plan {
         }
     }
 
-    fn versions<R>(&self, v: &[(R, usize)]) -> Vec<i64> {
-        v.iter().map(|(_, i)| self.items[*i].version).collect()
+    /// The versions of `v`'s rows: their items' last entry ids.
+    fn versions<R>(items: &[Item], v: &[(R, usize)]) -> Vec<i64> {
+        v.iter().map(|(_, i)| items[*i].version).collect()
     }
 
     /// Writes the plan in the caller's transaction; returns rows per table.
     async fn apply(
         &self,
+        items: &[Item],
         tx: &tokio_postgres::Transaction<'_>,
         default_threshold: i64,
     ) -> Result<Vec<(&'static str, u64)>, tokio_postgres::Error> {
@@ -355,7 +358,7 @@ impl Plan {
             let n = upsert::chats(
                 tx,
                 &rows(&self.chats),
-                &self.versions(&self.chats),
+                &Plan::versions(items, &self.chats),
                 default_threshold,
             )
             .await?;
@@ -378,24 +381,37 @@ impl Plan {
             out.push(("chats", upsert::delete_chats(tx, &ids).await?));
         }
         if !self.messages.is_empty() {
-            let n =
-                upsert::messages(tx, &rows(&self.messages), &self.versions(&self.messages)).await?;
+            let n = upsert::messages(
+                tx,
+                &rows(&self.messages),
+                &Plan::versions(items, &self.messages),
+            )
+            .await?;
             out.push(("chat_messages", n));
         }
         if !self.requests.is_empty() {
-            let n =
-                upsert::requests(tx, &rows(&self.requests), &self.versions(&self.requests)).await?;
+            let n = upsert::requests(
+                tx,
+                &rows(&self.requests),
+                &Plan::versions(items, &self.requests),
+            )
+            .await?;
             out.push(("client_requests", n));
         }
         if !self.alerts.is_empty() {
-            let n = upsert::alerts(tx, &rows(&self.alerts), &self.versions(&self.alerts)).await?;
+            let n = upsert::alerts(
+                tx,
+                &rows(&self.alerts),
+                &Plan::versions(items, &self.alerts),
+            )
+            .await?;
             out.push(("sla_alerts", n));
         }
         if !self.deliveries.is_empty() {
             let n = upsert::deliveries(
                 tx,
                 &rows(&self.deliveries),
-                &self.versions(&self.deliveries),
+                &Plan::versions(items, &self.deliveries),
             )
             .await?;
             out.push(("alert_deliveries", n));
@@ -494,7 +510,7 @@ impl Pusher {
                 .await
                 .map_err(|e| self.query_error("starting the push transaction", e))?;
             self.set_origin(&tx).await?;
-            match plan.apply(&tx, self.default_threshold).await {
+            match plan.apply(&plan.items, &tx, self.default_threshold).await {
                 Ok(rows) => return self.finish(tx, plan, rows, Vec::new(), now).await,
                 // The failed statement rolled the whole batch back.
                 Err(e) if row_refused(&e) => {
@@ -541,7 +557,7 @@ impl Pusher {
                 .savepoint("row")
                 .await
                 .map_err(|e| self.query_error("a savepoint", e))?;
-            match one.apply(&sp, self.default_threshold).await {
+            match one.apply(&plan.items, &sp, self.default_threshold).await {
                 Ok(n) => {
                     sp.commit()
                         .await

@@ -395,6 +395,16 @@ pub async fn requests(
     .await
 }
 
+/// The original's alert_type of a stored alert kind: escalations are
+/// breaches of a higher level in its model.
+pub fn alert_type(kind: &str) -> &'static str {
+    if kind == "warning" {
+        "warning"
+    } else {
+        "breach"
+    }
+}
+
 /// The original's resolution words.
 fn resolved_action(resolution: Option<&str>) -> Option<&'static str> {
     match resolution? {
@@ -412,17 +422,7 @@ pub async fn alerts(
 ) -> Result<u64, tokio_postgres::Error> {
     let chat: Vec<i64> = rows.iter().map(|r| r.chat_id).collect();
     let msg: Vec<i64> = rows.iter().map(|r| r.message_id).collect();
-    // Escalations are breaches of a higher level in the original's model.
-    let atype: Vec<&str> = rows
-        .iter()
-        .map(|r| {
-            if r.kind == "warning" {
-                "warning"
-            } else {
-                "breach"
-            }
-        })
-        .collect();
+    let atype: Vec<&str> = rows.iter().map(|r| alert_type(&r.kind)).collect();
     let level: Vec<i64> = rows.iter().map(|r| r.level).collect();
     let due: Vec<i64> = rows.iter().map(|r| r.due_at).collect();
     let fired: Vec<i64> = rows.iter().map(|r| r.fired_at).collect();
@@ -491,16 +491,7 @@ pub async fn deliveries(
 ) -> Result<u64, tokio_postgres::Error> {
     let chat: Vec<i64> = rows.iter().map(|r| r.chat_id).collect();
     let msg: Vec<i64> = rows.iter().map(|r| r.message_id).collect();
-    let atype: Vec<&str> = rows
-        .iter()
-        .map(|r| {
-            if r.alert_kind == "warning" {
-                "warning"
-            } else {
-                "breach"
-            }
-        })
-        .collect();
+    let atype: Vec<&str> = rows.iter().map(|r| alert_type(&r.alert_kind)).collect();
     let level: Vec<i64> = rows.iter().map(|r| r.alert_level).collect();
     let channel: Vec<&str> = rows.iter().map(|r| r.channel.as_str()).collect();
     let recipient: Vec<&str> = rows.iter().map(|r| r.recipient.as_str()).collect();

@@ -10,7 +10,7 @@ use super::pg::Connector;
 use super::push::{PushError, Pusher};
 use crate::config::PostgresSettings;
 use crate::core::delivery::policy::Backoff;
-use crate::core::shared::{Shared, sleep_until};
+use crate::core::shared::{Shared, pause, sleep_until};
 use crate::core::worker::{BoxError, Worker, WorkerContext, WorkerState};
 use crate::metrics::catalogue as m;
 use crate::store::{Store, StoreError, state};
@@ -140,9 +140,7 @@ impl Worker for SyncPushWorker {
                     if matches!(e, PushError::Pg(_)) {
                         reconciled = false;
                     }
-                    let wake = tokio::time::Instant::now() + backoff.next_delay();
-                    let never = tokio::sync::Notify::new();
-                    if !sleep_until(Some(wake), &never, &ctx.heartbeat, &ctx.cancel).await {
+                    if !pause(backoff.next_delay(), &ctx.heartbeat, &ctx.cancel).await {
                         break;
                     }
                 }

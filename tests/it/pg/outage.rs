@@ -6,10 +6,9 @@
 use std::time::{Duration, Instant};
 
 use super::cluster::{Cluster, Options};
-use super::replay_sync::{migrated, outbox_depth, pg_section};
+use super::replay_sync::{as_upstream, migrated, outbox_depth, pg_alerts, pg_section};
 use crate::daemon::{
-    AlertRow, db_state, export_extent, log_tail, read_only, replay_report, setup, start, stop,
-    wait_done,
+    db_state, export_extent, log_tail, read_only, replay_report, setup, start, stop, wait_done,
 };
 
 /// How long Postgres is down at least while the daemon works.
@@ -135,24 +134,10 @@ fn an_outage_and_kills_during_the_catch_up_lose_and_double_nothing() {
         ] {
             assert_eq!(pg(remote).await, count(&s.db, local), "{remote}");
         }
-        let due: Vec<AlertRow> = client
-            .query(
-                "SELECT r.message_id, a.alert_type, a.escalation_level::bigint,
-                        extract(epoch FROM a.due_at)::bigint
-                 FROM sla_alerts a JOIN client_requests r ON r.id = a.request_id
-                 WHERE a.due_at <= to_timestamp($1::bigint)
-                 ORDER BY r.message_id, a.escalation_level, a.alert_type",
-                &[&end],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-            .collect();
-        let want: Vec<AlertRow> = expected_alerts
-            .into_iter()
-            .map(|(m, k, l, at)| (m, if k == "warning" { k } else { "breach".into() }, l, at))
-            .collect();
-        assert_eq!(due, want, "alerts in Postgres");
+        assert_eq!(
+            pg_alerts(&client, end).await,
+            as_upstream(expected_alerts),
+            "alerts in Postgres"
+        );
     });
 }

@@ -74,7 +74,14 @@ async fn pg_state(client: &tokio_postgres::Client, end: i64) -> (Vec<Value>, Vec
             })
         })
         .collect();
-    let alerts = client
+    let alerts = pg_alerts(client, end).await;
+    (requests, alerts)
+}
+
+/// Postgres' alerts due by `end`, as (request message id, alert_type,
+/// level, due).
+pub async fn pg_alerts(client: &tokio_postgres::Client, end: i64) -> Vec<AlertRow> {
+    client
         .query(
             "SELECT r.message_id, a.alert_type, a.escalation_level::bigint,
                     extract(epoch FROM a.due_at)::bigint
@@ -87,8 +94,23 @@ async fn pg_state(client: &tokio_postgres::Client, end: i64) -> (Vec<Value>, Vec
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect();
-    (requests, alerts)
+        .collect()
+}
+
+/// The replay's alerts as the original's model names them upstream:
+/// warnings stay, breaches and escalations are breaches (by level).
+pub fn as_upstream(alerts: Vec<AlertRow>) -> Vec<AlertRow> {
+    alerts
+        .into_iter()
+        .map(|(m, kind, level, at)| {
+            let kind = if kind == "warning" {
+                kind
+            } else {
+                "breach".into()
+            };
+            (m, kind, level, at)
+        })
+        .collect()
 }
 
 async fn pg_count(client: &tokio_postgres::Client, table: &str) -> i64 {
@@ -144,17 +166,7 @@ async fn postgres_ends_with_what_replay_reports() {
     let client = cluster.admin().await;
     let (expected, expected_alerts) = replay_report(&s, &export);
     assert!(!expected_alerts.is_empty());
-    let expected_alerts: Vec<AlertRow> = expected_alerts
-        .into_iter()
-        .map(|(m, kind, level, at)| {
-            let kind = if kind == "warning" {
-                kind
-            } else {
-                "breach".into()
-            };
-            (m, kind, level, at)
-        })
-        .collect();
+    let expected_alerts = as_upstream(expected_alerts);
     let (requests, alerts) = pg_state(&client, end).await;
     assert_eq!(requests, expected);
     assert_eq!(alerts, expected_alerts);
