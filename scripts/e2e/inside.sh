@@ -61,7 +61,7 @@ t_install_fresh() {
 # ------------------------------------------------------------ 2. configure, start
 t_placeholders() {
     local f missing=""
-    for f in telegram_api_hash postgres_password smtp_password; do
+    for f in telegram_api_hash postgres_password postgres_backup_password smtp_password; do
         [ -f "$creds/$f" ] || missing="$missing $f"
     done
     detail="$(stat -c '%U:%G %a' "$creds" 2>&1) $creds;${missing:+ missing:$missing}"
@@ -71,7 +71,7 @@ t_placeholders() {
 configure() {
     install -d -m 0700 "$creds"
     (umask 077; printf '%s\n' "$token" >"$creds/telegram_bot_token")
-    for f in telegram_api_hash postgres_password smtp_password; do
+    for f in telegram_api_hash postgres_password postgres_backup_password smtp_password; do
         [ -e "$creds/$f" ] || install -m 0600 /dev/null "$creds/$f"
     done
     install -d /usr/share/buhbot-e2e

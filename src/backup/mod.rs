@@ -12,6 +12,7 @@ mod create;
 mod db;
 mod fsutil;
 mod lock;
+pub mod postgres;
 mod progress;
 mod prune;
 mod restore;

@@ -12,10 +12,20 @@ use super::{BackupEntry, BackupError, BackupSettings, parse_archive_name};
 /// newest first. Other files are ignored. A missing `dir` is an error: it
 /// most likely means a mistyped path.
 pub fn list(dir: &Path) -> Result<Vec<BackupEntry>, BackupError> {
+    list_named(dir, parse_archive_name)
+}
+
+/// The regular files of `dir` whose names `parse` reads a timestamp from,
+/// newest first (the Postgres dumps share the directory under their own
+/// pattern).
+pub(super) fn list_named(
+    dir: &Path,
+    parse: fn(&str) -> Option<DateTime<Utc>>,
+) -> Result<Vec<BackupEntry>, BackupError> {
     let mut entries = Vec::new();
     for item in fs::read_dir(dir).map_err(BackupError::io("read directory", dir))? {
         let item = item.map_err(BackupError::io("read directory", dir))?;
-        let Some(created_at) = item.file_name().to_str().and_then(parse_archive_name) else {
+        let Some(created_at) = item.file_name().to_str().and_then(parse) else {
             continue;
         };
         let path = item.path();

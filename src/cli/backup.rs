@@ -1,4 +1,5 @@
-//! `buhbot backup [list|verify]` and `buhbot restore`.
+//! `buhbot backup [list|verify|create-postgres|restore-postgres]` and
+//! `buhbot restore`.
 
 use std::path::PathBuf;
 
@@ -49,7 +50,7 @@ pub struct CreateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCmd {
-    /// List the archives, newest first
+    /// List the archives and Postgres dumps, newest first
     List {
         /// Directory holding the archives [default: [backup] dir]
         #[arg(long, value_name = "DIR")]
@@ -60,6 +61,12 @@ pub enum BackupCmd {
         /// The archive (buhbot-YYYYMMDDTHHMMSSZ.tar.gz)
         file: PathBuf,
     },
+    /// Dump the [postgres] database now (pg_dump -Fc), as the daemon's
+    /// scheduled job does
+    CreatePostgres(super::backup_pg::CreatePostgresArgs),
+    /// Restore a Postgres dump into an empty database (pg_restore, in one
+    /// transaction)
+    RestorePostgres(super::backup_pg::RestorePostgresArgs),
 }
 
 #[derive(Debug, Args)]
@@ -80,7 +87,9 @@ pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<()> {
         Some(BackupCmd::List { dir }) => {
             let dir = dir.clone().unwrap_or_else(|| configured(cli).1.dir);
             let dir = &dir;
-            let entries = backup::list(dir)?;
+            let mut entries = backup::list(dir)?;
+            entries.extend(backup::postgres::list_dumps(dir)?);
+            entries.sort_by_key(|e| std::cmp::Reverse(e.created_at));
             if entries.is_empty() {
                 println!("no backups in {}", dir.display());
             }
@@ -93,6 +102,12 @@ pub fn run(cli: &Cli, args: &BackupArgs) -> anyhow::Result<()> {
                 );
             }
             Ok(())
+        }
+        Some(BackupCmd::CreatePostgres(a)) => {
+            super::backup_pg::create(&super::load_config(cli)?, a)
+        }
+        Some(BackupCmd::RestorePostgres(a)) => {
+            super::backup_pg::restore(&super::load_config(cli)?, a)
         }
         Some(BackupCmd::Verify { file }) => {
             let m = backup::verify(file)?;

@@ -4,6 +4,7 @@
 mod admin;
 mod admin_chats;
 mod backup;
+mod backup_pg;
 mod calendar;
 pub mod man;
 mod migrate;
@@ -96,7 +97,10 @@ pub struct RunArgs {
 
 /// Parses the arguments, runs the command and maps its outcome to an exit
 /// code: 0 success, 78 configuration error, 69/77 for `telegram check`
-/// (Telegram unreachable / credentials refused), 1 anything else.
+/// (Telegram unreachable / credentials refused), sysexits for the Postgres
+/// backup commands (65 not a dump, 66 no such file, 69 pg_dump missing or
+/// the server unreachable, 73 the target database not empty), 1 anything
+/// else.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::logging::init(None);
@@ -108,6 +112,8 @@ pub fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             } else if let Some(c) = e.downcast_ref::<telegram::CheckError>() {
                 ExitCode::from(c.exit_code())
+            } else if let Some(b) = e.downcast_ref::<crate::backup::postgres::PgBackupError>() {
+                ExitCode::from(b.exit_code())
             } else {
                 ExitCode::FAILURE
             }
@@ -167,6 +173,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         "not set"
                     },
                 ),
+            }
+            if let Some(dump) = crate::backup::postgres::DumpSettings::from_config(&config) {
+                let b = &config.backup.postgres;
+                let program = crate::backup::postgres::find_pg_dump(b.pg_dump.as_deref())
+                    .map_or_else(|e| e.to_string(), |p| p.display().to_string());
+                if b.enabled {
+                    println!(
+                        "postgres backups: schedule \"{}\", keep {}, as {}, {program}",
+                        b.schedule,
+                        b.keep,
+                        dump.target()
+                    );
+                } else {
+                    println!("postgres backups: off ([backup] postgres_enabled = false)");
+                }
             }
             Ok(())
         }

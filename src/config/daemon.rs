@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::pg_backup::{self, PostgresBackupConfig};
 use super::reader::{Problems, Table, join};
 use super::{EmailSettings, Secret, TlsMode, credential};
 use crate::domain::render::DEFAULT_PREVIEW_CHARS;
@@ -15,7 +16,21 @@ pub const DEFAULT_DB_PATH: &str = "/var/lib/buhbot/buhbot.db";
 pub const STORE_KEYS: &[&str] = &["path", "retention_days", "retention_schedule"];
 pub const DAEMON_KEYS: &[&str] = &["drain_timeout_seconds", "reconcile_schedule"];
 pub const METRICS_KEYS: &[&str] = &["textfile", "interval_seconds"];
-pub const BACKUP_KEYS: &[&str] = &["dir", "keep_days", "keep_count", "schedule", "enabled"];
+pub const BACKUP_KEYS: &[&str] = &[
+    "dir",
+    "keep_days",
+    "keep_count",
+    "schedule",
+    "enabled",
+    // The Postgres dumps (config/pg_backup.rs).
+    "postgres_enabled",
+    "postgres_schedule",
+    "postgres_keep",
+    "pg_dump",
+    "postgres_port",
+    "postgres_user",
+    "postgres_password_file",
+];
 pub const ALERTS_KEYS: &[&str] = &[
     "preview_chars",
     "managers",
@@ -109,6 +124,8 @@ pub struct BackupConfig {
     /// Daily by default: the firm's recovery point objective is 24 hours,
     /// which a weekly archive cannot meet.
     pub schedule: String,
+    /// The `pg_dump` of the `[postgres]` database (`postgres_*` keys).
+    pub postgres: PostgresBackupConfig,
 }
 
 impl Default for BackupConfig {
@@ -119,6 +136,7 @@ impl Default for BackupConfig {
             keep_days: 28,
             keep_count: 28,
             schedule: "0 0 3 * * *".into(),
+            postgres: PostgresBackupConfig::with_enabled(true),
         }
     }
 }
@@ -242,7 +260,7 @@ impl TelegramSettings {
     }
 }
 
-fn cron(problems: &mut Problems<'_>, t: &Table<'_>, key: &str, default: &str) -> String {
+pub(super) fn cron(problems: &mut Problems<'_>, t: &Table<'_>, key: &str, default: &str) -> String {
     let Some(expr) = t.get::<String>(problems, key) else {
         return default.to_string();
     };
@@ -252,7 +270,12 @@ fn cron(problems: &mut Problems<'_>, t: &Table<'_>, key: &str, default: &str) ->
     expr
 }
 
-fn path(problems: &mut Problems<'_>, t: &Table<'_>, key: &str, default: PathBuf) -> PathBuf {
+pub(super) fn path(
+    problems: &mut Problems<'_>,
+    t: &Table<'_>,
+    key: &str,
+    default: PathBuf,
+) -> PathBuf {
     match t.get::<String>(problems, key) {
         Some(p) if PathBuf::from(&p).is_absolute() => PathBuf::from(p),
         Some(p) => {
@@ -313,8 +336,9 @@ pub fn read_metrics(problems: &mut Problems<'_>, t: &Table<'_>) -> MetricsSettin
 
 pub fn read_backup(problems: &mut Problems<'_>, t: &Table<'_>) -> BackupConfig {
     let d = BackupConfig::default();
+    let enabled = t.get(problems, "enabled").unwrap_or(d.enabled);
     BackupConfig {
-        enabled: t.get(problems, "enabled").unwrap_or(d.enabled),
+        enabled,
         dir: path(problems, t, "dir", d.dir),
         keep_days: t
             .int_in(problems, "keep_days", 1..=3650)
@@ -323,6 +347,7 @@ pub fn read_backup(problems: &mut Problems<'_>, t: &Table<'_>) -> BackupConfig {
             .int_in(problems, "keep_count", 1..=1000)
             .map_or(d.keep_count, |n| n as usize),
         schedule: cron(problems, t, "schedule", &d.schedule),
+        postgres: pg_backup::read(problems, t, enabled),
     }
 }
 

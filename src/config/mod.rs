@@ -7,6 +7,7 @@
 mod calendar;
 mod daemon;
 pub mod email;
+pub mod pg_backup;
 pub mod postgres;
 mod reader;
 pub mod secret;
@@ -23,6 +24,7 @@ pub use daemon::{
     StoreSettings, TelegramCredentials, TelegramSettings,
 };
 pub use email::{EmailSettings, TlsMode};
+pub use pg_backup::PostgresBackupConfig;
 pub use postgres::{PostgresSettings, SslMode};
 pub use reader::Problem;
 use reader::{Problems, Table, join};

@@ -50,6 +50,10 @@ pub const LAST_EVENT_TIMESTAMP_SECONDS: &str = "buhbot_last_event_timestamp_seco
 pub const LAST_BACKUP_TIMESTAMP_SECONDS: &str = "buhbot_last_backup_timestamp_seconds";
 pub const LAST_BACKUP_SIZE_BYTES: &str = "buhbot_last_backup_size_bytes";
 pub const BACKUPS_TOTAL: &str = "buhbot_backups_total";
+pub const LAST_POSTGRES_BACKUP_TIMESTAMP_SECONDS: &str =
+    "buhbot_last_postgres_backup_timestamp_seconds";
+pub const LAST_POSTGRES_BACKUP_SIZE_BYTES: &str = "buhbot_last_postgres_backup_size_bytes";
+pub const POSTGRES_BACKUPS_TOTAL: &str = "buhbot_postgres_backups_total";
 pub const RETENTION_DELETED_ROWS_TOTAL: &str = "buhbot_retention_deleted_rows_total";
 pub const RECONCILE_REPAIRS_TOTAL: &str = "buhbot_reconcile_repairs_total";
 pub const TELEGRAM_CONNECTED: &str = "buhbot_telegram_connected";
@@ -74,7 +78,7 @@ pub const ALERT_OUTCOMES: &[&str] = &["sent", "queued", "failed", "given_up"];
 /// `reason` of [`DELIVERIES_FAILED_TOTAL`] registered at zero for every
 /// channel; the others (USER_IS_BLOCKED, smtp_550…) appear when they occur.
 pub const DELIVERY_FAILED_PREREGISTERED: &[&str] = &["deadline"];
-/// `outcome` values of [`BACKUPS_TOTAL`].
+/// `outcome` values of [`BACKUPS_TOTAL`] and [`POSTGRES_BACKUPS_TOTAL`].
 pub const BACKUP_OUTCOMES: &[&str] = &["success", "failure"];
 
 /// Ingest of one update is local work (parse, classify, SQLite write):
@@ -156,6 +160,12 @@ pub const CATALOGUE: &[MetricDef] = &[
         "Size of the last successful database backup."),
     def(BACKUPS_TOTAL, Counter, COUNT, &["outcome"],
         "Database backups attempted, by outcome (success, failure)."),
+    def(LAST_POSTGRES_BACKUP_TIMESTAMP_SECONDS, Gauge, SECONDS, &[],
+        "Unix time of the last successful pg_dump of the [postgres] database (0 until one since the start)."),
+    def(LAST_POSTGRES_BACKUP_SIZE_BYTES, Gauge, Some(Unit::Bytes), &[],
+        "Size of the last successful pg_dump of the [postgres] database."),
+    def(POSTGRES_BACKUPS_TOTAL, Counter, COUNT, &["outcome"],
+        "pg_dumps of the [postgres] database attempted, by outcome (success, failure); none without [postgres]."),
     def(RETENTION_DELETED_ROWS_TOTAL, Counter, COUNT, &["table"],
         "Rows deleted by the retention job, by table."),
     def(RECONCILE_REPAIRS_TOTAL, Counter, COUNT, &["kind"],
@@ -232,6 +242,7 @@ pub fn init_series() {
     }
     for outcome in BACKUP_OUTCOMES {
         ::metrics::counter!(BACKUPS_TOTAL, "outcome" => *outcome).increment(0);
+        ::metrics::counter!(POSTGRES_BACKUPS_TOTAL, "outcome" => *outcome).increment(0);
     }
     for stage in SYNC_STAGES {
         ::metrics::counter!(SYNC_ERRORS_TOTAL, "stage" => *stage).increment(0);

@@ -56,6 +56,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_functions.sql"),
     migration!(3, "0003_rls.sql"),
     migration!(4, "0004_daemon_role.sql"),
+    migration!(5, "0005_backup_read.sql"),
 ];
 
 /// Supabase's roles (anon, authenticated, service_role) and an `auth`

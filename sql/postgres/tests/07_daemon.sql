@@ -1,6 +1,6 @@
 -- buhbot_daemon: every row of the synced tables, nothing else.
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 SELECT test_fixtures.load();
 
 SELECT ok(NOT rolsuper AND NOT rolcreatedb AND NOT rolcreaterole AND NOT rolbypassrls AND rolcanlogin,
@@ -30,6 +30,8 @@ SELECT throws_ok($$ALTER TABLE public.chats ADD COLUMN x int$$, '42501', NULL, '
 SELECT throws_ok($$CREATE TABLE buhbot.intruder (id int)$$, '42501', NULL, 'nor in its own schema');
 SELECT throws_ok($$SELECT * FROM auth.users$$, '42501', NULL, 'the daemon cannot read auth.users');
 SELECT throws_ok($$DROP TABLE public.templates$$, '42501', NULL, 'the daemon cannot drop tables');
+SELECT lives_ok($$SELECT last_value FROM buhbot.row_version_seq$$, 'the daemon reads the row version (for its dump)');
+SELECT throws_ok($$SELECT setval('buhbot.row_version_seq', 1)$$, '42501', NULL, 'but cannot set it');
 
 SELECT * FROM finish();
 ROLLBACK;

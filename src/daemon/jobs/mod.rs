@@ -5,6 +5,7 @@
 //! the next start.
 
 mod backup;
+mod pg_backup;
 mod reconcile;
 mod retention;
 mod scheduler;
@@ -19,6 +20,7 @@ use croner::Cron;
 use tokio_util::sync::CancellationToken;
 
 pub use backup::run_backup;
+pub use pg_backup::run_postgres_backup;
 pub use reconcile::{Repair, RepairKind, reconcile};
 pub use retention::{
     RETENTION_BATCH, RetentionReport, RetentionStep, retention_batch, run_retention,
@@ -27,6 +29,7 @@ pub use retention::{
 pub use scheduler::{JobsWorker, RECHECK, run_jobs};
 
 use crate::backup::BackupError;
+use crate::backup::postgres::PgBackupError;
 use crate::config::Config;
 use crate::core::shared::Shared;
 use crate::domain::schedule::{self, CronParseError};
@@ -38,6 +41,10 @@ pub enum JobError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Backup(#[from] BackupError),
+    #[error(transparent)]
+    PostgresBackup(#[from] PgBackupError),
+    #[error("{0} is not configured")]
+    NotConfigured(&'static str),
     #[error(transparent)]
     Cron(#[from] CronParseError),
     #[error("the job's task failed: {0}")]
@@ -59,16 +66,23 @@ pub enum JobName {
     Reconcile,
     Retention,
     Backup,
+    PostgresBackup,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 3] = [JobName::Reconcile, JobName::Retention, JobName::Backup];
+    pub const ALL: [JobName; 4] = [
+        JobName::Reconcile,
+        JobName::Retention,
+        JobName::Backup,
+        JobName::PostgresBackup,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobName::Reconcile => "reconcile",
             JobName::Retention => "retention",
             JobName::Backup => "backup",
+            JobName::PostgresBackup => "postgres_backup",
         }
     }
 
@@ -84,7 +98,8 @@ pub struct JobPlan {
     pub expr: String,
 }
 
-/// The jobs `config` schedules: backup only when `[backup] enabled`.
+/// The jobs `config` schedules: backup only when `[backup] enabled`, the
+/// Postgres backup only with `[postgres]` and `[backup] postgres_enabled`.
 pub fn planned_jobs(config: &Config) -> Vec<JobPlan> {
     let mut plans = vec![
         JobPlan {
@@ -102,6 +117,12 @@ pub fn planned_jobs(config: &Config) -> Vec<JobPlan> {
             expr: config.backup.schedule.clone(),
         });
     }
+    if config.postgres.is_some() && config.backup.postgres.enabled {
+        plans.push(JobPlan {
+            job: JobName::PostgresBackup,
+            expr: config.backup.postgres.schedule.clone(),
+        });
+    }
     plans
 }
 
@@ -110,11 +131,13 @@ pub fn planned_jobs(config: &Config) -> Vec<JobPlan> {
 ///
 /// A run whose scheduled occurrence passed while the daemon was down is
 /// made up, once however many were missed. A job that never ran waits for
-/// its schedule — except the backup: until its first archive a fresh
+/// its schedule — except the backups: until its first archive a fresh
 /// install has no recovery point at all, which a 24-hour recovery point
-/// objective does not allow for up to a day. A failed run counts as a run,
-/// so a crash-looping daemon does not start a backup at every restart;
-/// failures show in `buhbot_backups_total{outcome="failure"}`.
+/// objective does not allow for up to a day (and a first Postgres dump at
+/// start shows at once whether pg_dump and its login work). A failed run
+/// counts as a run, so a crash-looping daemon does not start a backup at
+/// every restart; failures show in `buhbot_backups_total{outcome="failure"}`
+/// and `buhbot_postgres_backups_total{outcome="failure"}`.
 pub fn due_at_start(
     job: JobName,
     cron: &Cron,
@@ -124,7 +147,7 @@ pub fn due_at_start(
 ) -> bool {
     match last_run {
         Some(last) => schedule::missed(cron, tz, last, now),
-        None => job == JobName::Backup,
+        None => matches!(job, JobName::Backup | JobName::PostgresBackup),
     }
 }
 
@@ -156,7 +179,7 @@ pub enum RunOutcome {
 /// per job.
 pub struct JobRunner {
     shared: Arc<Shared>,
-    running: [AtomicBool; 3],
+    running: [AtomicBool; 4],
 }
 
 /// Marks a job as running until dropped (also when its future is dropped
@@ -259,6 +282,14 @@ impl JobRunner {
             }
             JobName::Backup => {
                 let info = run_backup(shared).await?;
+                Ok(format!(
+                    "{} ({} bytes)",
+                    info.path.display(),
+                    info.size_bytes
+                ))
+            }
+            JobName::PostgresBackup => {
+                let info = run_postgres_backup(shared).await?;
                 Ok(format!(
                     "{} ({} bytes)",
                     info.path.display(),

@@ -1,6 +1,7 @@
 //! Postgres: `[postgres]` validation, migrations, TLS, the daemon's role,
 //! against real PostgreSQL 15 clusters the tests start themselves.
 
+mod backup;
 pub mod cluster;
 mod config;
 mod migrate;
