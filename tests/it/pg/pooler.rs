@@ -17,13 +17,13 @@ const PGBOUNCER: &str = "/usr/sbin/pgbouncer";
 
 /// pgbouncer on a free loopback port in front of `cluster`, with fewer
 /// server connections than clients. Killed on drop.
-struct Pgbouncer {
-    port: u16,
+pub(super) struct Pgbouncer {
+    pub(super) port: u16,
     child: Child,
 }
 
 impl Pgbouncer {
-    fn start(cluster: &Cluster) -> Pgbouncer {
+    pub(super) fn start(cluster: &Cluster) -> Pgbouncer {
         assert!(
             Path::new(PGBOUNCER).is_file(),
             "{PGBOUNCER} is missing: the pooler test needs the Debian package pgbouncer \
@@ -39,10 +39,11 @@ impl Pgbouncer {
         std::fs::write(
             &ini,
             format!(
-                "[databases]\npostgres = host=127.0.0.1 port={} dbname=postgres user=postgres\n\
+                "[databases]\npostgres = host=127.0.0.1 port={0} dbname=postgres user=postgres\n\
+                 daemon = host=127.0.0.1 port={0} dbname=postgres user=buhbot_daemon\n\
                  [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
                  auth_type = any\npool_mode = transaction\ndefault_pool_size = 2\n\
-                 max_client_conn = 20\nlogfile = {}\n",
+                 max_client_conn = 20\nlogfile = {1}\n",
                 cluster.port,
                 dir.join("pgbouncer.log").display()
             ),

@@ -33,8 +33,13 @@ pub async fn migrated(cluster: &Cluster) {
 
 /// The `[postgres]` section for the daemon's role on a test cluster.
 pub fn pg_section(port: u16) -> String {
+    pg_section_in(port, "postgres")
+}
+
+/// The section for database `dbname` (a pooler's alias) at `port`.
+pub fn pg_section_in(port: u16, dbname: &str) -> String {
     format!(
-        "[postgres]\nhost = \"127.0.0.1\"\nport = {port}\ndbname = \"postgres\"\n\
+        "[postgres]\nhost = \"127.0.0.1\"\nport = {port}\ndbname = \"{dbname}\"\n\
          user = \"buhbot_daemon\"\nsslmode = \"disable\"\npush_interval_seconds = 1\n"
     )
 }
@@ -131,7 +136,31 @@ fn local_count(db: &std::path::Path, table: &str) -> i64 {
 async fn postgres_ends_with_what_replay_reports() {
     let cluster = Cluster::start(Options::default());
     migrated(&cluster).await;
-    let s = setup(&pg_section(cluster.port));
+    replay_lands_in_postgres(&cluster, &pg_section(cluster.port)).await;
+}
+
+/// The same replay through pgbouncer in transaction mode (what Supabase's
+/// pooler on port 6543 is): the daemon's server connection changes between
+/// transactions, so nothing of the push may live outside one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_ends_with_what_replay_reports_through_a_transaction_pooler() {
+    let cluster = Cluster::start(Options::default());
+    migrated(&cluster).await;
+    let bouncer = super::pooler::Pgbouncer::start(&cluster);
+    // The pooler's `daemon` alias logs in to the server as buhbot_daemon.
+    replay_lands_in_postgres(&cluster, &pg_section_in(bouncer.port, "daemon")).await;
+    let log = std::fs::read_to_string(cluster.dir().join("pgbouncer.log")).unwrap_or_default();
+    assert!(
+        log.contains("daemon/"),
+        "the daemon went through the pooler: {log}"
+    );
+}
+
+/// Replays the example export through the real daemon with `section` and
+/// checks that Postgres (read directly at `cluster`) holds what the replay
+/// report says.
+async fn replay_lands_in_postgres(cluster: &Cluster, section: &str) {
+    let s = setup(section);
     let export = manifest("data/examples/chat-export.json");
     let (n, end) = export_extent(&export);
     let mut child = start(
