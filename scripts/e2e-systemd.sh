@@ -61,7 +61,37 @@ for tool in debootstrap systemd-nspawn dpkg-deb timeout flock; do
     command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 
-mirror=${BUHBOT_E2E_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror apt already uses for bookworm (deb822 .sources or
+# one-line .list entries): no mirror is written into the repository.
+apt_mirror() {
+    local f uri="" lists=()
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        # Stanzas are separated by blank lines; the first URI of a "deb"
+        # stanza whose Suites include bookworm.
+        uri=$(awk 'BEGIN { RS = ""; FS = "\n" }
+             {
+                 types = ""; uri = ""; suites = ""
+                 for (i = 1; i <= NF; i++) {
+                     if ($i ~ /^Types:/)  types = $i
+                     if ($i ~ /^URIs:/)   { split($i, u, /[ \t]+/); uri = u[2] }
+                     if ($i ~ /^Suites:/) suites = $i " "
+                 }
+                 if (types ~ /[ \t]deb([ \t]|$)/ && suites ~ /[ \t]bookworm[ \t]/ && uri != "") { print uri; exit }
+             }' "$f")
+        [ -n "$uri" ] && { echo "$uri"; return 0; }
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] && lists+=("$f")
+    done
+    [ ${#lists[@]} -gt 0 ] || return 1
+    # One-line entries: deb [options] URI SUITE COMPONENTS...
+    uri=$(awk '$1 == "deb" { i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+                            if ($(i + 1) == "bookworm") { print $i; exit } }' "${lists[@]}")
+    [ -n "$uri" ] && echo "$uri"
+}
+mirror=${BUHBOT_E2E_MIRROR:-$(apt_mirror)} ||
+    die "no bookworm mirror in /etc/apt/sources.list{,.d}: set BUHBOT_E2E_MIRROR"
 cache_dir=${BUHBOT_E2E_CACHE:-/var/cache/buhbot-e2e}
 root=$cache_dir/bookworm
 stamp=$cache_dir/bookworm.stamp

@@ -140,8 +140,8 @@ fn hint(stderr: &str) -> &'static str {
          `buhbot migrate --postgres` for the daemon's grants, or name a role that can in \
          [backup] postgres_user)"
     } else if stderr.contains("server version mismatch") {
-        " (pg_dump must be at least the server's major version: install that client, e.g. \
-         postgresql-client-17 from apt.postgresql.org, and name its pg_dump in [backup] pg_dump)"
+        " (pg_dump must be at least the server's major version: install that major version's \
+         client (e.g. postgresql-client-17) and name its pg_dump in [backup] pg_dump)"
     } else {
         ""
     }
