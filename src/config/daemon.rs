@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::pg_backup::{self, PostgresBackupConfig};
-use super::reader::{Problems, Table, join};
+use super::reader::{Problems, Table, cron, join, path};
 use super::{EmailSettings, Secret, TlsMode, credential};
 use crate::domain::render::DEFAULT_PREVIEW_CHARS;
 
@@ -257,36 +257,6 @@ impl TelegramSettings {
             }),
             _ => Err(missing),
         }
-    }
-}
-
-pub(super) fn cron(problems: &mut Problems<'_>, t: &Table<'_>, key: &str, default: &str) -> String {
-    let Some(expr) = t.get::<String>(problems, key) else {
-        return default.to_string();
-    };
-    if let Err(e) = crate::domain::schedule::parse_cron(&expr) {
-        problems.push(&join(t.path, key), t.raw(key), e.to_string());
-    }
-    expr
-}
-
-pub(super) fn path(
-    problems: &mut Problems<'_>,
-    t: &Table<'_>,
-    key: &str,
-    default: PathBuf,
-) -> PathBuf {
-    match t.get::<String>(problems, key) {
-        Some(p) if PathBuf::from(&p).is_absolute() => PathBuf::from(p),
-        Some(p) => {
-            problems.push(
-                &join(t.path, key),
-                t.raw(key),
-                format!("{p:?} must be an absolute path"),
-            );
-            default
-        }
-        None => default,
     }
 }
 

@@ -5,8 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::daemon::{cron, path};
-use super::reader::{Problems, Table, join};
+use super::reader::{Problems, Table, cron, join, path};
 use super::{Secret, credential};
 
 /// The systemd credential holding `postgres_user`'s password.

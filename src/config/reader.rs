@@ -3,6 +3,7 @@
 //! from (the file, or the environment variable).
 
 use std::fmt;
+use std::path::PathBuf;
 
 use figment::Figment;
 use figment::value::{Dict, Value};
@@ -161,5 +162,37 @@ impl<'v> Table<'v> {
             );
             None
         }
+    }
+}
+
+/// A 6-field cron expression at `key` (checked), or `default`.
+pub(super) fn cron(problems: &mut Problems<'_>, t: &Table<'_>, key: &str, default: &str) -> String {
+    let Some(expr) = t.get::<String>(problems, key) else {
+        return default.to_string();
+    };
+    if let Err(e) = crate::domain::schedule::parse_cron(&expr) {
+        problems.push(&join(t.path, key), t.raw(key), e.to_string());
+    }
+    expr
+}
+
+/// An absolute path at `key`, or `default`.
+pub(super) fn path(
+    problems: &mut Problems<'_>,
+    t: &Table<'_>,
+    key: &str,
+    default: PathBuf,
+) -> PathBuf {
+    match t.get::<String>(problems, key) {
+        Some(p) if PathBuf::from(&p).is_absolute() => PathBuf::from(p),
+        Some(p) => {
+            problems.push(
+                &join(t.path, key),
+                t.raw(key),
+                format!("{p:?} must be an absolute path"),
+            );
+            default
+        }
+        None => default,
     }
 }
