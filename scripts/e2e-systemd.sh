@@ -95,7 +95,10 @@ mirror=${BUHBOT_E2E_MIRROR:-$(apt_mirror)} ||
 cache_dir=${BUHBOT_E2E_CACHE:-/var/cache/buhbot-e2e}
 root=$cache_dir/bookworm
 stamp=$cache_dir/bookworm.stamp
-root_pkgs=(systemd systemd-sysv dbus prometheus-node-exporter curl ca-certificates iproute2 sqlite3 procps)
+# postgresql-client: the package Recommends it (pg_dump for the Postgres
+# backups) and the container has no network, so `apt-get install ./buhbot.deb`
+# inside it must find it already installed, as on a host that has it.
+root_pkgs=(systemd systemd-sysv dbus prometheus-node-exporter curl ca-certificates iproute2 sqlite3 procps postgresql-client)
 # Bump when the way the root is built changes: a root with another stamp is rebuilt.
 stamp_text="buhbot-e2e root v1: bookworm minbase + ${root_pkgs[*]}"
 
