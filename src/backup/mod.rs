@@ -40,9 +40,38 @@ pub const MANIFEST_FORMAT: u32 = 1;
 const DB_MEMBER: &str = "buhbot.db";
 const CONFIG_MEMBER: &str = "buhbot.toml";
 const MANIFEST_MEMBER: &str = "manifest.json";
-const NAME_PREFIX: &str = "buhbot-";
-const NAME_SUFFIX: &str = ".tar.gz";
-const NAME_TIME: &str = "%Y%m%dT%H%M%SZ";
+/// The SQLite archives' names.
+const ARCHIVES: NamePattern = NamePattern {
+    prefix: "buhbot-",
+    suffix: ".tar.gz",
+};
+
+/// A backup file's name: a prefix, the UTC time `YYYYMMDDTHHMMSSZ`, a
+/// suffix. The archives and the Postgres dumps share the directory, each
+/// under its own pattern, so neither is ever listed or pruned as the other.
+pub(crate) struct NamePattern {
+    pub prefix: &'static str,
+    pub suffix: &'static str,
+}
+
+impl NamePattern {
+    const TIME: &'static str = "%Y%m%dT%H%M%SZ";
+
+    pub fn name(&self, at: DateTime<Utc>) -> String {
+        format!("{}{}{}", self.prefix, at.format(Self::TIME), self.suffix)
+    }
+
+    /// The time in `name`, or `None` unless `name` is exactly this pattern.
+    pub fn parse(&self, name: &str) -> Option<DateTime<Utc>> {
+        let stamp = name.strip_prefix(self.prefix)?.strip_suffix(self.suffix)?;
+        if stamp.len() != 16 {
+            return None;
+        }
+        NaiveDateTime::parse_from_str(stamp, Self::TIME)
+            .ok()
+            .map(|t| t.and_utc())
+    }
+}
 
 /// Where archives go and how long they stay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,19 +209,13 @@ impl BackupError {
 
 /// `buhbot-YYYYMMDDTHHMMSSZ.tar.gz` for `at`.
 pub fn archive_name(at: DateTime<Utc>) -> String {
-    format!("{NAME_PREFIX}{}{NAME_SUFFIX}", at.format(NAME_TIME))
+    ARCHIVES.name(at)
 }
 
 /// The timestamp of an archive name, or `None` if the name is not exactly
 /// [`archive_name`]'s pattern (so stray files are never pruned).
 pub fn parse_archive_name(name: &str) -> Option<DateTime<Utc>> {
-    let stamp = name.strip_prefix(NAME_PREFIX)?.strip_suffix(NAME_SUFFIX)?;
-    if stamp.len() != 16 {
-        return None;
-    }
-    NaiveDateTime::parse_from_str(stamp, NAME_TIME)
-        .ok()
-        .map(|t| t.and_utc())
+    ARCHIVES.parse(name)
 }
 
 #[cfg(test)]

@@ -27,19 +27,20 @@ mod tool;
 use std::io;
 use std::path::PathBuf;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 
 pub use dump::{DumpInfo, DumpSettings, dump};
 pub use restore::{RestoreReport, RestoreTarget, restore};
 pub use tool::{find_pg_dump, find_pg_restore};
 
 use super::fsutil::sync_dir;
-use super::{BackupEntry, BackupError};
+use super::{BackupEntry, BackupError, NamePattern};
 use crate::sync::pg::PgError;
 
-const NAME_PREFIX: &str = "buhbot-pg-";
-const NAME_SUFFIX: &str = ".dump";
-const NAME_TIME: &str = "%Y%m%dT%H%M%SZ";
+const DUMPS: NamePattern = NamePattern {
+    prefix: "buhbot-pg-",
+    suffix: ".dump",
+};
 
 /// sysexits(3) codes of the Postgres backup commands.
 pub const EX_DATAERR: u8 = 65;
@@ -119,19 +120,13 @@ impl PgBackupError {
 
 /// `buhbot-pg-YYYYMMDDTHHMMSSZ.dump` for `at`.
 pub fn dump_name(at: DateTime<Utc>) -> String {
-    format!("{NAME_PREFIX}{}{NAME_SUFFIX}", at.format(NAME_TIME))
+    DUMPS.name(at)
 }
 
 /// The timestamp of a dump's name, or `None` for any other name (the
 /// SQLite archives and stray files are never pruned as dumps).
 pub fn parse_dump_name(name: &str) -> Option<DateTime<Utc>> {
-    let stamp = name.strip_prefix(NAME_PREFIX)?.strip_suffix(NAME_SUFFIX)?;
-    if stamp.len() != 16 {
-        return None;
-    }
-    NaiveDateTime::parse_from_str(stamp, NAME_TIME)
-        .ok()
-        .map(|t| t.and_utc())
+    DUMPS.parse(name)
 }
 
 /// The dumps in `dir`, newest first.

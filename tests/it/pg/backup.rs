@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 use super::cluster::{ADMIN_PASSWORD, Cluster, Options};
 use super::replay_sync::migrated;
 use super::write;
-use crate::buhbot;
 
 const DAEMON_PASSWORD: &str = "d43mon-B4ckup-pw";
 
@@ -136,21 +135,7 @@ fn config_file(dir: &Path, port: u16, password_file: Option<&Path>, extra: &str)
 
 /// Runs buhbot; (exit code, stdout + stderr). No password may ever show.
 fn run(config: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = buhbot()
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for pw in [DAEMON_PASSWORD, ADMIN_PASSWORD] {
-        assert!(!text.contains(pw), "a password was printed: {text}");
-    }
-    (out.status.code(), text)
+    super::run_cli(config, args, &[DAEMON_PASSWORD, ADMIN_PASSWORD])
 }
 
 fn mode(path: &Path) -> u32 {

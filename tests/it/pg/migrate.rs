@@ -5,7 +5,6 @@ use buhbot::sync::pg::{Connector, Login, PgError};
 
 use super::cluster::{ADMIN_PASSWORD, Cluster, Options};
 use super::{secret, settings, write};
-use crate::buhbot;
 
 async fn recorded(client: &tokio_postgres::Client) -> Vec<(i32, String, String)> {
     client
@@ -179,22 +178,8 @@ async fn buhbot_migrate_postgres_as_owner_then_the_daemon_role_connects() {
         ),
     );
     let run = |extra: &[&str]| {
-        let out = buhbot()
-            .arg("--config")
-            .arg(&config)
-            .args(["migrate", "--postgres"])
-            .args(extra)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for pw in [DAEMON_PASSWORD, ADMIN_PASSWORD] {
-            assert!(!text.contains(pw), "a password was printed: {text}");
-        }
-        (out.status.code(), text)
+        let args = [&["migrate", "--postgres"][..], extra].concat();
+        super::run_cli(&config, &args, &[DAEMON_PASSWORD, ADMIN_PASSWORD])
     };
     let admin_arg = admin_pw.to_str().unwrap();
 

@@ -43,3 +43,23 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// Runs `buhbot --config CONFIG ARGS…` as an operator would; returns the
+/// exit code and stdout + stderr, asserting none of `secrets` was printed.
+pub fn run_cli(config: &Path, args: &[&str], secrets: &[&str]) -> (Option<i32>, String) {
+    let out = crate::buhbot()
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for secret in secrets {
+        assert!(!text.contains(secret), "a password was printed: {text}");
+    }
+    (out.status.code(), text)
+}
