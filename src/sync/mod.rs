@@ -5,6 +5,7 @@
 
 pub mod migrate;
 pub mod pg;
+pub mod pull;
 pub mod push;
 pub mod upsert;
 pub mod worker;

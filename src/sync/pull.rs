@@ -1,0 +1,477 @@
+//! Down: what people edit in Postgres takes effect in the daemon (WORK IN
+//! PROGRESS, not wired into the worker yet: chats and users only).
+//!
+//! The cursor. `row_version` comes from one sequence, taken when a row is
+//! written, not when its transaction commits: a transaction that took
+//! version 10 may commit after one that took 11 was pulled, so "above the
+//! highest version seen" alone would skip it forever. Each pull therefore
+//! also reads the rows written by transactions that were still running at
+//! the previous pull's snapshot (`age(xmin)` no older than that snapshot's
+//! oldest running transaction): every row not visible then has such an
+//! xmin. Rows read twice are harmless: applying is idempotent (only
+//! fields that differ are written).
+//!
+//! The conflict rule (row level, the same on every run): the later edit
+//! wins, by its `updated_at`; a tie goes to Postgres. A local edit not yet
+//! pushed (an outbox entry for the row) that is newer than Postgres' row
+//! keeps the local row, which the next push then writes over Postgres'.
+//! Otherwise Postgres' fields are applied and the local entry for the row
+//! is dropped: the local change lost.
+//!
+//! Rows the daemon itself pushed (`updated_by = 'daemon:<id>'`) are not
+//! pulled back. Applied rows are written with `sync_state.applying = 1`
+//! so the outbox triggers do not queue them back up.
+
+use std::collections::BTreeSet;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio_postgres::types::Type;
+
+use super::pg::{PgError, PgPool};
+use crate::store::chats::{self, ChatChange, ChatRole, Override};
+use crate::store::users::{self, Role, UserChange, UserRow};
+use crate::store::{Store, StoreError, state};
+
+/// Where the pull stands, kept in `transport_state`.
+const CURSOR_SOURCE: &str = "sync.pull";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    #[error("cannot apply the pulled {table} row {key}: {reason}")]
+    Apply {
+        table: &'static str,
+        key: String,
+        reason: String,
+    },
+}
+
+/// The pull position: the highest row version applied and the oldest
+/// transaction still running at that pull's snapshot (xid8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub version: i64,
+    pub horizon: i64,
+}
+
+impl Cursor {
+    fn parse(s: &str) -> Option<Cursor> {
+        let (v, h) = s.split_once(':')?;
+        Some(Cursor {
+            version: v.parse().ok()?,
+            horizon: h.parse().ok()?,
+        })
+    }
+
+    fn text(self) -> String {
+        format!("{}:{}", self.version, self.horizon)
+    }
+}
+
+/// `None`: never pulled (or reset after a restore): pull everything.
+pub fn cursor(conn: &Connection) -> Result<Option<Cursor>, StoreError> {
+    Ok(state::position(conn, CURSOR_SOURCE)?.and_then(|p| Cursor::parse(&p)))
+}
+
+/// Forgets the cursor: the next pull refetches in full (a restored store,
+/// a schema change).
+pub fn reset(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM transport_state WHERE source = ?1",
+        [CURSOR_SOURCE],
+    )?;
+    Ok(())
+}
+
+/// A chat as Postgres has it.
+#[derive(Debug, Clone)]
+pub struct PgChat {
+    pub id: i64,
+    pub title: Option<String>,
+    pub monitored: bool,
+    pub sla_enabled: bool,
+    pub threshold: i64,
+    pub warning: Option<i64>,
+    pub interval: Option<i64>,
+    pub max_escalations: Option<i64>,
+    pub accountants: Vec<i64>,
+    /// Telegram ids as text, as the original keeps them; junk is skipped.
+    pub managers: Vec<String>,
+    pub deleted: bool,
+    pub updated_at: i64,
+    pub row_version: i64,
+}
+
+/// A user as Postgres has it (only users with a Telegram id matter here).
+#[derive(Debug, Clone)]
+pub struct PgUser {
+    pub telegram_id: i64,
+    pub full_name: String,
+    pub username: Option<String>,
+    pub role: String,
+    pub email: Option<String>,
+    pub active: bool,
+    pub updated_at: i64,
+    pub row_version: i64,
+}
+
+/// What one pull read.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub chats: Vec<PgChat>,
+    pub users: Vec<PgUser>,
+    /// (table, old row) of deleted rows.
+    pub deletions: Vec<(String, serde_json::Value, i64)>,
+    pub cursor: Option<Cursor>,
+}
+
+/// What one pull did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Pulled {
+    pub applied: usize,
+    /// Rows kept local by the conflict rule.
+    pub kept_local: usize,
+}
+
+const NEWER: &str = "($1::bool OR row_version > $2
+    OR age(xmin) <= age((($3::bigint % 4294967296)::text)::xid))";
+
+/// Reads what changed since `from` (everything when `None`) in one
+/// consistent snapshot.
+pub async fn read(pool: &PgPool, from: Option<Cursor>, me: &str) -> Result<Batch, PullError> {
+    let mut client = pool.get().await?;
+    let err = |what: &'static str| {
+        let c = pool.connector().clone();
+        move |e| c.query_error(what, e)
+    };
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(err("starting the pull"))?;
+    let horizon: i64 = tx
+        .query_typed_one(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+            &[],
+        )
+        .await
+        .map_err(err("reading the snapshot"))?
+        .get(0);
+    let full = from.is_none();
+    let c = from.unwrap_or(Cursor {
+        version: 0,
+        horizon: 0,
+    });
+    let args: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 4] = [
+        (&full, Type::BOOL),
+        (&c.version, Type::INT8),
+        (&c.horizon, Type::INT8),
+        (&me, Type::TEXT),
+    ];
+    let mut batch = Batch::default();
+    let mut top = c.version;
+    for r in tx
+        .query_typed(
+            &format!(
+                "SELECT id, title, monitoring_enabled, sla_enabled, sla_threshold_minutes::bigint,
+                        sla_warning_percent::bigint, escalation_interval_minutes::bigint,
+                        max_escalations::bigint, accountant_telegram_ids, manager_telegram_ids,
+                        deleted_at IS NOT NULL, extract(epoch FROM updated_at)::bigint, row_version
+                 FROM public.chats
+                 WHERE {NEWER} AND updated_by IS DISTINCT FROM $4 ORDER BY row_version"
+            ),
+            &args,
+        )
+        .await
+        .map_err(err("reading chats"))?
+    {
+        let chat = PgChat {
+            id: r.get(0),
+            title: r.get(1),
+            monitored: r.get(2),
+            sla_enabled: r.get(3),
+            threshold: r.get(4),
+            warning: r.get(5),
+            interval: r.get(6),
+            max_escalations: r.get(7),
+            accountants: r.get(8),
+            managers: r.get(9),
+            deleted: r.get(10),
+            updated_at: r.get(11),
+            row_version: r.get(12),
+        };
+        top = top.max(chat.row_version);
+        batch.chats.push(chat);
+    }
+    for r in tx
+        .query_typed(
+            &format!(
+                "SELECT telegram_id, full_name, telegram_username, role, email, is_active,
+                        extract(epoch FROM updated_at)::bigint, row_version
+                 FROM public.users
+                 WHERE telegram_id IS NOT NULL AND {NEWER} AND updated_by IS DISTINCT FROM $4
+                 ORDER BY row_version"
+            ),
+            &args,
+        )
+        .await
+        .map_err(err("reading users"))?
+    {
+        let user = PgUser {
+            telegram_id: r.get(0),
+            full_name: r.get(1),
+            username: r.get(2),
+            role: r.get(3),
+            email: r.get(4),
+            active: r.get(5),
+            updated_at: r.get(6),
+            row_version: r.get(7),
+        };
+        top = top.max(user.row_version);
+        batch.users.push(user);
+    }
+    // A full refetch needs no deletions: what is absent upstream is found
+    // by comparison (not done yet: WIP).
+    if !full {
+        for r in tx
+            .query_typed(
+                &format!(
+                    "SELECT table_name, old_row, row_version FROM buhbot.deletions
+                     WHERE {NEWER} AND deleted_by IS DISTINCT FROM $4 ORDER BY row_version"
+                ),
+                &args,
+            )
+            .await
+            .map_err(err("reading deletions"))?
+        {
+            let v: i64 = r.get(2);
+            top = top.max(v);
+            batch.deletions.push((r.get(0), r.get(1), v));
+        }
+    }
+    tx.commit().await.map_err(err("ending the pull"))?;
+    batch.cursor = Some(Cursor {
+        version: top,
+        horizon,
+    });
+    Ok(batch)
+}
+
+/// The local edit of `entity`/`key` not yet pushed, if any: its time.
+fn pending_local(conn: &Connection, entity: &str, key: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT max(created_at) FROM outbox WHERE entity = ?1 AND entity_key = ?2",
+            params![entity, key],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+fn drop_pending(conn: &Connection, entity: &str, key: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM outbox WHERE entity = ?1 AND entity_key = ?2",
+        params![entity, key],
+    )?;
+    Ok(())
+}
+
+/// The conflict rule: whether Postgres' row (edited at `pg_at`) wins over
+/// a local edit not yet pushed (at `local_at`). Ties go to Postgres.
+pub fn postgres_wins(pg_at: i64, local_at: Option<i64>) -> bool {
+    local_at.is_none_or(|l| pg_at >= l)
+}
+
+/// Applies `batch` to the store in one transaction and moves the cursor.
+/// `default_threshold` is the configuration's: a Postgres threshold equal
+/// to what the chat runs with locally is not an override.
+pub fn apply(
+    store: &Store,
+    batch: &Batch,
+    default_threshold: i64,
+    now: i64,
+) -> Result<Pulled, PullError> {
+    let mut conn = store.conn()?;
+    let tx = crate::store::write_tx(&mut conn).map_err(StoreError::from)?;
+    tx.execute("UPDATE sync_state SET applying = 1", [])
+        .map_err(StoreError::from)?;
+    let mut done = Pulled::default();
+    for u in &batch.users {
+        let key = u.telegram_id.to_string();
+        if !postgres_wins(u.updated_at, pending_local(&tx, "users", &key)?) {
+            done.kept_local += 1;
+            continue;
+        }
+        drop_pending(&tx, "users", &key)?;
+        apply_user(&tx, u, now)?;
+        done.applied += 1;
+    }
+    for c in &batch.chats {
+        let key = c.id.to_string();
+        if !postgres_wins(c.updated_at, pending_local(&tx, "chats", &key)?) {
+            done.kept_local += 1;
+            continue;
+        }
+        drop_pending(&tx, "chats", &key)?;
+        apply_chat(&tx, c, default_threshold, now)?;
+        done.applied += 1;
+    }
+    for (table, old, _) in &batch.deletions {
+        if table == "users"
+            && let Some(id) = old.get("telegram_id").and_then(|v| v.as_i64())
+            && users::get(&tx, id)?.is_some()
+        {
+            users::remove(&tx, id, "postgres", now).map_err(|e| PullError::Apply {
+                table: "users",
+                key: id.to_string(),
+                reason: e.to_string(),
+            })?;
+            done.applied += 1;
+        }
+    }
+    tx.execute("UPDATE sync_state SET applying = 0", [])
+        .map_err(StoreError::from)?;
+    if let Some(c) = batch.cursor {
+        state::set_position(&tx, CURSOR_SOURCE, &c.text(), now)?;
+    }
+    tx.commit().map_err(StoreError::from)?;
+    Ok(done)
+}
+
+fn apply_user(conn: &Connection, u: &PgUser, now: i64) -> Result<(), PullError> {
+    let fail = |e: crate::store::settings::SettingsError| PullError::Apply {
+        table: "users",
+        key: u.telegram_id.to_string(),
+        reason: e.to_string(),
+    };
+    let local = users::get(conn, u.telegram_id)?;
+    if !u.active {
+        if local.is_some() {
+            users::remove(conn, u.telegram_id, "postgres", now).map_err(fail)?;
+        }
+        return Ok(());
+    }
+    let role: Role = users::parse_role(&u.role).map_err(fail)?;
+    match local {
+        None => {
+            let row = UserRow {
+                id: u.telegram_id,
+                name: u.full_name.clone(),
+                username: u.username.clone(),
+                role,
+                email: u.email.clone(),
+            };
+            users::add(conn, &row, "postgres", now).map_err(fail)?;
+        }
+        Some(l) => {
+            let change = UserChange {
+                name: (l.name != u.full_name).then(|| u.full_name.clone()),
+                username: (l.username != u.username)
+                    .then(|| u.username.clone().unwrap_or_default()),
+                role: (l.role != role).then_some(role),
+                email: (u.email.is_some() && l.email != u.email)
+                    .then(|| u.email.clone().unwrap_or_default()),
+            };
+            users::update(conn, u.telegram_id, change, "postgres", now).map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_chat(
+    conn: &Connection,
+    c: &PgChat,
+    default_threshold: i64,
+    now: i64,
+) -> Result<(), PullError> {
+    let fail = |e: crate::store::settings::SettingsError| PullError::Apply {
+        table: "chats",
+        key: c.id.to_string(),
+        reason: e.to_string(),
+    };
+    chats::ensure(
+        conn,
+        c.id,
+        c.title.as_deref().unwrap_or(""),
+        "postgres",
+        now,
+    )
+    .map_err(fail)?;
+    let local = chats::get(conn, c.id)?.ok_or_else(|| PullError::Apply {
+        table: "chats",
+        key: c.id.to_string(),
+        reason: "the row vanished".into(),
+    })?;
+    let over = |pg: Option<i64>, mine: Option<i64>| {
+        (pg != mine).then_some(pg.map_or(Override::Default, Override::Value))
+    };
+    let threshold = if local.threshold_minutes.unwrap_or(default_threshold) == c.threshold {
+        None
+    } else {
+        Some(Override::Value(c.threshold))
+    };
+    let monitored = c.monitored && !c.deleted;
+    let change = ChatChange {
+        title: c
+            .title
+            .as_ref()
+            .filter(|t| !t.is_empty() && **t != local.title)
+            .cloned(),
+        monitored: (monitored != local.monitored).then_some(monitored),
+        sla_enabled: (c.sla_enabled != local.sla_enabled).then_some(c.sla_enabled),
+        threshold_minutes: threshold,
+        warning_percent: over(c.warning, local.warning_percent),
+        escalation_interval_minutes: over(c.interval, local.escalation_interval_minutes),
+        max_escalations: over(c.max_escalations, local.max_escalations),
+    };
+    chats::update(conn, c.id, change, "postgres", now).map_err(fail)?;
+    // Staff: Postgres' arrays are the chat's whole staff.
+    let want: BTreeSet<(i64, ChatRole)> = c
+        .accountants
+        .iter()
+        .map(|&a| (a, ChatRole::Accountant))
+        .chain(
+            c.managers
+                .iter()
+                .filter_map(|m| m.trim().parse().ok())
+                .map(|m| (m, ChatRole::Manager)),
+        )
+        .collect();
+    let have: BTreeSet<(i64, ChatRole)> = chats::staff(conn, c.id)?.into_iter().collect();
+    for (user, role) in have.difference(&want) {
+        chats::set_staff(conn, c.id, *user, *role, false, "postgres", now).map_err(fail)?;
+    }
+    for (user, role) in want.difference(&have) {
+        chats::set_staff(conn, c.id, *user, *role, true, "postgres", now).map_err(fail)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_edit_wins_and_postgres_breaks_ties() {
+        assert!(postgres_wins(100, None));
+        assert!(postgres_wins(100, Some(99)));
+        assert!(postgres_wins(100, Some(100)));
+        assert!(!postgres_wins(100, Some(101)));
+    }
+
+    #[test]
+    fn cursor_round_trips() {
+        let c = Cursor {
+            version: 42,
+            horizon: 7_000_000_001,
+        };
+        assert_eq!(Cursor::parse(&c.text()), Some(c));
+        assert_eq!(Cursor::parse("junk"), None);
+    }
+}
