@@ -181,7 +181,7 @@ pub async fn read(pool: &PgPool, from: Option<Cursor>, me: &str) -> Result<Batch
                 "SELECT id, title, monitoring_enabled, sla_enabled, sla_threshold_minutes::bigint,
                         sla_warning_percent::bigint, escalation_interval_minutes::bigint,
                         max_escalations::bigint, accountant_telegram_ids, manager_telegram_ids,
-                        deleted_at IS NOT NULL, extract(epoch FROM updated_at)::bigint, row_version
+                        deleted_at IS NOT NULL, floor(extract(epoch FROM updated_at))::bigint, row_version
                  FROM public.chats
                  WHERE {NEWER} AND updated_by IS DISTINCT FROM $4 ORDER BY row_version"
             ),
@@ -212,7 +212,7 @@ pub async fn read(pool: &PgPool, from: Option<Cursor>, me: &str) -> Result<Batch
         .query_typed(
             &format!(
                 "SELECT telegram_id, full_name, telegram_username, role, email, is_active,
-                        extract(epoch FROM updated_at)::bigint, row_version
+                        floor(extract(epoch FROM updated_at))::bigint, row_version
                  FROM public.users
                  WHERE telegram_id IS NOT NULL AND {NEWER} AND updated_by IS DISTINCT FROM $4
                  ORDER BY row_version"

@@ -7,6 +7,7 @@ mod config;
 mod migrate;
 mod outage;
 mod pooler;
+mod pull;
 mod push;
 mod replay_sync;
 mod tls;

@@ -1,0 +1,196 @@
+//! `sync::pull` against a real cluster (WIP): edits made in Postgres
+//! reach the store, a transaction that commits late is not skipped, the
+//! conflict rule, deletes.
+
+use buhbot::store::chats::{self, ChatRole};
+use buhbot::store::users::{self, Role, UserRow};
+use buhbot::store::{Store, outbox};
+use buhbot::sync::pg::{Connector, PgPool};
+use buhbot::sync::pull;
+use buhbot::sync::push::Pusher;
+
+use super::cluster::{Cluster, Options};
+use super::replay_sync::migrated;
+
+const ME: &str = "daemon:test-daemon";
+
+struct Env {
+    cluster: Cluster,
+    _dir: tempfile::TempDir,
+    store: Store,
+    pool: PgPool,
+}
+
+impl Env {
+    async fn new() -> Env {
+        let cluster = Cluster::start(Options::default());
+        migrated(&cluster).await;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open_migrated(&dir.path().join("b.db")).unwrap();
+        outbox::set_enabled(&store.conn().unwrap(), true).unwrap();
+        let mut settings = super::settings(cluster.port);
+        settings.user = "buhbot_daemon".into();
+        let pool = Connector::new(&settings).unwrap().pool().unwrap();
+        Env {
+            cluster,
+            _dir: dir,
+            store,
+            pool,
+        }
+    }
+
+    async fn push_all(&self) {
+        let p = Pusher::new(
+            self.pool.clone(),
+            self.store.clone(),
+            "test-daemon".into(),
+            60,
+        );
+        while p.push_once(0).await.unwrap().entries > 0 {}
+    }
+
+    async fn pull(&self) -> (pull::Batch, pull::Pulled) {
+        let from = pull::cursor(&self.store.conn().unwrap()).unwrap();
+        let batch = pull::read(&self.pool, from, ME).await.unwrap();
+        let done = pull::apply(&self.store, &batch, 60, 1).unwrap();
+        (batch, done)
+    }
+
+    fn depth(&self) -> i64 {
+        outbox::stats(&self.store.conn().unwrap()).unwrap().depth
+    }
+
+    async fn seed(&self) {
+        let c = self.store.conn().unwrap();
+        let user = UserRow {
+            id: 1,
+            name: "Анна".into(),
+            username: None,
+            role: Role::Accountant,
+            email: None,
+        };
+        users::add(&c, &user, "test", 0).unwrap();
+        chats::ensure(&c, -100123, "ООО Ромашка", "test", 0).unwrap();
+        drop(c);
+        self.push_all().await;
+        // The daemon's own rows are not pulled back.
+        let (batch, _) = self.pull().await;
+        assert!(
+            batch.chats.is_empty() && batch.users.is_empty(),
+            "{batch:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_edit_in_postgres_reaches_the_store_once_and_is_not_pushed_back() {
+    let env = Env::new().await;
+    env.seed().await;
+    env.cluster
+        .admin()
+        .await
+        .batch_execute(
+            "UPDATE chats SET sla_threshold_minutes = 30, accountant_telegram_ids = '{1,2}',
+                              manager_telegram_ids = '{7}'
+             WHERE id = -100123",
+        )
+        .await
+        .unwrap();
+    let (_, done) = env.pull().await;
+    assert_eq!(done.applied, 1);
+    let c = env.store.conn().unwrap();
+    let chat = chats::get(&c, -100123).unwrap().unwrap();
+    assert_eq!(chat.threshold_minutes, Some(30));
+    assert_eq!(
+        chats::staff(&c, -100123).unwrap(),
+        vec![
+            (1, ChatRole::Accountant),
+            (2, ChatRole::Accountant),
+            (7, ChatRole::Manager)
+        ]
+    );
+    drop(c);
+    assert_eq!(env.depth(), 0, "pulled rows are not queued back up");
+    let (batch, done) = env.pull().await;
+    assert!(batch.chats.is_empty(), "pulled once: {batch:?}");
+    assert_eq!(done.applied, 0);
+}
+
+#[tokio::test]
+async fn a_transaction_that_commits_after_a_later_one_is_not_skipped() {
+    let env = Env::new().await;
+    env.seed().await;
+    // A takes its row version first and commits last.
+    let a = env.cluster.admin().await;
+    a.batch_execute("BEGIN; UPDATE chats SET title = 'Ромашка (А)' WHERE id = -100123")
+        .await
+        .unwrap();
+    env.cluster
+        .admin()
+        .await
+        .batch_execute("UPDATE users SET full_name = 'Анна Б.' WHERE telegram_id = 1")
+        .await
+        .unwrap();
+    let (batch, _) = env.pull().await;
+    assert_eq!(batch.users.len(), 1);
+    assert!(batch.chats.is_empty(), "A is not committed yet");
+    a.batch_execute("COMMIT").await.unwrap();
+    let (batch, _) = env.pull().await;
+    assert_eq!(batch.chats.len(), 1, "A's row, below the cursor's version");
+    let chat = chats::get(&env.store.conn().unwrap(), -100123)
+        .unwrap()
+        .unwrap();
+    assert_eq!(chat.title, "Ромашка (А)");
+}
+
+#[tokio::test]
+async fn the_later_edit_wins_and_a_deleted_user_goes() {
+    let env = Env::new().await;
+    env.seed().await;
+    let admin = env.cluster.admin().await;
+    // Postgres first, then a local edit one second later: local wins.
+    admin
+        .batch_execute("UPDATE chats SET sla_enabled = false WHERE id = -100123")
+        .await
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    chats::update(
+        &env.store.conn().unwrap(),
+        -100123,
+        chats::ChatChange {
+            title: Some("локально".into()),
+            ..Default::default()
+        },
+        "test",
+        2,
+    )
+    .unwrap();
+    let (_, done) = env.pull().await;
+    assert_eq!(done.kept_local, 1);
+    assert!(
+        chats::get(&env.store.conn().unwrap(), -100123)
+            .unwrap()
+            .unwrap()
+            .sla_enabled
+    );
+    assert!(env.depth() > 0, "the local edit is still to be pushed");
+    // Now a later edit in Postgres: it wins and the local entry is dropped.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    admin
+        .batch_execute("UPDATE chats SET monitoring_enabled = false WHERE id = -100123")
+        .await
+        .unwrap();
+    let (_, done) = env.pull().await;
+    assert_eq!(done.applied, 1);
+    let chat = chats::get(&env.store.conn().unwrap(), -100123)
+        .unwrap()
+        .unwrap();
+    assert!(!chat.monitored && !chat.sla_enabled);
+    assert_eq!(env.depth(), 0);
+    admin
+        .batch_execute("DELETE FROM users WHERE telegram_id = 1")
+        .await
+        .unwrap();
+    env.pull().await;
+    assert!(users::get(&env.store.conn().unwrap(), 1).unwrap().is_none());
+}
