@@ -53,6 +53,49 @@ pub fn daemon_id(store: &Store, now: i64) -> Result<String, StoreError> {
     Ok(id)
 }
 
+impl SyncPushWorker {
+    /// One pull: what changed in Postgres, applied to the store; the
+    /// engine reloads at once when anything was applied.
+    async fn pull(&self, pool: &super::pg::PgPool, id: &str, now: i64) -> Result<(), PushError> {
+        let store = self.shared.store.clone();
+        let from = store.run(|c| super::pull::cursor(c)).await?;
+        let me = format!("daemon:{id}");
+        let batch = super::pull::read(pool, from, &me)
+            .await
+            .map_err(pull_error)?;
+        let threshold = self.default_threshold;
+        let store2 = store.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            super::pull::apply(&store2, &batch, threshold, now)
+        })
+        .await
+        .map_err(|e| PushError::Store(StoreError::Join(e.to_string())))?
+        .map_err(pull_error)?;
+        if done.applied > 0 {
+            tracing::info!(
+                applied = done.applied,
+                kept_local = done.kept_local,
+                "sync: pulled from Postgres"
+            );
+            crate::core::live_settings::refresh(&self.shared).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The pull's errors in the worker's terms (WIP: one error type for both).
+fn pull_error(e: super::pull::PullError) -> PushError {
+    match e {
+        super::pull::PullError::Store(s) => PushError::Store(s),
+        super::pull::PullError::Pg(p) => PushError::Pg(p),
+        other => PushError::Refused {
+            rows: 1,
+            attempt: 1,
+            error: other.to_string(),
+        },
+    }
+}
+
 impl Worker for SyncPushWorker {
     fn name(&self) -> &'static str {
         "sync-push"
@@ -71,18 +114,25 @@ impl Worker for SyncPushWorker {
         };
         tracing::info!(daemon_id = %id, target = %self.settings.target(), "sync: pushing to Postgres");
         ::metrics::gauge!(m::SYNC_CONFIGURED).set(1.0);
-        let pusher = Pusher::new(pool, store, id, self.default_threshold);
+        let pusher = Pusher::new(pool.clone(), store, id.clone(), self.default_threshold);
         // Capped low: when Postgres is back, the catch-up starts within seconds.
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
         let mut reconciled = false;
+        // Pull before push in one task: a push must never write a row read
+        // before a pull replaced it (see sync::pull's conflict rule).
+        let mut next_pull = tokio::time::Instant::now();
         let mut last_error: Option<String> = None;
         while !ctx.cancel.is_cancelled() {
             let now = self.shared.clock.now().timestamp();
             // Squared with Postgres after every (re)connection.
             let reconcile = !reconciled;
+            let pull_due = tokio::time::Instant::now() >= next_pull;
             let step = async {
                 if reconcile {
                     pusher.reconcile().await?;
+                }
+                if pull_due {
+                    self.pull(&pool, &id, now).await?;
                 }
                 pusher.push_once(now).await
             };
@@ -97,6 +147,9 @@ impl Worker for SyncPushWorker {
             match result {
                 Ok(p) => {
                     reconciled = true;
+                    if pull_due {
+                        next_pull = tokio::time::Instant::now() + self.settings.pull_interval;
+                    }
                     backoff.reset();
                     if last_error.take().is_some() {
                         tracing::info!("sync: Postgres reachable again, pushing");
@@ -112,7 +165,8 @@ impl Worker for SyncPushWorker {
                         continue;
                     }
                     ctx.status.set(WorkerState::Idle);
-                    let wake = tokio::time::Instant::now() + self.settings.push_interval;
+                    let wake =
+                        (tokio::time::Instant::now() + self.settings.push_interval).min(next_pull);
                     if !sleep_until(
                         Some(wake),
                         &self.shared.outbox_changed,
