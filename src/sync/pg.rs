@@ -234,6 +234,51 @@ impl Connector {
         }
     }
 
+    /// A session that listens on `channel`: every notification calls
+    /// `wake`. Hold the client; it is closed (`is_closed`) once the
+    /// connection is lost. Through a transaction-mode pooler notifications
+    /// do not arrive (the session is not ours): the pull interval still
+    /// holds there.
+    pub async fn listen(
+        &self,
+        login: &Login,
+        channel: &str,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> Result<Client, PgError> {
+        let config = self.pg_config(login);
+        let timeout = self.settings.connect_timeout + Duration::from_secs(1);
+        let connecting = async {
+            match &self.tls {
+                Some(tls) => {
+                    let (client, conn) = config.connect(tls.clone()).await?;
+                    tokio::spawn(drive_notifying(conn, wake));
+                    Ok(client)
+                }
+                None => {
+                    let (client, conn) = config.connect(tokio_postgres::NoTls).await?;
+                    tokio::spawn(drive_notifying(conn, wake));
+                    Ok(client)
+                }
+            }
+        };
+        let client = match tokio::time::timeout(timeout, connecting).await {
+            Ok(result) => result.map_err(|e| self.connect_error(&login.user, e))?,
+            Err(_) => {
+                return Err(PgError::Timeout {
+                    host: self.settings.host.clone(),
+                    port: self.settings.port,
+                    timeout,
+                });
+            }
+        };
+        // The channel is ours (a constant), not user input.
+        client
+            .batch_execute(&format!("LISTEN {channel}"))
+            .await
+            .map_err(|e| self.query_error("listening for changes", e))?;
+        Ok(client)
+    }
+
     /// The daemon's pool: at most `pool_size` connections, opened lazily.
     pub fn pool(&self) -> Result<PgPool, PgError> {
         let config = self.pg_config(&Login::daemon(&self.settings));
@@ -270,6 +315,27 @@ where
 {
     if let Err(e) = conn.await {
         tracing::debug!(error = %e, "PostgreSQL connection closed");
+    }
+}
+
+/// Drives a listening connection: each notification calls `wake`.
+async fn drive_notifying<S, T>(
+    mut conn: tokio_postgres::Connection<S, T>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        match std::future::poll_fn(|cx| conn.poll_message(cx)).await {
+            None => break,
+            Some(Ok(tokio_postgres::AsyncMessage::Notification(_))) => wake(),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "PostgreSQL listening connection closed");
+                break;
+            }
+        }
     }
 }
 

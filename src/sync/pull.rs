@@ -162,6 +162,14 @@ pub async fn read(pool: &PgPool, from: Option<Cursor>, me: &str) -> Result<Batch
         .await
         .map_err(err("reading the snapshot"))?
         .get(0);
+    // A cursor ahead of the sequence comes from another database (Postgres
+    // restored from a dump, a new project): it cannot be trusted.
+    let last: i64 = tx
+        .query_typed_one("SELECT last_value FROM buhbot.row_version_seq", &[])
+        .await
+        .map_err(err("reading the row version"))?
+        .get(0);
+    let from = from.filter(|c| c.version <= last);
     let full = from.is_none();
     let c = from.unwrap_or(Cursor {
         version: 0,

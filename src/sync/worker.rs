@@ -121,12 +121,32 @@ impl Worker for SyncPushWorker {
         // Pull before push in one task: a push must never write a row read
         // before a pull replaced it (see sync::pull's conflict rule).
         let mut next_pull = tokio::time::Instant::now();
+        // LISTEN buhbot_changes wakes the pull early where the connection
+        // allows; without it the pull interval holds.
+        let changed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut listener: Option<tokio_postgres::Client> = None;
         let mut last_error: Option<String> = None;
         while !ctx.cancel.is_cancelled() {
             let now = self.shared.clock.now().timestamp();
             // Squared with Postgres after every (re)connection.
             let reconcile = !reconciled;
-            let pull_due = tokio::time::Instant::now() >= next_pull;
+            if listener.as_ref().is_none_or(|l| l.is_closed()) {
+                let (flag, nudge) = (changed.clone(), self.shared.clone());
+                let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                    nudge.outbox_changed.notify_one();
+                });
+                let login = super::pg::Login::daemon(&self.settings);
+                listener = match connector.listen(&login, "buhbot_changes", wake).await {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "sync: cannot listen for changes; pulling every interval");
+                        None
+                    }
+                };
+            }
+            let pull_due = tokio::time::Instant::now() >= next_pull
+                || changed.swap(false, std::sync::atomic::Ordering::SeqCst);
             let step = async {
                 if reconcile {
                     pusher.reconcile().await?;

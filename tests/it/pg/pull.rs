@@ -194,3 +194,76 @@ async fn the_later_edit_wins_and_a_deleted_user_goes() {
     env.pull().await;
     assert!(users::get(&env.store.conn().unwrap(), 1).unwrap().is_none());
 }
+
+/// The real daemon: an edit made in Postgres takes effect in the running
+/// engine (its "chat settings changed" line) without a restart. Prints the
+/// latencies (a measurement, not asserted: scripts/bench-sync.sh reports).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_in_postgres_takes_effect_in_the_running_daemon() {
+    use crate::daemon::{export_extent, log_tail, setup, start, stop, wait_done};
+    use std::time::{Duration, Instant};
+    let cluster = Cluster::start(Options::default());
+    migrated(&cluster).await;
+    let s = setup(&super::replay_sync::pg_section(cluster.port));
+    let export =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/examples/chat-export.json");
+    let (n, end) = export_extent(&export);
+    let mut child = start(
+        &s,
+        &format!("replay:{}?speed=1e9", export.display()),
+        "daemon.log",
+    );
+    wait_done(&s, n, end, &mut child, Duration::from_secs(60));
+    let admin = cluster.admin().await;
+    // The configured chat reached Postgres with its first message.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while admin
+        .query_opt("SELECT 1 FROM chats WHERE id = -1001987654321", &[])
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "{}", log_tail(&s));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let changed = |s: &crate::daemon::Setup| {
+        std::fs::read_to_string(s.dir.path().join("daemon.log"))
+            .unwrap_or_default()
+            .matches("chat settings changed")
+            .count()
+    };
+    let mut latencies = Vec::new();
+    for i in 0..10 {
+        let before = changed(&s);
+        let t0 = Instant::now();
+        admin
+            .execute(
+                "UPDATE chats SET sla_threshold_minutes = $1 WHERE id = -1001987654321",
+                &[&(30 + i)],
+            )
+            .await
+            .unwrap();
+        while changed(&s) == before {
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "edit {i} never took effect: {}",
+                log_tail(&s)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        latencies.push(t0.elapsed());
+    }
+    latencies.sort();
+    eprintln!(
+        "pull → effective: p50 {:?}, max {:?}",
+        latencies[latencies.len() / 2],
+        latencies.last().unwrap()
+    );
+    let threshold: Option<i64> =
+        buhbot::store::chats::get(&crate::daemon::read_only(&s.db), -1001987654321)
+            .unwrap()
+            .unwrap()
+            .threshold_minutes;
+    assert_eq!(threshold, Some(39));
+    assert!(stop(child).success(), "{}", log_tail(&s));
+}
