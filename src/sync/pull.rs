@@ -270,16 +270,33 @@ pub async fn read(pool: &PgPool, from: Option<Cursor>, me: &str) -> Result<Batch
     Ok(batch)
 }
 
-/// The local edit of `entity`/`key` not yet pushed, if any: its time.
+/// The local edit of `entity`/`key` not yet pushed, if any: its time, the
+/// local row's `updated_at` (the time the push's guard compares too), or
+/// the queue's for a row deleted here.
 fn pending_local(conn: &Connection, entity: &str, key: &str) -> Result<Option<i64>, StoreError> {
-    Ok(conn
+    let queued: Option<i64> = conn
         .query_row(
             "SELECT max(created_at) FROM outbox WHERE entity = ?1 AND entity_key = ?2",
             params![entity, key],
-            |r| r.get::<_, Option<i64>>(0),
+            |r| r.get(0),
         )
         .optional()?
-        .flatten())
+        .flatten();
+    if queued.is_none() {
+        return Ok(None);
+    }
+    let table = match entity {
+        "users" => "users",
+        _ => "chats",
+    };
+    let row: Option<i64> = conn
+        .query_row(
+            &format!("SELECT updated_at FROM {table} WHERE id = ?1"),
+            [key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(row.or(queued))
 }
 
 fn drop_pending(conn: &Connection, entity: &str, key: &str) -> Result<(), StoreError> {

@@ -28,6 +28,14 @@ fn texts(ids: &[i64]) -> Vec<String> {
     ids.iter().map(i64::to_string).collect()
 }
 
+/// Postgres' row stays when a person edited it after the local change
+/// (`u.edited`: the local row's `updated_at`): the later edit wins, a tie goes to
+/// Postgres, as the pull decides (sync::pull). Rows this daemon wrote last
+/// are always its to overwrite.
+const NOT_LATER_EDITED: &str = "(t.updated_by IS NULL
+        OR t.updated_by = current_setting('buhbot.origin', true)
+        OR floor(extract(epoch FROM t.updated_at))::bigint < u.edited)";
+
 pub async fn users(tx: &Transaction<'_>, rows: &[UserRow]) -> Result<u64, tokio_postgres::Error> {
     let id: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let name: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
@@ -35,20 +43,27 @@ pub async fn users(tx: &Transaction<'_>, rows: &[UserRow]) -> Result<u64, tokio_
     let role: Vec<&str> = rows.iter().map(|r| r.role.as_str()).collect();
     let email: Vec<Option<&str>> = rows.iter().map(|r| r.email.as_deref()).collect();
     let created: Vec<i64> = rows.iter().map(|r| r.created_at).collect();
+    let edited: Vec<i64> = rows.iter().map(|r| r.updated_at).collect();
     exec(
         tx,
-        "INSERT INTO public.users AS t (telegram_id, full_name, telegram_username, role, email,
-                                        is_active, created_at)
-         SELECT u.tid, u.name, u.username, u.role, u.email, true, to_timestamp(u.created)
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-              AS u(tid, name, username, role, email, created)
-         ON CONFLICT (telegram_id) DO UPDATE
-             SET full_name = excluded.full_name, telegram_username = excluded.telegram_username,
-                 role = excluded.role, email = coalesce(excluded.email, t.email), is_active = true
-             WHERE (t.full_name, t.telegram_username, t.role, t.email, t.is_active)
-                   IS DISTINCT FROM (excluded.full_name, excluded.telegram_username, excluded.role,
-                                     coalesce(excluded.email, t.email), true)
-         RETURNING 1",
+        &format!(
+            "WITH u AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],
+                                             $5::text[], $6::bigint[], $7::bigint[])
+                        AS u(tid, name, username, role, email, created, edited))
+             INSERT INTO public.users AS t (telegram_id, full_name, telegram_username, role,
+                                            email, is_active, created_at)
+             SELECT u.tid, u.name, u.username, u.role, u.email, true, to_timestamp(u.created)
+             FROM u
+             ON CONFLICT (telegram_id) DO UPDATE
+                 SET full_name = excluded.full_name,
+                     telegram_username = excluded.telegram_username, role = excluded.role,
+                     email = coalesce(excluded.email, t.email), is_active = true
+                 WHERE (t.full_name, t.telegram_username, t.role, t.email, t.is_active)
+                       IS DISTINCT FROM (excluded.full_name, excluded.telegram_username,
+                                         excluded.role, coalesce(excluded.email, t.email), true)
+                   AND (SELECT {NOT_LATER_EDITED} FROM u WHERE u.tid = t.telegram_id)
+             RETURNING 1"
+        ),
         &[
             (&id, Type::INT8_ARRAY),
             (&name, Type::TEXT_ARRAY),
@@ -56,6 +71,7 @@ pub async fn users(tx: &Transaction<'_>, rows: &[UserRow]) -> Result<u64, tokio_
             (&role, Type::TEXT_ARRAY),
             (&email, Type::TEXT_ARRAY),
             (&created, Type::INT8_ARRAY),
+            (&edited, Type::INT8_ARRAY),
         ],
     )
     .await
@@ -110,9 +126,16 @@ pub async fn chats(
         .collect();
     let created: Vec<i64> = rows.iter().map(|r| r.created_at).collect();
     let version = version.to_vec();
+    let edited: Vec<i64> = rows.iter().map(|r| r.updated_at).collect();
     exec(
         tx,
-        "INSERT INTO public.chats AS t (id, chat_type, title, invite_link, monitoring_enabled,
+        &format!(
+            "WITH u AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[],
+                     $6::bool[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
+                     $12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[])
+              AS u(id, kind, title, invite, monitored, sla, threshold, warning, interval, max_esc,
+                   migrated, acc, acc_names, mgr, created, v, edited))
+         INSERT INTO public.chats AS t (id, chat_type, title, invite_link, monitoring_enabled,
                  sla_enabled, sla_threshold_minutes, sla_warning_percent,
                  escalation_interval_minutes, max_escalations, migrated_to, is_migrated,
                  accountant_telegram_ids, accountant_usernames, manager_telegram_ids,
@@ -123,11 +146,7 @@ pub async fn chats(
                 ARRAY(SELECT jsonb_array_elements_text(u.acc_names::jsonb)),
                 ARRAY(SELECT jsonb_array_elements_text(u.mgr::jsonb)),
                 to_timestamp(u.created), u.v, NULL
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::bool[],
-                     $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
-                     $12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[])
-              AS u(id, kind, title, invite, monitored, sla, threshold, warning, interval, max_esc,
-                   migrated, acc, acc_names, mgr, created, v)
+         FROM u
          ON CONFLICT (id) DO UPDATE
              SET chat_type = excluded.chat_type, title = excluded.title,
                  invite_link = excluded.invite_link, monitoring_enabled = excluded.monitoring_enabled,
@@ -142,7 +161,9 @@ pub async fn chats(
                  manager_telegram_ids = excluded.manager_telegram_ids,
                  daemon_version = excluded.daemon_version, deleted_at = NULL
              WHERE t.daemon_version < excluded.daemon_version
-         RETURNING 1",
+               AND (SELECT {NOT_LATER_EDITED} FROM u WHERE u.id = t.id)
+         RETURNING 1"
+        ),
         &[
             (&id, Type::INT8_ARRAY),
             (&kind, Type::TEXT_ARRAY),
@@ -160,6 +181,7 @@ pub async fn chats(
             (&mgr, Type::TEXT_ARRAY),
             (&created, Type::INT8_ARRAY),
             (&version, Type::INT8_ARRAY),
+            (&edited, Type::INT8_ARRAY),
         ],
     )
     .await

@@ -118,8 +118,10 @@ impl Worker for SyncPushWorker {
         // Capped low: when Postgres is back, the catch-up starts within seconds.
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
         let mut reconciled = false;
-        // Pull before push in one task: a push must never write a row read
-        // before a pull replaced it (see sync::pull's conflict rule).
+        // Pull and push in one task, the pull first once connected: the
+        // first step after a (re)connection pushes only, so that a restart
+        // resumes the backlog at once; a person's later edit is kept by the
+        // push's guard meanwhile (see sync::pull's conflict rule).
         let mut next_pull = tokio::time::Instant::now();
         // LISTEN buhbot_changes wakes the pull early where the connection
         // allows; without it the pull interval holds.
@@ -130,7 +132,7 @@ impl Worker for SyncPushWorker {
             let now = self.shared.clock.now().timestamp();
             // Squared with Postgres after every (re)connection.
             let reconcile = !reconciled;
-            if listener.as_ref().is_none_or(|l| l.is_closed()) {
+            if reconciled && listener.as_ref().is_none_or(|l| l.is_closed()) {
                 let (flag, nudge) = (changed.clone(), self.shared.clone());
                 let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
                     flag.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -145,8 +147,9 @@ impl Worker for SyncPushWorker {
                     }
                 };
             }
-            let pull_due = tokio::time::Instant::now() >= next_pull
-                || changed.swap(false, std::sync::atomic::Ordering::SeqCst);
+            let pull_due = reconciled
+                && (tokio::time::Instant::now() >= next_pull
+                    || changed.swap(false, std::sync::atomic::Ordering::SeqCst));
             let step = async {
                 if reconcile {
                     pusher.reconcile().await?;

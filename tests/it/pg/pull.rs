@@ -162,7 +162,7 @@ async fn the_later_edit_wins_and_a_deleted_user_goes() {
             ..Default::default()
         },
         "test",
-        2,
+        chrono::Utc::now().timestamp(),
     )
     .unwrap();
     let (_, done) = env.pull().await;
@@ -266,4 +266,58 @@ async fn an_edit_in_postgres_takes_effect_in_the_running_daemon() {
             .threshold_minutes;
     assert_eq!(threshold, Some(39));
     assert!(stop(child).success(), "{}", log_tail(&s));
+}
+
+/// The push keeps the rule too: a local change older than a person's edit
+/// in Postgres does not overwrite it (the next pull applies the person's),
+/// a newer one does.
+#[tokio::test]
+async fn the_push_does_not_overwrite_a_later_edit_made_in_postgres() {
+    let env = Env::new().await;
+    env.seed().await;
+    let admin = env.cluster.admin().await;
+    admin
+        .batch_execute("UPDATE chats SET title = 'из панели' WHERE id = -100123")
+        .await
+        .unwrap();
+    let real_now = chrono::Utc::now().timestamp();
+    let edit = |title: &str, at: i64| {
+        chats::update(
+            &env.store.conn().unwrap(),
+            -100123,
+            chats::ChatChange {
+                title: Some(title.into()),
+                ..Default::default()
+            },
+            "test",
+            at,
+        )
+        .unwrap()
+    };
+    // Changed here before the person's edit, pushed after it.
+    edit("старое локальное", real_now - 120);
+    env.push_all().await;
+    assert_eq!(pg_title(&admin).await, "из панели");
+    let (_, done) = env.pull().await;
+    assert_eq!(done.applied, 1);
+    assert_eq!(
+        chats::get(&env.store.conn().unwrap(), -100123)
+            .unwrap()
+            .unwrap()
+            .title,
+        "из панели"
+    );
+    assert_eq!(env.depth(), 0);
+    // Changed here after it: the push wins.
+    edit("новое локальное", real_now + 120);
+    env.push_all().await;
+    assert_eq!(pg_title(&admin).await, "новое локальное");
+}
+
+async fn pg_title(admin: &tokio_postgres::Client) -> String {
+    admin
+        .query_one("SELECT title FROM chats WHERE id = -100123", &[])
+        .await
+        .unwrap()
+        .get(0)
 }
