@@ -5,6 +5,8 @@
 //! sysadmin sees every problem at once, each with its key and its file.
 
 mod calendar;
+/// The keys of a calendar's `week` table, Monday first.
+pub use calendar::DAYS as WEEK_DAYS;
 mod daemon;
 pub mod email;
 pub mod pg_backup;

@@ -16,6 +16,9 @@
 //!   table would be. A snippet that no longer validates (say, a production
 //!   calendar file was removed) is reported and the configuration's calendar
 //!   kept, rather than stopping the daemon.
+//! - `holidays` (pulled from Postgres' `global_holidays` as chat 0 and
+//!   `chat_holidays`) add days off and extra working days to the calendar
+//!   a chat ends up with, whatever its source.
 //! - Every user in `users` is staff of the firm, never a client.
 //! - A row with `migrated_to` is a basic group that became that supergroup
 //!   (see [`super::chat_events`]): the configuration's `[[chats]]` entry
@@ -29,10 +32,11 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 use crate::config::{ChatConfig, Config};
+use crate::domain::calendar::CalendarSpec;
 use crate::domain::sla::{Policy, UserId};
 use crate::store::chats::{self, ChatRole, ChatRow};
 use crate::store::users::Role;
-use crate::store::{Result, settings, users};
+use crate::store::{Result, holidays, settings, users};
 
 /// Everything the store says about chat settings, read in one go.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +50,8 @@ pub struct StoreSettings {
     /// Users with the role `manager`: the firm's managers get breaches and
     /// escalations of every chat, like `[alerts] managers`.
     pub managers: BTreeSet<UserId>,
+    /// Days off and extra working days from Postgres, per chat (0: all).
+    pub holidays: BTreeMap<i64, Vec<holidays::Day>>,
 }
 
 impl StoreSettings {
@@ -61,6 +67,7 @@ impl StoreSettings {
                 .filter(|u| u.role == Role::Manager)
                 .map(|u| u.id)
                 .collect(),
+            holidays: holidays::all(conn)?,
             ..StoreSettings::default()
         };
         for (chat, user, role) in chats::all_staff(conn)? {
@@ -133,6 +140,7 @@ pub fn overlay(config: &Config, store: &StoreSettings) -> Effective {
         .keys()
         .chain(store.staff.keys())
         .chain(store.calendars.keys())
+        .chain(store.holidays.keys().filter(|&&c| c != holidays::GLOBAL))
         .copied()
         .collect();
     let mut paused = BTreeSet::new();
@@ -176,11 +184,35 @@ pub fn overlay(config: &Config, store: &StoreSettings) -> Effective {
             }
         }
     }
+    // Postgres' days last: they add to whatever calendar a chat runs with.
+    if let Some(days) = store.holidays.get(&holidays::GLOBAL) {
+        add_days(&mut eff.calendar, days);
+        for chat in eff.chats.values_mut() {
+            add_days(&mut chat.calendar, days);
+        }
+    }
+    for (id, days) in &store.holidays {
+        if let Some(chat) = eff.chats.get_mut(id) {
+            add_days(&mut chat.calendar, days);
+        }
+    }
     Effective {
         config: Arc::new(eff),
         paused,
         users: store.users.clone(),
         migrated,
         revision: store.revision,
+    }
+}
+
+/// Lays days from Postgres over a calendar: a day off wins over the week
+/// and the production calendar; an extra working day gets Monday's hours.
+fn add_days(spec: &mut CalendarSpec, days: &[holidays::Day]) {
+    for d in days {
+        if d.workday {
+            spec.workdays.entry(d.date).or_insert(None);
+        } else {
+            spec.holidays.insert(d.date);
+        }
     }
 }

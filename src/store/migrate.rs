@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../sql/sqlite/0004_deliveries.sql"),
     ),
     (5, "sync", include_str!("../../sql/sqlite/0005_sync.sql")),
+    (6, "pull", include_str!("../../sql/sqlite/0006_pull.sql")),
 ];
 
 /// What [`migrate`] did.

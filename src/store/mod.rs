@@ -11,6 +11,7 @@ pub mod codec;
 pub mod alerts;
 pub mod chats;
 pub mod deliveries;
+pub mod holidays;
 pub mod messages;
 mod migrate;
 pub mod outbound;

@@ -63,14 +63,14 @@ impl SyncPushWorker {
         let batch = super::pull::read(pool, from, &me)
             .await
             .map_err(pull_error)?;
-        let threshold = self.default_threshold;
+        // The configuration as loaded: Postgres' values are laid over it.
+        let config = self.shared.engine().base_config().clone();
         let store2 = store.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            super::pull::apply(&store2, &batch, threshold, now)
-        })
-        .await
-        .map_err(|e| PushError::Store(StoreError::Join(e.to_string())))?
-        .map_err(pull_error)?;
+        let done =
+            tokio::task::spawn_blocking(move || super::pull::apply(&store2, &batch, &config, now))
+                .await
+                .map_err(|e| PushError::Store(StoreError::Join(e.to_string())))?
+                .map_err(pull_error)?;
         if done.applied > 0 {
             tracing::info!(
                 applied = done.applied,

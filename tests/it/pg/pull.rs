@@ -52,7 +52,7 @@ impl Env {
     async fn pull(&self) -> (pull::Batch, pull::Pulled) {
         let from = pull::cursor(&self.store.conn().unwrap()).unwrap();
         let batch = pull::read(&self.pool, from, ME).await.unwrap();
-        let done = pull::apply(&self.store, &batch, 60, 1).unwrap();
+        let done = pull::apply(&self.store, &batch, &defaults(), 1).unwrap();
         (batch, done)
     }
 
@@ -320,4 +320,106 @@ async fn pg_title(admin: &tokio_postgres::Client) -> String {
         .await
         .unwrap()
         .get(0)
+}
+
+/// The configuration's defaults (no file, no environment).
+fn defaults() -> buhbot::config::Config {
+    buhbot::config::Config::from_figment(&figment::Figment::new(), None).unwrap()
+}
+
+/// Local working intervals of `chat` on `date` as the engine built from the
+/// store sees them, as "HH:MM-HH:MM".
+fn hours(env: &Env, chat: i64, date: &str) -> Vec<String> {
+    let engine = buhbot::core::engine::Engine::from_config_and_store(
+        std::sync::Arc::new(defaults()),
+        &env.store.conn().unwrap(),
+    )
+    .unwrap();
+    let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
+    let hm = |s: u32| format!("{:02}:{:02}", s / 3600, s % 3600 / 60);
+    engine
+        .calendar(chat)
+        .local_intervals(date)
+        .iter()
+        .map(|i| format!("{}-{}", hm(i.start), hm(i.end)))
+        .collect()
+}
+
+/// Weekly hours and days off edited in Postgres reach the engine's
+/// calendars; removing them there removes them here.
+#[tokio::test]
+async fn schedules_and_holidays_edited_in_postgres_shape_the_calendars() {
+    let env = Env::new().await;
+    env.seed().await;
+    let admin = env.cluster.admin().await;
+    // 2026-12-07 is a Monday, 2026-12-12 a Saturday.
+    assert_eq!(hours(&env, -100123, "2026-12-07"), ["09:00-18:00"]);
+    admin
+        .batch_execute(
+            "INSERT INTO working_schedules (chat_id, day_of_week, start_time, end_time, timezone)
+             VALUES (-100123, 1, '08:00', '12:00', 'Asia/Yekaterinburg'),
+                    (-100123, 1, '13:00', '17:00', 'Asia/Yekaterinburg'),
+                    (-100123, 2, '10:00', '16:00', 'Asia/Yekaterinburg');
+             INSERT INTO global_holidays (date, name) VALUES ('2026-12-08', 'день фирмы');
+             INSERT INTO chat_holidays (chat_id, date, kind, description)
+             VALUES (-100123, '2026-12-12', 'workday', 'перенос');",
+        )
+        .await
+        .unwrap();
+    let (_, done) = env.pull().await;
+    assert_eq!(done.applied, 3, "a week, the global days, the chat's days");
+    assert_eq!(
+        hours(&env, -100123, "2026-12-07"),
+        ["08:00-12:00", "13:00-17:00"]
+    );
+    assert!(
+        hours(&env, -100123, "2026-12-08").is_empty(),
+        "the firm's day off"
+    );
+    assert!(
+        hours(&env, -100123, "2026-12-09").is_empty(),
+        "no Wednesday upstream"
+    );
+    assert_eq!(
+        hours(&env, -100123, "2026-12-12"),
+        ["08:00-12:00", "13:00-17:00"],
+        "a transferred working day gets Monday's hours"
+    );
+    // Any other chat: the global day off, the configured week.
+    assert!(hours(&env, -100999, "2026-12-08").is_empty());
+    assert_eq!(hours(&env, -100999, "2026-12-09"), ["09:00-18:00"]);
+    assert_eq!(env.depth(), 0, "nothing pulled is queued back up");
+    let (_, done) = env.pull().await;
+    assert_eq!(done.applied, 0, "pulled once");
+    // Deleted upstream: gone here.
+    admin
+        .batch_execute(
+            "DELETE FROM working_schedules WHERE chat_id = -100123 AND start_time = '13:00';
+             DELETE FROM global_holidays;
+             UPDATE working_schedules SET is_active = false WHERE day_of_week = 2;",
+        )
+        .await
+        .unwrap();
+    env.pull().await;
+    assert_eq!(hours(&env, -100123, "2026-12-07"), ["08:00-12:00"]);
+    assert!(
+        hours(&env, -100123, "2026-12-08").is_empty(),
+        "Tuesday is inactive"
+    );
+    assert_eq!(hours(&env, -100999, "2026-12-08"), ["09:00-18:00"]);
+    admin
+        .batch_execute("DELETE FROM working_schedules; DELETE FROM chat_holidays;")
+        .await
+        .unwrap();
+    env.pull().await;
+    assert_eq!(hours(&env, -100123, "2026-12-07"), ["09:00-18:00"]);
+    assert!(hours(&env, -100123, "2026-12-12").is_empty());
+    // A refetch in full (the cursor forgotten) finds the same.
+    admin
+        .batch_execute("INSERT INTO chat_holidays (chat_id, date) VALUES (-100123, '2026-12-07')")
+        .await
+        .unwrap();
+    pull::reset(&env.store.conn().unwrap()).unwrap();
+    env.pull().await;
+    assert!(hours(&env, -100123, "2026-12-07").is_empty());
 }

@@ -1,5 +1,6 @@
-//! Down: what people edit in Postgres takes effect in the daemon (WORK IN
-//! PROGRESS, not wired into the worker yet: chats and users only).
+//! Down: what people edit in Postgres takes effect in the daemon: users,
+//! chats with their staff ([`people`]), weekly hours and days off
+//! ([`calendar`]).
 //!
 //! The cursor. `row_version` comes from one sequence, taken when a row is
 //! written, not when its transaction commits: a transaction that took
@@ -22,14 +23,16 @@
 //! pulled back. Applied rows are written with `sync_state.applying = 1`
 //! so the outbox triggers do not queue them back up.
 
-use std::collections::BTreeSet;
+mod calendar;
+mod people;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio_postgres::types::Type;
 
+pub use self::calendar::{CalendarBatch, Week};
 use super::pg::{PgError, PgPool};
-use crate::store::chats::{self, ChatChange, ChatRole, Override};
-use crate::store::users::{self, Role, UserChange, UserRow};
+use crate::config::Config;
+use crate::store::users;
 use crate::store::{Store, StoreError, state};
 
 /// Where the pull stands, kept in `transport_state`.
@@ -123,8 +126,9 @@ pub struct PgUser {
 pub struct Batch {
     pub chats: Vec<PgChat>,
     pub users: Vec<PgUser>,
-    /// (table, old row) of deleted rows.
+    /// (table, old row, version) of deleted rows.
     pub deletions: Vec<(String, serde_json::Value, i64)>,
+    pub calendar: CalendarBatch,
     pub cursor: Option<Cursor>,
 }
 
@@ -136,7 +140,7 @@ pub struct Pulled {
     pub kept_local: usize,
 }
 
-const NEWER: &str = "($1::bool OR row_version > $2
+pub(super) const NEWER: &str = "($1::bool OR row_version > $2
     OR age(xmin) <= age((($3::bigint % 4294967296)::text)::xid))";
 
 /// Reads what changed since `from` (everything when `None`) in one
@@ -243,8 +247,7 @@ pub async fn read(pool: &PgPool, from: Option<Cursor>, me: &str) -> Result<Batch
         top = top.max(user.row_version);
         batch.users.push(user);
     }
-    // A full refetch needs no deletions: what is absent upstream is found
-    // by comparison (not done yet: WIP).
+    // A full refetch needs no deletions: it replaces what it reads whole.
     if !full {
         for r in tx
             .query_typed(
@@ -262,6 +265,9 @@ pub async fn read(pool: &PgPool, from: Option<Cursor>, me: &str) -> Result<Batch
             batch.deletions.push((r.get(0), r.get(1), v));
         }
     }
+    batch.calendar = calendar::read(&tx, &args, full, &batch.deletions, &mut top)
+        .await
+        .map_err(err("reading schedules and holidays"))?;
     tx.commit().await.map_err(err("ending the pull"))?;
     batch.cursor = Some(Cursor {
         version: top,
@@ -314,14 +320,10 @@ pub fn postgres_wins(pg_at: i64, local_at: Option<i64>) -> bool {
 }
 
 /// Applies `batch` to the store in one transaction and moves the cursor.
-/// `default_threshold` is the configuration's: a Postgres threshold equal
-/// to what the chat runs with locally is not an override.
-pub fn apply(
-    store: &Store,
-    batch: &Batch,
-    default_threshold: i64,
-    now: i64,
-) -> Result<Pulled, PullError> {
+/// `config` is the configuration the daemon runs with: a Postgres value
+/// equal to its default is not an override, a calendar is read over its.
+pub fn apply(store: &Store, batch: &Batch, config: &Config, now: i64) -> Result<Pulled, PullError> {
+    let default_threshold = i64::from(config.sla.threshold_minutes);
     let mut conn = store.conn()?;
     let tx = crate::store::write_tx(&mut conn).map_err(StoreError::from)?;
     tx.execute("UPDATE sync_state SET applying = 1", [])
@@ -334,7 +336,7 @@ pub fn apply(
             continue;
         }
         drop_pending(&tx, "users", &key)?;
-        apply_user(&tx, u, now)?;
+        people::apply_user(&tx, u, now)?;
         done.applied += 1;
     }
     for c in &batch.chats {
@@ -344,7 +346,7 @@ pub fn apply(
             continue;
         }
         drop_pending(&tx, "chats", &key)?;
-        apply_chat(&tx, c, default_threshold, now)?;
+        people::apply_chat(&tx, c, default_threshold, now)?;
         done.applied += 1;
     }
     for (table, old, _) in &batch.deletions {
@@ -360,6 +362,7 @@ pub fn apply(
             done.applied += 1;
         }
     }
+    done.applied += calendar::apply(&tx, &batch.calendar, config, now)?;
     tx.execute("UPDATE sync_state SET applying = 0", [])
         .map_err(StoreError::from)?;
     if let Some(c) = batch.cursor {
@@ -367,115 +370,6 @@ pub fn apply(
     }
     tx.commit().map_err(StoreError::from)?;
     Ok(done)
-}
-
-fn apply_user(conn: &Connection, u: &PgUser, now: i64) -> Result<(), PullError> {
-    let fail = |e: crate::store::settings::SettingsError| PullError::Apply {
-        table: "users",
-        key: u.telegram_id.to_string(),
-        reason: e.to_string(),
-    };
-    let local = users::get(conn, u.telegram_id)?;
-    if !u.active {
-        if local.is_some() {
-            users::remove(conn, u.telegram_id, "postgres", now).map_err(fail)?;
-        }
-        return Ok(());
-    }
-    let role: Role = users::parse_role(&u.role).map_err(fail)?;
-    match local {
-        None => {
-            let row = UserRow {
-                id: u.telegram_id,
-                name: u.full_name.clone(),
-                username: u.username.clone(),
-                role,
-                email: u.email.clone(),
-            };
-            users::add(conn, &row, "postgres", now).map_err(fail)?;
-        }
-        Some(l) => {
-            let change = UserChange {
-                name: (l.name != u.full_name).then(|| u.full_name.clone()),
-                username: (l.username != u.username)
-                    .then(|| u.username.clone().unwrap_or_default()),
-                role: (l.role != role).then_some(role),
-                email: (u.email.is_some() && l.email != u.email)
-                    .then(|| u.email.clone().unwrap_or_default()),
-            };
-            users::update(conn, u.telegram_id, change, "postgres", now).map_err(fail)?;
-        }
-    }
-    Ok(())
-}
-
-fn apply_chat(
-    conn: &Connection,
-    c: &PgChat,
-    default_threshold: i64,
-    now: i64,
-) -> Result<(), PullError> {
-    let fail = |e: crate::store::settings::SettingsError| PullError::Apply {
-        table: "chats",
-        key: c.id.to_string(),
-        reason: e.to_string(),
-    };
-    chats::ensure(
-        conn,
-        c.id,
-        c.title.as_deref().unwrap_or(""),
-        "postgres",
-        now,
-    )
-    .map_err(fail)?;
-    let local = chats::get(conn, c.id)?.ok_or_else(|| PullError::Apply {
-        table: "chats",
-        key: c.id.to_string(),
-        reason: "the row vanished".into(),
-    })?;
-    let over = |pg: Option<i64>, mine: Option<i64>| {
-        (pg != mine).then_some(pg.map_or(Override::Default, Override::Value))
-    };
-    let threshold = if local.threshold_minutes.unwrap_or(default_threshold) == c.threshold {
-        None
-    } else {
-        Some(Override::Value(c.threshold))
-    };
-    let monitored = c.monitored && !c.deleted;
-    let change = ChatChange {
-        title: c
-            .title
-            .as_ref()
-            .filter(|t| !t.is_empty() && **t != local.title)
-            .cloned(),
-        monitored: (monitored != local.monitored).then_some(monitored),
-        sla_enabled: (c.sla_enabled != local.sla_enabled).then_some(c.sla_enabled),
-        threshold_minutes: threshold,
-        warning_percent: over(c.warning, local.warning_percent),
-        escalation_interval_minutes: over(c.interval, local.escalation_interval_minutes),
-        max_escalations: over(c.max_escalations, local.max_escalations),
-    };
-    chats::update(conn, c.id, change, "postgres", now).map_err(fail)?;
-    // Staff: Postgres' arrays are the chat's whole staff.
-    let want: BTreeSet<(i64, ChatRole)> = c
-        .accountants
-        .iter()
-        .map(|&a| (a, ChatRole::Accountant))
-        .chain(
-            c.managers
-                .iter()
-                .filter_map(|m| m.trim().parse().ok())
-                .map(|m| (m, ChatRole::Manager)),
-        )
-        .collect();
-    let have: BTreeSet<(i64, ChatRole)> = chats::staff(conn, c.id)?.into_iter().collect();
-    for (user, role) in have.difference(&want) {
-        chats::set_staff(conn, c.id, *user, *role, false, "postgres", now).map_err(fail)?;
-    }
-    for (user, role) in want.difference(&have) {
-        chats::set_staff(conn, c.id, *user, *role, true, "postgres", now).map_err(fail)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
