@@ -218,7 +218,10 @@ fn migration_4_retypes_old_deliveries() {
         .unwrap();
     }
     let (store, report) = Store::open_migrated(&db).unwrap();
-    assert_eq!(report.applied, vec![(4, "deliveries"), (5, "sync")]);
+    assert_eq!(
+        report.applied,
+        vec![(4, "deliveries"), (5, "sync"), (6, "pull")]
+    );
     let get = |id| delivery_by(&store, id);
     assert_eq!(get(1).status, DeliveryStatus::Retrying);
     let queued = get(2);
