@@ -36,7 +36,7 @@ use crate::domain::calendar::CalendarSpec;
 use crate::domain::sla::{Policy, UserId};
 use crate::store::chats::{self, ChatRole, ChatRow};
 use crate::store::users::Role;
-use crate::store::{Result, holidays, settings, users};
+use crate::store::{Result, holidays, overrides, settings, users};
 
 /// Everything the store says about chat settings, read in one go.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +52,8 @@ pub struct StoreSettings {
     pub managers: BTreeSet<UserId>,
     /// Days off and extra working days from Postgres, per chat (0: all).
     pub holidays: BTreeMap<i64, Vec<holidays::Day>>,
+    /// Firm-wide settings from Postgres (`store::overrides`).
+    pub overrides: BTreeMap<String, serde_json::Value>,
 }
 
 impl StoreSettings {
@@ -68,6 +70,7 @@ impl StoreSettings {
                 .map(|u| u.id)
                 .collect(),
             holidays: holidays::all(conn)?,
+            overrides: overrides::all(conn)?,
             ..StoreSettings::default()
         };
         for (chat, user, role) in chats::all_staff(conn)? {
@@ -112,6 +115,7 @@ fn policy_over(base: Policy, row: &ChatRow) -> Policy {
 /// Applies `store` over `config`.
 pub fn overlay(config: &Config, store: &StoreSettings) -> Effective {
     let mut eff = config.clone();
+    firm_wide(&mut eff, &store.overrides);
     for m in &store.managers {
         if !eff.alerts.managers.contains(m) {
             eff.alerts.managers.push(*m);
@@ -151,7 +155,7 @@ pub fn overlay(config: &Config, store: &StoreSettings) -> Effective {
             accountants: BTreeSet::new(),
             managers: BTreeSet::new(),
             calendar: config.calendar.clone(),
-            policy: config.sla,
+            policy: eff.sla,
         });
         if let Some(row) = store.chats.get(&id) {
             if !row.title.is_empty() {
@@ -213,6 +217,53 @@ fn add_days(spec: &mut CalendarSpec, days: &[holidays::Day]) {
             spec.workdays.entry(d.date).or_insert(None);
         } else {
             spec.holidays.insert(d.date);
+        }
+    }
+}
+
+/// Firm-wide settings from Postgres over the configuration: the default
+/// policy (and every chat's field that was the default's), more managers.
+fn firm_wide(eff: &mut Config, o: &BTreeMap<String, serde_json::Value>) {
+    let pick = |key: &str, cur: u32| {
+        o.get(key)
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(cur)
+    };
+    let base = eff.sla;
+    let sla = Policy {
+        threshold_minutes: pick("sla.threshold_minutes", base.threshold_minutes),
+        warning_percent: pick("sla.warning_percent", base.warning_percent),
+        escalation_interval_minutes: pick(
+            "sla.escalation_interval_minutes",
+            base.escalation_interval_minutes,
+        ),
+        max_escalations: pick("sla.max_escalations", base.max_escalations),
+    };
+    eff.sla = sla;
+    for chat in eff.chats.values_mut() {
+        let p = &mut chat.policy;
+        if p.threshold_minutes == base.threshold_minutes {
+            p.threshold_minutes = sla.threshold_minutes;
+        }
+        if p.warning_percent == base.warning_percent {
+            p.warning_percent = sla.warning_percent;
+        }
+        if p.escalation_interval_minutes == base.escalation_interval_minutes {
+            p.escalation_interval_minutes = sla.escalation_interval_minutes;
+        }
+        if p.max_escalations == base.max_escalations {
+            p.max_escalations = sla.max_escalations;
+        }
+    }
+    let managers = o.get("alerts.managers").and_then(|v| v.as_array());
+    for id in managers
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_i64)
+    {
+        if !eff.alerts.managers.contains(&id) {
+            eff.alerts.managers.push(id);
         }
     }
 }

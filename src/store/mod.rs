@@ -16,6 +16,7 @@ pub mod messages;
 mod migrate;
 pub mod outbound;
 pub mod outbox;
+pub mod overrides;
 pub mod requests;
 pub mod retention;
 pub mod settings;

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::store::holidays::{self, Day};
 use crate::store::{chats, settings::SettingsError};
 
-type Args<'a> = [(&'a (dyn ToSql + Sync), Type); 4];
+pub(super) type Args<'a> = [(&'a (dyn ToSql + Sync), Type); 4];
 
 /// A chat's weekly hours as Postgres has them; `None`: no active interval
 /// (the chat falls back to the configuration's week).

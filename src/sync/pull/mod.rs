@@ -24,12 +24,14 @@
 //! so the outbox triggers do not queue them back up.
 
 mod calendar;
+mod globals;
 mod people;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio_postgres::types::Type;
 
 pub use self::calendar::{CalendarBatch, Week};
+pub use self::globals::PgGlobals;
 use super::pg::{PgError, PgPool};
 use crate::config::Config;
 use crate::store::users;
@@ -129,6 +131,8 @@ pub struct Batch {
     /// (table, old row, version) of deleted rows.
     pub deletions: Vec<(String, serde_json::Value, i64)>,
     pub calendar: CalendarBatch,
+    /// The firm-wide settings row, when it changed.
+    pub globals: Option<PgGlobals>,
     pub cursor: Option<Cursor>,
 }
 
@@ -268,6 +272,9 @@ pub async fn read(pool: &PgPool, from: Option<Cursor>, me: &str) -> Result<Batch
     batch.calendar = calendar::read(&tx, &args, full, &batch.deletions, &mut top)
         .await
         .map_err(err("reading schedules and holidays"))?;
+    batch.globals = globals::read(&tx, &args, &mut top)
+        .await
+        .map_err(err("reading global settings"))?;
     tx.commit().await.map_err(err("ending the pull"))?;
     batch.cursor = Some(Cursor {
         version: top,
@@ -363,6 +370,9 @@ pub fn apply(store: &Store, batch: &Batch, config: &Config, now: i64) -> Result<
         }
     }
     done.applied += calendar::apply(&tx, &batch.calendar, config, now)?;
+    if let Some(g) = &batch.globals {
+        done.applied += globals::apply(&tx, g, config, now)?;
+    }
     tx.execute("UPDATE sync_state SET applying = 0", [])
         .map_err(StoreError::from)?;
     if let Some(c) = batch.cursor {

@@ -423,3 +423,57 @@ async fn schedules_and_holidays_edited_in_postgres_shape_the_calendars() {
     env.pull().await;
     assert!(hours(&env, -100123, "2026-12-07").is_empty());
 }
+
+/// The firm-wide settings row: a field changed in Postgres overrides the
+/// configuration; set back to the configuration's value, the override
+/// goes. The migration's column defaults alone change nothing.
+#[tokio::test]
+async fn global_settings_changed_in_postgres_override_the_configuration() {
+    let env = Env::new().await;
+    env.seed().await;
+    let engine = || {
+        buhbot::core::engine::Engine::from_config_and_store(
+            std::sync::Arc::new(defaults()),
+            &env.store.conn().unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(engine().policy(-100999).threshold_minutes, 60);
+    let admin = env.cluster.admin().await;
+    admin
+        .batch_execute(
+            "UPDATE global_settings SET default_sla_threshold = 45, max_escalations = 3,
+                                        global_manager_ids = '{77, junk}'",
+        )
+        .await
+        .unwrap();
+    let (batch, done) = env.pull().await;
+    assert!(batch.globals.is_some());
+    assert_eq!(done.applied, 3);
+    let e = engine();
+    assert_eq!(e.policy(-100999).threshold_minutes, 45);
+    assert_eq!(e.policy(-100123).max_escalations, 3);
+    assert_eq!(e.policy(-100123).warning_percent, 80, "unchanged upstream");
+    assert!(e.base_config().alerts.managers.is_empty());
+    assert_eq!(
+        e.effective(&env.store.conn().unwrap())
+            .unwrap()
+            .config
+            .alerts
+            .managers,
+        [77]
+    );
+    // Back to the configuration's value: the override goes; an
+    // impossible one is refused (the configuration's stays).
+    admin
+        .batch_execute(
+            "UPDATE global_settings SET default_sla_threshold = 60, max_escalations = 99",
+        )
+        .await
+        .unwrap();
+    env.pull().await;
+    let e = engine();
+    assert_eq!(e.policy(-100999).threshold_minutes, 60);
+    assert_eq!(e.policy(-100999).max_escalations, 5);
+    assert_eq!(env.depth(), 0);
+}
