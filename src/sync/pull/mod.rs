@@ -1,6 +1,7 @@
 //! Down: what people edit in Postgres takes effect in the daemon: users,
 //! chats with their staff ([`people`]), weekly hours and days off
-//! ([`calendar`]).
+//! ([`calendar`]), firm-wide settings ([`globals`]), templates and FAQ
+//! ([`library`]).
 //!
 //! The cursor. `row_version` comes from one sequence, taken when a row is
 //! written, not when its transaction commits: a transaction that took
@@ -25,6 +26,7 @@
 
 mod calendar;
 mod globals;
+mod library;
 mod people;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -32,6 +34,7 @@ use tokio_postgres::types::Type;
 
 pub use self::calendar::{CalendarBatch, Week};
 pub use self::globals::PgGlobals;
+pub use self::library::{LibraryBatch, PgFaq, PgTemplate};
 use super::pg::{PgError, PgPool};
 use crate::config::Config;
 use crate::store::users;
@@ -133,6 +136,9 @@ pub struct Batch {
     pub calendar: CalendarBatch,
     /// The firm-wide settings row, when it changed.
     pub globals: Option<PgGlobals>,
+    pub library: LibraryBatch,
+    /// Every Telegram id in Postgres' users, on a full refetch.
+    pub all_users: Option<std::collections::BTreeSet<i64>>,
     pub cursor: Option<Cursor>,
 }
 
@@ -269,12 +275,25 @@ pub async fn read(pool: &PgPool, from: Option<Cursor>, me: &str) -> Result<Batch
             batch.deletions.push((r.get(0), r.get(1), v));
         }
     }
+    if full {
+        let rows = tx
+            .query_typed(
+                "SELECT telegram_id FROM public.users WHERE telegram_id IS NOT NULL",
+                &[],
+            )
+            .await
+            .map_err(err("reading users"))?;
+        batch.all_users = Some(rows.iter().map(|r| r.get(0)).collect());
+    }
     batch.calendar = calendar::read(&tx, &args, full, &batch.deletions, &mut top)
         .await
         .map_err(err("reading schedules and holidays"))?;
     batch.globals = globals::read(&tx, &args, &mut top)
         .await
         .map_err(err("reading global settings"))?;
+    batch.library = library::read(&tx, &args, full, &batch.deletions, &mut top)
+        .await
+        .map_err(err("reading templates and FAQ"))?;
     tx.commit().await.map_err(err("ending the pull"))?;
     batch.cursor = Some(Cursor {
         version: top,
@@ -356,11 +375,25 @@ pub fn apply(store: &Store, batch: &Batch, config: &Config, now: i64) -> Result<
         people::apply_chat(&tx, c, default_threshold, now)?;
         done.applied += 1;
     }
-    for (table, old, _) in &batch.deletions {
-        if table == "users"
-            && let Some(id) = old.get("telegram_id").and_then(|v| v.as_i64())
-            && users::get(&tx, id)?.is_some()
-        {
+    let mut gone: Vec<i64> = batch
+        .deletions
+        .iter()
+        .filter(|(table, _, _)| table == "users")
+        .filter_map(|(_, old, _)| old.get("telegram_id")?.as_i64())
+        .collect();
+    if let Some(upstream) = &batch.all_users {
+        // Deleted while the cursor was not trusted; a user added here and
+        // not pushed yet is not "absent", it is new.
+        for u in users::list(&tx)? {
+            if !upstream.contains(&u.id)
+                && pending_local(&tx, "users", &u.id.to_string())?.is_none()
+            {
+                gone.push(u.id);
+            }
+        }
+    }
+    for id in gone {
+        if users::get(&tx, id)?.is_some() {
             users::remove(&tx, id, "postgres", now).map_err(|e| PullError::Apply {
                 table: "users",
                 key: id.to_string(),
@@ -373,6 +406,7 @@ pub fn apply(store: &Store, batch: &Batch, config: &Config, now: i64) -> Result<
     if let Some(g) = &batch.globals {
         done.applied += globals::apply(&tx, g, config, now)?;
     }
+    done.applied += library::apply(&tx, &batch.library, now)?;
     tx.execute("UPDATE sync_state SET applying = 0", [])
         .map_err(StoreError::from)?;
     if let Some(c) = batch.cursor {

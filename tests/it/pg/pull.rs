@@ -1,6 +1,7 @@
-//! `sync::pull` against a real cluster (WIP): edits made in Postgres
-//! reach the store, a transaction that commits late is not skipped, the
-//! conflict rule, deletes.
+//! `sync::pull` against a real cluster: edits made in Postgres reach the
+//! store (chats and staff, users, weekly hours and days off, firm-wide
+//! settings, templates and FAQ), a transaction that commits late is not
+//! skipped, the conflict rule both ways, deletes, a refetch in full.
 
 use buhbot::store::chats::{self, ChatRole};
 use buhbot::store::users::{self, Role, UserRow};
@@ -476,4 +477,97 @@ async fn global_settings_changed_in_postgres_override_the_configuration() {
     assert_eq!(e.policy(-100999).threshold_minutes, 60);
     assert_eq!(e.policy(-100999).max_escalations, 5);
     assert_eq!(env.depth(), 0);
+}
+
+fn local_rows(env: &Env, sql: &str) -> Vec<String> {
+    let c = env.store.conn().unwrap();
+    let mut stmt = c.prepare(sql).unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Templates and FAQ entries edited in Postgres arrive, change, go; a local
+/// template of the same name is adopted, not doubled.
+#[tokio::test]
+async fn templates_and_faq_edited_in_postgres_arrive_change_and_go() {
+    let env = Env::new().await;
+    env.seed().await;
+    env.store
+        .conn()
+        .unwrap()
+        .execute(
+            "INSERT INTO templates (name, body, created_at, updated_at) VALUES ('счёт', 'старый', 0, 0)",
+            [],
+        )
+        .unwrap();
+    let admin = env.cluster.admin().await;
+    admin
+        .batch_execute(
+            "INSERT INTO templates (title, content) VALUES ('счёт', 'Счёт выставлен, {client}.'),
+                                                          ('акт', 'Акт готов.');
+             INSERT INTO faq_items (question, answer, keywords)
+             VALUES ('Когда сдавать отчёт?', 'До 25 числа.', '{отчёт,срок}');",
+        )
+        .await
+        .unwrap();
+    env.pull().await;
+    let templates = "SELECT name || '=' || body FROM templates ORDER BY name";
+    assert_eq!(
+        local_rows(&env, templates),
+        ["акт=Акт готов.", "счёт=Счёт выставлен, {client}."]
+    );
+    assert_eq!(
+        local_rows(&env, "SELECT keywords || '/' || enabled FROM faq_items"),
+        ["отчёт, срок/1"]
+    );
+    admin
+        .batch_execute(
+            "UPDATE templates SET title = 'акт сверки' WHERE title = 'акт';
+             DELETE FROM templates WHERE title = 'счёт';
+             UPDATE faq_items SET is_active = false;",
+        )
+        .await
+        .unwrap();
+    env.pull().await;
+    assert_eq!(local_rows(&env, templates), ["акт сверки=Акт готов."]);
+    assert_eq!(
+        local_rows(&env, "SELECT keywords || '/' || enabled FROM faq_items"),
+        ["отчёт, срок/0"]
+    );
+    // Deleted while the cursor was not trusted: a full refetch removes it.
+    admin.batch_execute("DELETE FROM faq_items").await.unwrap();
+    pull::reset(&env.store.conn().unwrap()).unwrap();
+    env.pull().await;
+    assert!(local_rows(&env, "SELECT question FROM faq_items").is_empty());
+    assert_eq!(local_rows(&env, templates), ["акт сверки=Акт готов."]);
+}
+
+/// A refetch in full finds the users deleted upstream by their absence,
+/// and keeps a user added here that is not pushed yet.
+#[tokio::test]
+async fn a_full_refetch_removes_users_gone_upstream_and_keeps_unpushed_ones() {
+    let env = Env::new().await;
+    env.seed().await;
+    env.cluster
+        .admin()
+        .await
+        .batch_execute("DELETE FROM users WHERE telegram_id = 1")
+        .await
+        .unwrap();
+    let new = UserRow {
+        id: 2,
+        name: "Борис".into(),
+        username: None,
+        role: Role::Manager,
+        email: None,
+    };
+    users::add(&env.store.conn().unwrap(), &new, "test", 5).unwrap();
+    pull::reset(&env.store.conn().unwrap()).unwrap();
+    let (batch, _) = env.pull().await;
+    assert!(batch.all_users.is_some(), "a full refetch");
+    let c = env.store.conn().unwrap();
+    assert!(users::get(&c, 1).unwrap().is_none());
+    assert!(users::get(&c, 2).unwrap().is_some());
 }
