@@ -73,6 +73,24 @@ pub fn restore(
                 .map_err(BackupError::io("chown", &path))?;
         }
     }
+    // The pull's cursor in an archive is as old as the archive, and what
+    // was deleted in Postgres since may be pruned: refetch in full.
+    rusqlite::Connection::open(&new_db)
+        .and_then(|c| {
+            let has: bool = c.query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'transport_state'",
+                [],
+                |r| r.get(0),
+            )?;
+            if has {
+                c.execute(
+                    "DELETE FROM transport_state WHERE source = ?1",
+                    [crate::store::state::PULL_CURSOR],
+                )?;
+            }
+            Ok(())
+        })
+        .map_err(BackupError::sqlite(&new_db))?;
     sync_file(&new_db)?;
 
     let replaced = match old_meta {

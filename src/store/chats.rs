@@ -297,7 +297,7 @@ pub fn set_staff(
     if n > 0 {
         // The staff is a property of the chat: its row tells when it last
         // changed (the sync's conflict rule compares that time).
-        conn.prepare_cached("UPDATE chats SET updated_at = max(updated_at, ?2) WHERE id = ?1")?
+        conn.prepare_cached("UPDATE chats SET updated_at = ?2 WHERE id = ?1 AND updated_at < ?2")?
             .execute(params![chat, now])?;
         let member = json!({"chat_id": chat, "user_id": user, "role": role.to_string()});
         settings::record(

@@ -11,6 +11,16 @@ pub fn position(conn: &Connection, source: &str) -> Result<Option<String>> {
         .optional()?)
 }
 
+/// Where the pull from Postgres stands (`sync::pull`'s cursor).
+pub const PULL_CURSOR: &str = "sync.pull";
+
+/// Forgets a position (the source starts over).
+pub fn forget(conn: &Connection, source: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM transport_state WHERE source = ?1")?
+        .execute([source])?;
+    Ok(())
+}
+
 pub fn set_position(conn: &Connection, source: &str, position: &str, now: i64) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO transport_state (source, position, updated_at) VALUES (?1, ?2, ?3)

@@ -441,3 +441,34 @@ fn restore_without_previous_database() {
         }
     }
 }
+
+/// A restored store pulls from Postgres in full: its pull cursor is as old
+/// as the archive. Other positions (Telegram's, the jobs') are kept.
+#[test]
+fn a_restored_store_forgets_its_pull_cursor() {
+    use buhbot::store::{Store, state};
+    let root = tempfile::tempdir().unwrap();
+    let db = root.path().join("buhbot.db");
+    {
+        let (store, _) = Store::open_migrated(&db).unwrap();
+        let c = store.conn().unwrap();
+        state::set_position(&c, state::PULL_CURSOR, "10:20:5", 1).unwrap();
+        state::set_position(&c, "telegram", "42", 1).unwrap();
+    }
+    let now = t(2025, 1, 15, 9, 30, 0);
+    let info = backup::create(
+        &db,
+        None,
+        &settings(&root.path().join("bak")),
+        now,
+        &NoProgress,
+    )
+    .unwrap();
+    backup::restore(&info.path, &db, false, now).unwrap();
+    let c = Connection::open(&db).unwrap();
+    assert_eq!(state::position(&c, state::PULL_CURSOR).unwrap(), None);
+    assert_eq!(
+        state::position(&c, "telegram").unwrap().as_deref(),
+        Some("42")
+    );
+}

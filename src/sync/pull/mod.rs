@@ -41,7 +41,7 @@ use crate::store::users;
 use crate::store::{Store, StoreError, state};
 
 /// Where the pull stands, kept in `transport_state`.
-const CURSOR_SOURCE: &str = "sync.pull";
+const CURSOR_SOURCE: &str = state::PULL_CURSOR;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
@@ -57,25 +57,32 @@ pub enum PullError {
     },
 }
 
-/// The pull position: the highest row version applied and the oldest
-/// transaction still running at that pull's snapshot (xid8).
+/// The pull position: the highest row version applied, the oldest
+/// transaction still running at that pull's snapshot (xid8), and the
+/// Postgres schema version it was read under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     pub version: i64,
     pub horizon: i64,
+    pub schema: i64,
 }
 
 impl Cursor {
     fn parse(s: &str) -> Option<Cursor> {
-        let (v, h) = s.split_once(':')?;
+        let mut parts = s.split(':').map(str::parse::<i64>);
+        let (Some(Ok(version)), Some(Ok(horizon))) = (parts.next(), parts.next()) else {
+            return None;
+        };
         Some(Cursor {
-            version: v.parse().ok()?,
-            horizon: h.parse().ok()?,
+            version,
+            horizon,
+            // Written before the schema was part of it: refetched once.
+            schema: parts.next().and_then(Result::ok).unwrap_or(0),
         })
     }
 
     fn text(self) -> String {
-        format!("{}:{}", self.version, self.horizon)
+        format!("{}:{}:{}", self.version, self.horizon, self.schema)
     }
 }
 
@@ -87,11 +94,7 @@ pub fn cursor(conn: &Connection) -> Result<Option<Cursor>, StoreError> {
 /// Forgets the cursor: the next pull refetches in full (a restored store,
 /// a schema change).
 pub fn reset(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute(
-        "DELETE FROM transport_state WHERE source = ?1",
-        [CURSOR_SOURCE],
-    )?;
-    Ok(())
+    state::forget(conn, CURSOR_SOURCE)
 }
 
 /// A chat as Postgres has it.
@@ -183,11 +186,22 @@ pub async fn read(pool: &PgPool, from: Option<Cursor>, me: &str) -> Result<Batch
         .await
         .map_err(err("reading the row version"))?
         .get(0);
-    let from = from.filter(|c| c.version <= last);
+    // A schema migrated since may have brought columns or rows the
+    // cursor never covered.
+    let schema: i64 = tx
+        .query_typed_one(
+            "SELECT coalesce(max(version), 0)::bigint FROM buhbot.schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(err("reading the schema version"))?
+        .get(0);
+    let from = from.filter(|c| c.version <= last && c.schema == schema);
     let full = from.is_none();
     let c = from.unwrap_or(Cursor {
         version: 0,
         horizon: 0,
+        schema,
     });
     let args: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 4] = [
         (&full, Type::BOOL),
@@ -298,6 +312,7 @@ pub async fn read(pool: &PgPool, from: Option<Cursor>, me: &str) -> Result<Batch
     batch.cursor = Some(Cursor {
         version: top,
         horizon,
+        schema,
     });
     Ok(batch)
 }
@@ -433,8 +448,10 @@ mod tests {
         let c = Cursor {
             version: 42,
             horizon: 7_000_000_001,
+            schema: 5,
         };
         assert_eq!(Cursor::parse(&c.text()), Some(c));
         assert_eq!(Cursor::parse("junk"), None);
+        assert_eq!(Cursor::parse("3:4").map(|c| c.schema), Some(0));
     }
 }
