@@ -125,12 +125,7 @@ fn pusher(
     config: &Config,
 ) -> anyhow::Result<Pusher> {
     let pool = Connector::new(pg)?.pool()?;
-    Ok(Pusher::new(
-        pool,
-        store,
-        id,
-        i64::from(config.sla.threshold_minutes),
-    ))
+    Ok(Pusher::new(pool, store, id, i64::from(config.sla.threshold_minutes)).with_staff_of(config))
 }
 
 fn once(config: &Config, store: Store, now: i64) -> anyhow::Result<()> {

@@ -15,7 +15,7 @@
 //! Any other error (connection, privileges, a missing table) is retried
 //! whole: it is not the rows' fault.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tokio_postgres::types::Type;
 
@@ -434,6 +434,8 @@ pub struct Pusher {
     daemon_id: String,
     batch: i64,
     default_threshold: i64,
+    /// (accountants, managers) of the configuration's `[[chats]]`.
+    configured_staff: BTreeMap<i64, (Vec<i64>, Vec<i64>)>,
 }
 
 impl Pusher {
@@ -444,7 +446,27 @@ impl Pusher {
             daemon_id,
             batch: 1000,
             default_threshold,
+            configured_staff: BTreeMap::new(),
         }
+    }
+
+    /// [`Pusher::with_configured_staff`] from `config`'s `[[chats]]`.
+    pub fn with_staff_of(self, config: &crate::config::Config) -> Pusher {
+        let ids = |s: &BTreeSet<i64>| s.iter().copied().collect();
+        let staff = config
+            .chats
+            .iter()
+            .map(|(&id, c)| (id, (ids(&c.accountants), ids(&c.managers))))
+            .collect();
+        self.with_configured_staff(staff)
+    }
+
+    /// The staff the configuration gives chats: a chat without staff rows
+    /// of its own runs with them, so Postgres shows them (and a person who
+    /// adds one there adds to them rather than replacing them).
+    pub fn with_configured_staff(mut self, staff: BTreeMap<i64, (Vec<i64>, Vec<i64>)>) -> Pusher {
+        self.configured_staff = staff;
+        self
     }
 
     /// Rows per batch (tests use small ones).
@@ -499,9 +521,18 @@ impl Pusher {
     /// nothing to push.
     pub async fn push_once(&self, now: i64) -> Result<Pushed, PushError> {
         let limit = self.batch;
-        let plan = self.store.run(move |c| read_plan(c, limit)).await?;
+        let mut plan = self.store.run(move |c| read_plan(c, limit)).await?;
         if plan.is_empty() {
             return Ok(Pushed::default());
+        }
+        for (row, _) in &mut plan.chats {
+            if row.accountants.is_empty()
+                && row.managers.is_empty()
+                && let Some((a, m)) = self.configured_staff.get(&row.id)
+            {
+                row.accountants = a.clone();
+                row.managers = m.clone();
+            }
         }
         let refused_batch = {
             let mut client = self.pool.get().await?;

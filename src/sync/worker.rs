@@ -114,7 +114,8 @@ impl Worker for SyncPushWorker {
         };
         tracing::info!(daemon_id = %id, target = %self.settings.target(), "sync: pushing to Postgres");
         ::metrics::gauge!(m::SYNC_CONFIGURED).set(1.0);
-        let pusher = Pusher::new(pool.clone(), store, id.clone(), self.default_threshold);
+        let pusher = Pusher::new(pool.clone(), store, id.clone(), self.default_threshold)
+            .with_staff_of(self.shared.engine().base_config());
         // Capped low: when Postgres is back, the catch-up starts within seconds.
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
         let mut reconciled = false;

@@ -364,7 +364,6 @@ pub fn postgres_wins(pg_at: i64, local_at: Option<i64>) -> bool {
 /// `config` is the configuration the daemon runs with: a Postgres value
 /// equal to its default is not an override, a calendar is read over its.
 pub fn apply(store: &Store, batch: &Batch, config: &Config, now: i64) -> Result<Pulled, PullError> {
-    let default_threshold = i64::from(config.sla.threshold_minutes);
     let mut conn = store.conn()?;
     let tx = crate::store::write_tx(&mut conn).map_err(StoreError::from)?;
     tx.execute("UPDATE sync_state SET applying = 1", [])
@@ -387,7 +386,7 @@ pub fn apply(store: &Store, batch: &Batch, config: &Config, now: i64) -> Result<
             continue;
         }
         drop_pending(&tx, "chats", &key)?;
-        people::apply_chat(&tx, c, default_threshold, now)?;
+        people::apply_chat(&tx, c, config, now)?;
         done.applied += 1;
     }
     let mut gone: Vec<i64> = batch

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use rusqlite::Connection;
 
 use super::{PgChat, PgUser, PullError};
+use crate::config::Config;
 use crate::store::chats::{self, ChatChange, ChatRole, Override};
 use crate::store::users::{self, Role, UserChange, UserRow};
 
@@ -51,9 +52,10 @@ pub(super) fn apply_user(conn: &Connection, u: &PgUser, now: i64) -> Result<(), 
 pub(super) fn apply_chat(
     conn: &Connection,
     c: &PgChat,
-    default_threshold: i64,
+    config: &Config,
     now: i64,
 ) -> Result<(), PullError> {
+    let default_threshold = i64::from(config.sla.threshold_minutes);
     let fail = |e: crate::store::settings::SettingsError| PullError::Apply {
         table: "chats",
         key: c.id.to_string(),
@@ -108,6 +110,20 @@ pub(super) fn apply_chat(
         )
         .collect();
     let have: BTreeSet<(i64, ChatRole)> = chats::staff(conn, c.id)?.into_iter().collect();
+    // A chat staffed by the configuration shows that staff upstream (the
+    // push sends it): unchanged there, it stays the configuration's.
+    let configured: BTreeSet<(i64, ChatRole)> = config
+        .chats
+        .get(&c.id)
+        .map(|cc| {
+            (cc.accountants.iter().map(|&a| (a, ChatRole::Accountant)))
+                .chain(cc.managers.iter().map(|&m| (m, ChatRole::Manager)))
+                .collect()
+        })
+        .unwrap_or_default();
+    if have.is_empty() && want == configured {
+        return Ok(());
+    }
     for (user, role) in have.difference(&want) {
         chats::set_staff(conn, c.id, *user, *role, false, "postgres", now).map_err(fail)?;
     }

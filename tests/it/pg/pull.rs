@@ -571,3 +571,71 @@ async fn a_full_refetch_removes_users_gone_upstream_and_keeps_unpushed_ones() {
     assert!(users::get(&c, 1).unwrap().is_none());
     assert!(users::get(&c, 2).unwrap().is_some());
 }
+
+/// A chat staffed by the configuration shows that staff in Postgres; an
+/// unrelated edit there leaves it the configuration's; a person adding an
+/// accountant there adds to it.
+#[tokio::test]
+async fn configured_staff_is_shown_upstream_and_added_to_there() {
+    use figment::providers::{Format, Toml};
+    let env = Env::new().await;
+    let config = buhbot::config::Config::from_figment(
+        &figment::Figment::from(Toml::string(
+            "[[chats]]\nid = -100123\naccountants = [1]\nmanagers = [9]\n",
+        )),
+        None,
+    )
+    .unwrap();
+    chats::ensure(&env.store.conn().unwrap(), -100123, "Ромашка", "test", 0).unwrap();
+    let p = Pusher::new(
+        env.pool.clone(),
+        env.store.clone(),
+        "test-daemon".into(),
+        60,
+    )
+    .with_staff_of(&config);
+    while p.push_once(0).await.unwrap().entries > 0 {}
+    let admin = env.cluster.admin().await;
+    let row = admin
+        .query_one(
+            "SELECT accountant_telegram_ids, manager_telegram_ids FROM chats WHERE id = -100123",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Vec<i64>>(0), [1]);
+    assert_eq!(row.get::<_, Vec<String>>(1), ["9"]);
+    let pull = || async {
+        let from = pull::cursor(&env.store.conn().unwrap()).unwrap();
+        let batch = pull::read(&env.pool, from, ME).await.unwrap();
+        pull::apply(&env.store, &batch, &config, 1).unwrap()
+    };
+    pull().await;
+    admin
+        .batch_execute("UPDATE chats SET sla_threshold_minutes = 40 WHERE id = -100123")
+        .await
+        .unwrap();
+    pull().await;
+    assert!(
+        chats::staff(&env.store.conn().unwrap(), -100123)
+            .unwrap()
+            .is_empty(),
+        "still the configuration's"
+    );
+    admin
+        .batch_execute(
+            "UPDATE chats SET accountant_telegram_ids = accountant_telegram_ids || 2::bigint
+             WHERE id = -100123",
+        )
+        .await
+        .unwrap();
+    pull().await;
+    assert_eq!(
+        chats::staff(&env.store.conn().unwrap(), -100123).unwrap(),
+        vec![
+            (1, ChatRole::Accountant),
+            (2, ChatRole::Accountant),
+            (9, ChatRole::Manager)
+        ]
+    );
+}
