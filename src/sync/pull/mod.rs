@@ -37,6 +37,7 @@ pub use self::globals::PgGlobals;
 pub use self::library::{LibraryBatch, PgFaq, PgTemplate};
 use super::pg::{PgError, PgPool};
 use crate::config::Config;
+use crate::store::chats::{self, ChatChange};
 use crate::store::users;
 use crate::store::{Store, StoreError, state};
 
@@ -410,6 +411,27 @@ pub fn apply(store: &Store, batch: &Batch, config: &Config, now: i64) -> Result<
         if users::get(&tx, id)?.is_some() {
             users::remove(&tx, id, "postgres", now).map_err(|e| PullError::Apply {
                 table: "users",
+                key: id.to_string(),
+                reason: e.to_string(),
+            })?;
+            done.applied += 1;
+        }
+    }
+    // A chat deleted upstream (rather than marked deleted) stops being
+    // monitored here: its history stays, as with `deleted_at`.
+    let dropped = batch
+        .deletions
+        .iter()
+        .filter(|(table, _, _)| table == "chats")
+        .filter_map(|(_, old, _)| old.get("id")?.as_i64());
+    for id in dropped {
+        let change = ChatChange {
+            monitored: Some(false),
+            ..ChatChange::default()
+        };
+        if chats::get(&tx, id)?.is_some_and(|c| c.monitored) {
+            chats::update(&tx, id, change, "postgres", now).map_err(|e| PullError::Apply {
+                table: "chats",
                 key: id.to_string(),
                 reason: e.to_string(),
             })?;

@@ -194,6 +194,25 @@ async fn the_later_edit_wins_and_a_deleted_user_goes() {
         .unwrap();
     env.pull().await;
     assert!(users::get(&env.store.conn().unwrap(), 1).unwrap().is_none());
+    // A chat deleted upstream is no longer monitored here; its row stays.
+    admin
+        .batch_execute("UPDATE chats SET monitoring_enabled = true WHERE id = -100123")
+        .await
+        .unwrap();
+    env.pull().await;
+    let chat = chats::get(&env.store.conn().unwrap(), -100123)
+        .unwrap()
+        .unwrap();
+    assert!(chat.monitored);
+    admin
+        .batch_execute("DELETE FROM chats WHERE id = -100123")
+        .await
+        .unwrap();
+    env.pull().await;
+    let chat = chats::get(&env.store.conn().unwrap(), -100123)
+        .unwrap()
+        .unwrap();
+    assert!(!chat.monitored);
 }
 
 /// The real daemon: an edit made in Postgres takes effect in the running
