@@ -44,6 +44,8 @@ pub const OUTBOX_OLDEST_AGE_SECONDS: &str = "buhbot_outbox_oldest_age_seconds";
 pub const SYNC_CONFIGURED: &str = "buhbot_sync_configured";
 pub const SYNC_PUSHED_ROWS_TOTAL: &str = "buhbot_sync_pushed_rows_total";
 pub const SYNC_LAST_PUSH_TIMESTAMP_SECONDS: &str = "buhbot_sync_last_push_timestamp_seconds";
+pub const SYNC_PULLED_ROWS_TOTAL: &str = "buhbot_sync_pulled_rows_total";
+pub const SYNC_LAST_PULL_TIMESTAMP_SECONDS: &str = "buhbot_sync_last_pull_timestamp_seconds";
 pub const SYNC_ERRORS_TOTAL: &str = "buhbot_sync_errors_total";
 pub const SYNC_DEAD_LETTERS: &str = "buhbot_sync_dead_letters";
 pub const LAST_EVENT_TIMESTAMP_SECONDS: &str = "buhbot_last_event_timestamp_seconds";
@@ -68,7 +70,11 @@ pub const EVENT_KINDS: &[&str] = &["message", "edit", "callback", "chat"];
 /// `kind` values of [`ALERTS_TOTAL`].
 pub const ALERT_KINDS: &[&str] = &["warning", "breach", "escalation"];
 /// `stage` values of [`SYNC_ERRORS_TOTAL`].
-pub const SYNC_STAGES: &[&str] = &["connect", "push"];
+pub const SYNC_STAGES: &[&str] = &["connect", "pull", "push"];
+/// `result` values of [`SYNC_PULLED_ROWS_TOTAL`]: a row edited in Postgres
+/// was applied to the store, or kept local by the conflict rule (a later
+/// local edit not yet pushed).
+pub const SYNC_PULL_RESULTS: &[&str] = &["applied", "kept_local"];
 /// `sink` values of [`ALERTS_TOTAL`] known today; a new sink must be added
 /// here so that its series exist (at zero) before its first alert.
 pub const ALERT_SINKS: &[&str] = &["telegram", "email", "log"];
@@ -148,8 +154,12 @@ pub const CATALOGUE: &[MetricDef] = &[
         "Rows pushed to Postgres, by table."),
     def(SYNC_LAST_PUSH_TIMESTAMP_SECONDS, Gauge, SECONDS, &[],
         "Unix time of the last successful push to Postgres (also when there was nothing to push)."),
+    def(SYNC_PULLED_ROWS_TOTAL, Counter, COUNT, &["result"],
+        "Rows edited in Postgres that the pull read, by result (applied to the store; kept_local: a later local edit not yet pushed wins)."),
+    def(SYNC_LAST_PULL_TIMESTAMP_SECONDS, Gauge, SECONDS, &[],
+        "Unix time of the last successful pull from Postgres (also when nothing was applied); 0 until one since the start."),
     def(SYNC_ERRORS_TOTAL, Counter, COUNT, &["stage"],
-        "Failed sync steps by stage (connect, push), each retried."),
+        "Failed sync steps by stage (connect, pull, push), each retried."),
     def(SYNC_DEAD_LETTERS, Gauge, COUNT, &[],
         "Changes Postgres refused permanently, kept aside (buhbot sync dead-letters)."),
     def(LAST_EVENT_TIMESTAMP_SECONDS, Gauge, SECONDS, &[],
@@ -246,6 +256,9 @@ pub fn init_series() {
     }
     for stage in SYNC_STAGES {
         ::metrics::counter!(SYNC_ERRORS_TOTAL, "stage" => *stage).increment(0);
+    }
+    for result in SYNC_PULL_RESULTS {
+        ::metrics::counter!(SYNC_PULLED_ROWS_TOTAL, "result" => *result).increment(0);
     }
     ::metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     let started = std::time::SystemTime::now()

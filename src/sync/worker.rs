@@ -71,6 +71,12 @@ impl SyncPushWorker {
                 .await
                 .map_err(|e| PushError::Store(StoreError::Join(e.to_string())))?
                 .map_err(pull_error)?;
+        // A successful pull, whether or not it applied anything.
+        ::metrics::gauge!(m::SYNC_LAST_PULL_TIMESTAMP_SECONDS).set(now as f64);
+        ::metrics::counter!(m::SYNC_PULLED_ROWS_TOTAL, "result" => "applied")
+            .increment(done.applied as u64);
+        ::metrics::counter!(m::SYNC_PULLED_ROWS_TOTAL, "result" => "kept_local")
+            .increment(done.kept_local as u64);
         if done.applied > 0 {
             tracing::info!(
                 applied = done.applied,
@@ -151,12 +157,16 @@ impl Worker for SyncPushWorker {
             let pull_due = reconciled
                 && (tokio::time::Instant::now() >= next_pull
                     || changed.swap(false, std::sync::atomic::Ordering::SeqCst));
+            // Set when this step's error is the pull's (counted as stage "pull").
+            let pull_failed = std::sync::atomic::AtomicBool::new(false);
             let step = async {
                 if reconcile {
                     pusher.reconcile().await?;
                 }
                 if pull_due {
-                    self.pull(&pool, &id, now).await?;
+                    self.pull(&pool, &id, now).await.inspect_err(|_| {
+                        pull_failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    })?;
                 }
                 pusher.push_once(now).await
             };
@@ -204,6 +214,7 @@ impl Worker for SyncPushWorker {
                 }
                 Err(e) => {
                     let stage = match &e {
+                        _ if pull_failed.load(std::sync::atomic::Ordering::Relaxed) => "pull",
                         PushError::Pg(_) if !reconciled => "connect",
                         _ => "push",
                     };
@@ -211,7 +222,8 @@ impl Worker for SyncPushWorker {
                     let text = e.to_string();
                     // One warning per distinct failure, not one per retry.
                     if last_error.as_deref() != Some(text.as_str()) {
-                        tracing::warn!(error = %text, "sync: push failed; the daemon goes on and retries");
+                        let what = if stage == "pull" { "pull" } else { "push" };
+                        tracing::warn!(error = %text, "sync: {what} failed; the daemon goes on and retries");
                     }
                     last_error = Some(text.clone());
                     ctx.status.set(WorkerState::Failing(text));

@@ -40,6 +40,7 @@ fn record_some(recorder: &PrometheusRecorder) {
         counter!(catalogue::RETENTION_DELETED_ROWS_TOTAL, "table" => "messages").increment(10);
         counter!(catalogue::RECONCILE_REPAIRS_TOTAL, "kind" => "orphan_alert").increment(1);
         counter!(catalogue::SYNC_PUSHED_ROWS_TOTAL, "entity" => "chat_messages").increment(3);
+        counter!(catalogue::SYNC_PULLED_ROWS_TOTAL, "result" => "applied").increment(2);
     });
 }
 
@@ -121,6 +122,24 @@ fn render_has_help_type_histogram_buckets_build_info_and_zeroed_counters() {
         "{text}"
     );
     assert!(text.contains("buhbot_sla_breaches_total 0\n"), "{text}");
+    // The sync: every stage and pull result exists before its first use.
+    for stage in catalogue::SYNC_STAGES {
+        let line = format!("buhbot_sync_errors_total{{stage=\"{stage}\"}} 0\n");
+        assert!(text.contains(&line), "missing {line}{text}");
+    }
+    assert!(catalogue::SYNC_STAGES.contains(&"pull"));
+    assert!(
+        text.contains("buhbot_sync_pulled_rows_total{result=\"applied\"} 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("buhbot_sync_pulled_rows_total{result=\"kept_local\"} 0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("buhbot_sync_last_pull_timestamp_seconds 0\n"),
+        "{text}"
+    );
     assert!(
         text.contains("buhbot_metrics_write_errors_total 0\n"),
         "{text}"

@@ -306,6 +306,9 @@ fn name_check_rejects_metrics_labels_and_values_that_do_not_exist() {
         r#"increase(buhbot_alerts_total{outcome=~"failed|dropped"}[15m]) > 0"#,
         "node_disk_io_time_seconds_total > 0",
         "rate(buhbot_ingest_duration_seconds_bucke[5m])",
+        // Pulled rows are counted by result, not by table nor as "all".
+        r#"rate(buhbot_sync_pulled_rows_total{result="all"}[5m])"#,
+        r#"rate(buhbot_sync_pulled_rows_total{entity="chats"}[5m])"#,
     ] {
         assert!(!check_expr(bad, exported).is_empty(), "accepted {bad:?}");
     }
@@ -313,6 +316,9 @@ fn name_check_rejects_metrics_labels_and_values_that_do_not_exist() {
         r#"sum without (kind, outcome) (increase(buhbot_alerts_total{outcome=~"failed|given_up"}[15m])) > 0"#,
         "histogram_quantile(0.99, rate(buhbot_timer_lateness_seconds_bucket[5m]))",
         r#"time() - node_textfile_mtime_seconds{file=~".*buhbot.prom"} > 120"#,
+        r#"increase(buhbot_sync_errors_total{stage="pull"}[5m]) > 0"#,
+        r#"rate(buhbot_sync_pulled_rows_total{result=~"applied|kept_local"}[5m])"#,
+        "time() - buhbot_sync_last_pull_timestamp_seconds",
     ] {
         assert_eq!(check_expr(good, exported), Vec::<String>::new(), "{good}");
     }

@@ -8,6 +8,7 @@ mod migrate;
 mod outage;
 mod pooler;
 mod pull;
+mod pull_ops;
 mod push;
 mod replay_sync;
 mod tls;

@@ -1,0 +1,106 @@
+//! The pull's operator surface: the daemon's metrics count pulled rows,
+//! time the last pull and count a failing pull as stage "pull".
+
+use std::time::{Duration, Instant};
+
+use super::cluster::{Cluster, Options};
+use super::replay_sync::{migrated, pg_section};
+use crate::daemon::{Setup, export_extent, log_tail, setup, start, stop, wait_done};
+
+/// The value of the series `series` (name with its labels, as rendered)
+/// in the daemon's metrics textfile.
+fn metric(s: &Setup, series: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(s.dir.path().join("metrics/buhbot.prom")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Waits until the textfile's `series` satisfies `ok`.
+fn wait_metric(s: &Setup, series: &str, ok: impl Fn(f64) -> bool) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = metric(s, series).filter(|v| ok(*v)) {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{series} = {:?}: {}",
+            metric(s, series),
+            log_tail(s)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The real daemon: an edit in Postgres is counted as applied and times
+/// the last pull; a pull Postgres refuses (the deletion log's grant
+/// revoked) counts as stage "pull", not "push", and is logged as a pull.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_counts_pulled_rows_and_failing_pulls() {
+    let cluster = Cluster::start(Options::default());
+    migrated(&cluster).await;
+    let s = setup(&pg_section(cluster.port));
+    let export =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/examples/chat-export.json");
+    let (n, end) = export_extent(&export);
+    let mut child = start(
+        &s,
+        &format!("replay:{}?speed=1e9", export.display()),
+        "daemon.log",
+    );
+    wait_done(&s, n, end, &mut child, Duration::from_secs(60));
+    const APPLIED: &str = r#"buhbot_sync_pulled_rows_total{result="applied"}"#;
+    const PULL_ERRORS: &str = r#"buhbot_sync_errors_total{stage="pull"}"#;
+    let admin = cluster.admin().await;
+    // The configured chat reached Postgres with its first message.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while admin
+        .query_opt("SELECT 1 FROM chats WHERE id = -1001987654321", &[])
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "{}", log_tail(&s));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_metric(&s, "buhbot_sync_last_pull_timestamp_seconds", |v| v > 0.0);
+    let applied = wait_metric(&s, APPLIED, |_| true);
+    assert_eq!(metric(&s, PULL_ERRORS), Some(0.0));
+
+    admin
+        .batch_execute("UPDATE chats SET sla_threshold_minutes = 45 WHERE id = -1001987654321")
+        .await
+        .unwrap();
+    wait_metric(&s, APPLIED, |v| v > applied);
+
+    // The pull after the first reads the deletion log; refused, it fails.
+    admin
+        .batch_execute("REVOKE SELECT ON buhbot.deletions FROM buhbot_daemon")
+        .await
+        .unwrap();
+    wait_metric(&s, PULL_ERRORS, |v| v >= 2.0);
+    assert_eq!(
+        metric(&s, r#"buhbot_sync_errors_total{stage="push"}"#),
+        Some(0.0),
+        "{}",
+        log_tail(&s)
+    );
+    let log = std::fs::read_to_string(s.dir.path().join("daemon.log")).unwrap();
+    assert!(
+        log.contains("sync: pull failed") && !log.contains("sync: push failed"),
+        "{}",
+        log_tail(&s)
+    );
+    // Granted again: the pull recovers and applies the next edit.
+    admin
+        .batch_execute("GRANT SELECT ON buhbot.deletions TO buhbot_daemon")
+        .await
+        .unwrap();
+    let applied = metric(&s, APPLIED).unwrap();
+    admin
+        .batch_execute("UPDATE chats SET sla_threshold_minutes = 50 WHERE id = -1001987654321")
+        .await
+        .unwrap();
+    wait_metric(&s, APPLIED, |v| v > applied);
+    assert!(stop(child).success(), "{}", log_tail(&s));
+}
