@@ -1,11 +1,12 @@
-//! `buhbot sync`: where the push to Postgres stands, a push now (for
-//! scripts), and the dead letters.
+//! `buhbot sync`: where the sync with Postgres stands (the push and the
+//! pull), a push now (for scripts), and the dead letters.
 
 use anyhow::Context;
 
 use crate::config::{Config, ConfigError, PostgresSettings, Problem};
-use crate::store::{Store, outbox};
+use crate::store::{Store, outbox, state};
 use crate::sync::pg::Connector;
+use crate::sync::pull;
 use crate::sync::push::Pusher;
 use crate::sync::worker::daemon_id;
 
@@ -17,7 +18,7 @@ pub struct SyncArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SyncCmd {
-    /// Show the local queue, the last push, Postgres' position and the dead letters
+    /// Show the local queue, the last push and pull, Postgres' position and the dead letters
     Status {
         /// Print JSON instead of text
         #[arg(long)]
@@ -61,8 +62,34 @@ pub fn run(config: &Config, args: &SyncArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The last successful pull: when (the pull cursor's `transport_state`
+/// row is written by every successful pull, applied or not) and the row
+/// version it reached (`None`: a cursor the next pull will not trust).
+struct LastPull {
+    at: i64,
+    version: Option<i64>,
+}
+
+/// `None`: never pulled, or the cursor was reset (the next pull fetches
+/// every row).
+fn last_pull(conn: &rusqlite::Connection) -> anyhow::Result<Option<LastPull>> {
+    use rusqlite::OptionalExtension;
+    // The row of `sync::pull::cursor`; the store has no reader for a
+    // position's time yet.
+    let at: Option<i64> = conn
+        .query_row(
+            "SELECT updated_at FROM transport_state WHERE source = ?1",
+            [state::PULL_CURSOR],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let version = pull::cursor(conn)?.map(|c| c.version);
+    Ok(at.map(|at| LastPull { at, version }))
+}
+
 fn status(config: &Config, store: &Store, now: i64, json: bool) -> anyhow::Result<()> {
     let stats = outbox::stats(&*store.conn()?)?;
+    let pulled = last_pull(&*store.conn()?)?;
     // Postgres' side, when it answers: the position it has from us.
     let remote = match &config.postgres {
         None => Err("not configured".to_string()),
@@ -83,6 +110,12 @@ fn status(config: &Config, store: &Store, now: i64, json: bool) -> anyhow::Resul
                 Ok(pos) => serde_json::json!({"connected": true, "position": pos}),
                 Err(e) => serde_json::json!({"connected": false, "error": e}),
             },
+            // null: never pulled.
+            "last_pull": pulled.as_ref().map(|p| serde_json::json!({
+                "at": p.at,
+                "age_seconds": (now - p.at).max(0),
+                "version": p.version,
+            })),
         });
         println!("{v:#}");
         return Ok(());
@@ -106,6 +139,19 @@ fn status(config: &Config, store: &Store, now: i64, json: bool) -> anyhow::Resul
     println!("last push: {}", age(now, stats.last_push_at));
     if let Some(e) = &stats.last_push_error {
         println!("last error: {e}");
+    }
+    match &pulled {
+        None => println!("last pull: never"),
+        Some(p) => match p.version {
+            Some(v) => println!(
+                "last pull: {}, has Postgres' edits up to #{v}",
+                age(now, Some(p.at))
+            ),
+            None => println!(
+                "last pull: {}, cursor unreadable (the next pull fetches every row)",
+                age(now, Some(p.at))
+            ),
+        },
     }
     println!("dead letters: {}", stats.dead_letters);
     Ok(())
