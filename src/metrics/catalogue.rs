@@ -74,7 +74,7 @@ pub const SYNC_STAGES: &[&str] = &["connect", "pull", "push"];
 /// `result` values of [`SYNC_PULLED_ROWS_TOTAL`]: a row edited in Postgres
 /// was applied to the store, or kept local by the conflict rule (a later
 /// local edit not yet pushed).
-pub const SYNC_PULL_RESULTS: &[&str] = &["applied", "kept_local"];
+pub const SYNC_PULL_RESULTS: &[&str] = &["applied", "kept_local", "refused"];
 /// `sink` values of [`ALERTS_TOTAL`] known today; a new sink must be added
 /// here so that its series exist (at zero) before its first alert.
 pub const ALERT_SINKS: &[&str] = &["telegram", "email", "log"];
@@ -155,7 +155,7 @@ pub const CATALOGUE: &[MetricDef] = &[
     def(SYNC_LAST_PUSH_TIMESTAMP_SECONDS, Gauge, SECONDS, &[],
         "Unix time of the last successful push to Postgres (also when there was nothing to push)."),
     def(SYNC_PULLED_ROWS_TOTAL, Counter, COUNT, &["result"],
-        "Rows edited in Postgres that the pull read, by result (applied to the store; kept_local: a later local edit not yet pushed wins)."),
+        "Rows edited in Postgres that the pull read, by result (applied to the store; kept_local: a later local edit not yet pushed wins; refused: a value the daemon cannot take, skipped with a warning)."),
     def(SYNC_LAST_PULL_TIMESTAMP_SECONDS, Gauge, SECONDS, &[],
         "Unix time of the last successful pull from Postgres (also when nothing was applied); 0 until one since the start."),
     def(SYNC_ERRORS_TOTAL, Counter, COUNT, &["stage"],

@@ -77,6 +77,8 @@ impl SyncPushWorker {
             .increment(done.applied as u64);
         ::metrics::counter!(m::SYNC_PULLED_ROWS_TOTAL, "result" => "kept_local")
             .increment(done.kept_local as u64);
+        ::metrics::counter!(m::SYNC_PULLED_ROWS_TOTAL, "result" => "refused")
+            .increment(done.refused as u64);
         if done.applied > 0 {
             tracing::info!(
                 applied = done.applied,
@@ -89,7 +91,7 @@ impl SyncPushWorker {
     }
 }
 
-/// The pull's errors in the worker's terms (WIP: one error type for both).
+/// The pull's errors in the worker's terms: it retries both the same way.
 fn pull_error(e: super::pull::PullError) -> PushError {
     match e {
         super::pull::PullError::Store(s) => PushError::Store(s),

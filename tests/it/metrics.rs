@@ -133,7 +133,8 @@ fn render_has_help_type_histogram_buckets_build_info_and_zeroed_counters() {
         "{text}"
     );
     assert!(
-        text.contains("buhbot_sync_pulled_rows_total{result=\"kept_local\"} 0\n"),
+        text.contains("buhbot_sync_pulled_rows_total{result=\"kept_local\"} 0\n")
+            && text.contains("buhbot_sync_pulled_rows_total{result=\"refused\"} 0\n"),
         "{text}"
     );
     assert!(

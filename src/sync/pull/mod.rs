@@ -152,6 +152,35 @@ pub struct Pulled {
     pub applied: usize,
     /// Rows kept local by the conflict rule.
     pub kept_local: usize,
+    /// Rows the store refused (reported and skipped).
+    pub refused: usize,
+}
+
+/// Applies one pulled row in a savepoint. A row the store refuses (a value
+/// out of its range, say) is reported and skipped: the pull goes on and its
+/// cursor moves past it, so one bad row never stops the others; a local
+/// edit of that row still pending is kept and pushed over it.
+fn one_row(
+    tx: &mut rusqlite::Transaction<'_>,
+    apply: impl FnOnce(&Connection) -> Result<(), PullError>,
+) -> Result<bool, PullError> {
+    let sp = tx.savepoint().map_err(StoreError::from)?;
+    match apply(&sp) {
+        Ok(()) => {
+            sp.commit().map_err(StoreError::from)?;
+            Ok(true)
+        }
+        // Dropping the savepoint rolls the row's writes back.
+        Err(PullError::Apply { table, key, reason }) => {
+            tracing::warn!(
+                table,
+                key = %key,
+                "sync: cannot apply the {table} row {key} pulled from Postgres, skipped: {reason}"
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub(super) const NEWER: &str = "($1::bool OR row_version > $2
@@ -366,7 +395,7 @@ pub fn postgres_wins(pg_at: i64, local_at: Option<i64>) -> bool {
 /// equal to its default is not an override, a calendar is read over its.
 pub fn apply(store: &Store, batch: &Batch, config: &Config, now: i64) -> Result<Pulled, PullError> {
     let mut conn = store.conn()?;
-    let tx = crate::store::write_tx(&mut conn).map_err(StoreError::from)?;
+    let mut tx = crate::store::write_tx(&mut conn).map_err(StoreError::from)?;
     tx.execute("UPDATE sync_state SET applying = 1", [])
         .map_err(StoreError::from)?;
     let mut done = Pulled::default();
@@ -376,9 +405,14 @@ pub fn apply(store: &Store, batch: &Batch, config: &Config, now: i64) -> Result<
             done.kept_local += 1;
             continue;
         }
-        drop_pending(&tx, "users", &key)?;
-        people::apply_user(&tx, u, now)?;
-        done.applied += 1;
+        if one_row(&mut tx, |c| {
+            drop_pending(c, "users", &key)?;
+            people::apply_user(c, u, now)
+        })? {
+            done.applied += 1;
+        } else {
+            done.refused += 1;
+        }
     }
     for c in &batch.chats {
         let key = c.id.to_string();
@@ -386,9 +420,14 @@ pub fn apply(store: &Store, batch: &Batch, config: &Config, now: i64) -> Result<
             done.kept_local += 1;
             continue;
         }
-        drop_pending(&tx, "chats", &key)?;
-        people::apply_chat(&tx, c, config, now)?;
-        done.applied += 1;
+        if one_row(&mut tx, |conn| {
+            drop_pending(conn, "chats", &key)?;
+            people::apply_chat(conn, c, config, now)
+        })? {
+            done.applied += 1;
+        } else {
+            done.refused += 1;
+        }
     }
     let mut gone: Vec<i64> = batch
         .deletions

@@ -658,3 +658,33 @@ async fn configured_staff_is_shown_upstream_and_added_to_there() {
         ]
     );
 }
+
+/// A row the daemon cannot take (a threshold past its 480 minutes) is
+/// reported and skipped as a whole; the rows beside it are applied and the
+/// next pull does not stumble on it again.
+#[tokio::test]
+async fn a_row_the_store_refuses_is_skipped_and_does_not_stop_the_others() {
+    let env = Env::new().await;
+    env.seed().await;
+    env.cluster
+        .admin()
+        .await
+        .batch_execute(
+            "UPDATE chats SET sla_threshold_minutes = 600, title = 'не применится' WHERE id = -100123;
+             UPDATE users SET full_name = 'Анна Б.' WHERE telegram_id = 1;",
+        )
+        .await
+        .unwrap();
+    let (_, done) = env.pull().await;
+    assert_eq!((done.applied, done.refused), (1, 1));
+    let c = env.store.conn().unwrap();
+    assert_eq!(users::get(&c, 1).unwrap().unwrap().name, "Анна Б.");
+    let chat = chats::get(&c, -100123).unwrap().unwrap();
+    assert_eq!(
+        (chat.title.as_str(), chat.threshold_minutes),
+        ("ООО Ромашка", None)
+    );
+    drop(c);
+    let (batch, done) = env.pull().await;
+    assert!(batch.chats.is_empty() && done == pull::Pulled::default());
+}
