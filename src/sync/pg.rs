@@ -206,18 +206,47 @@ impl Connector {
     /// One connection outside the pool (migrations, checks). Its driver
     /// task runs on the current runtime and ends when the client drops.
     pub async fn connect(&self, login: &Login) -> Result<Client, PgError> {
+        self.open(login, None).await
+    }
+
+    /// A session that listens on `channel`: every notification calls
+    /// `wake`. Hold the client; it is closed (`is_closed`) once the
+    /// connection is lost. Through a transaction-mode pooler notifications
+    /// do not arrive (the session is not ours): the pull interval still
+    /// holds there.
+    pub async fn listen(
+        &self,
+        login: &Login,
+        channel: &str,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> Result<Client, PgError> {
+        let client = self.open(login, Some(wake)).await?;
+        // The channel is ours (a constant), not user input.
+        client
+            .batch_execute(&format!("LISTEN {channel}"))
+            .await
+            .map_err(|e| self.query_error("listening for changes", e))?;
+        Ok(client)
+    }
+
+    /// Connects, with notifications going to `wake` when given.
+    async fn open(
+        &self,
+        login: &Login,
+        wake: Option<Arc<dyn Fn() + Send + Sync>>,
+    ) -> Result<Client, PgError> {
         let config = self.pg_config(login);
         let timeout = self.settings.connect_timeout + Duration::from_secs(1);
         let connecting = async {
             match &self.tls {
                 Some(tls) => {
                     let (client, conn) = config.connect(tls.clone()).await?;
-                    tokio::spawn(drive(conn));
+                    spawn_driver(conn, wake);
                     Ok(client)
                 }
                 None => {
                     let (client, conn) = config.connect(tokio_postgres::NoTls).await?;
-                    tokio::spawn(drive(conn));
+                    spawn_driver(conn, wake);
                     Ok(client)
                 }
             }
@@ -232,51 +261,6 @@ impl Connector {
                 timeout,
             }),
         }
-    }
-
-    /// A session that listens on `channel`: every notification calls
-    /// `wake`. Hold the client; it is closed (`is_closed`) once the
-    /// connection is lost. Through a transaction-mode pooler notifications
-    /// do not arrive (the session is not ours): the pull interval still
-    /// holds there.
-    pub async fn listen(
-        &self,
-        login: &Login,
-        channel: &str,
-        wake: Arc<dyn Fn() + Send + Sync>,
-    ) -> Result<Client, PgError> {
-        let config = self.pg_config(login);
-        let timeout = self.settings.connect_timeout + Duration::from_secs(1);
-        let connecting = async {
-            match &self.tls {
-                Some(tls) => {
-                    let (client, conn) = config.connect(tls.clone()).await?;
-                    tokio::spawn(drive_notifying(conn, wake));
-                    Ok(client)
-                }
-                None => {
-                    let (client, conn) = config.connect(tokio_postgres::NoTls).await?;
-                    tokio::spawn(drive_notifying(conn, wake));
-                    Ok(client)
-                }
-            }
-        };
-        let client = match tokio::time::timeout(timeout, connecting).await {
-            Ok(result) => result.map_err(|e| self.connect_error(&login.user, e))?,
-            Err(_) => {
-                return Err(PgError::Timeout {
-                    host: self.settings.host.clone(),
-                    port: self.settings.port,
-                    timeout,
-                });
-            }
-        };
-        // The channel is ours (a constant), not user input.
-        client
-            .batch_execute(&format!("LISTEN {channel}"))
-            .await
-            .map_err(|e| self.query_error("listening for changes", e))?;
-        Ok(client)
     }
 
     /// The daemon's pool: at most `pool_size` connections, opened lazily.
@@ -306,6 +290,19 @@ impl Connector {
             connector: Arc::new(self.clone()),
         })
     }
+}
+
+fn spawn_driver<S, T>(
+    conn: tokio_postgres::Connection<S, T>,
+    wake: Option<Arc<dyn Fn() + Send + Sync>>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    match wake {
+        Some(wake) => tokio::spawn(drive_notifying(conn, wake)),
+        None => tokio::spawn(drive(conn)),
+    };
 }
 
 async fn drive<S, T>(conn: tokio_postgres::Connection<S, T>)

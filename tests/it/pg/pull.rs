@@ -235,17 +235,7 @@ async fn an_edit_in_postgres_takes_effect_in_the_running_daemon() {
     );
     wait_done(&s, n, end, &mut child, Duration::from_secs(60));
     let admin = cluster.admin().await;
-    // The configured chat reached Postgres with its first message.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while admin
-        .query_opt("SELECT 1 FROM chats WHERE id = -1001987654321", &[])
-        .await
-        .unwrap()
-        .is_none()
-    {
-        assert!(Instant::now() < deadline, "{}", log_tail(&s));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_example_chat(&admin, &s).await;
     let changed = |s: &crate::daemon::Setup| {
         std::fs::read_to_string(s.dir.path().join("daemon.log"))
             .unwrap_or_default()
@@ -687,4 +677,26 @@ async fn a_row_the_store_refuses_is_skipped_and_does_not_stop_the_others() {
     drop(c);
     let (batch, done) = env.pull().await;
     assert!(batch.chats.is_empty() && done == pull::Pulled::default());
+}
+
+/// Waits until the example export's configured chat reached Postgres (with
+/// its first message, pushed by the daemon of `s`).
+pub(super) async fn wait_for_example_chat(
+    admin: &tokio_postgres::Client,
+    s: &crate::daemon::Setup,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while admin
+        .query_opt("SELECT 1 FROM chats WHERE id = -1001987654321", &[])
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            crate::daemon::log_tail(s)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

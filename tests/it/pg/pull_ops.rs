@@ -137,17 +137,7 @@ async fn the_daemon_counts_pulled_rows_and_failing_pulls() {
     const APPLIED: &str = r#"buhbot_sync_pulled_rows_total{result="applied"}"#;
     const PULL_ERRORS: &str = r#"buhbot_sync_errors_total{stage="pull"}"#;
     let admin = cluster.admin().await;
-    // The configured chat reached Postgres with its first message.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while admin
-        .query_opt("SELECT 1 FROM chats WHERE id = -1001987654321", &[])
-        .await
-        .unwrap()
-        .is_none()
-    {
-        assert!(Instant::now() < deadline, "{}", log_tail(&s));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    super::pull::wait_for_example_chat(&admin, &s).await;
     wait_metric(&s, "buhbot_sync_last_pull_timestamp_seconds", |v| v > 0.0);
     let applied = wait_metric(&s, APPLIED, |_| true);
     assert_eq!(metric(&s, PULL_ERRORS), Some(0.0));
