@@ -73,16 +73,7 @@ struct LastPull {
 /// `None`: never pulled, or the cursor was reset (the next pull fetches
 /// every row).
 fn last_pull(conn: &rusqlite::Connection) -> anyhow::Result<Option<LastPull>> {
-    use rusqlite::OptionalExtension;
-    // The row of `sync::pull::cursor`; the store has no reader for a
-    // position's time yet.
-    let at: Option<i64> = conn
-        .query_row(
-            "SELECT updated_at FROM transport_state WHERE source = ?1",
-            [state::PULL_CURSOR],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let at = state::written_at(conn, state::PULL_CURSOR)?;
     let version = pull::cursor(conn)?.map(|c| c.version);
     Ok(at.map(|at| LastPull { at, version }))
 }

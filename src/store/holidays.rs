@@ -23,10 +23,17 @@ pub struct Day {
 
 /// Every stored day, per chat (0: every chat).
 pub fn all(conn: &Connection) -> super::Result<BTreeMap<i64, Vec<Day>>> {
-    let mut stmt = conn
-        .prepare_cached("SELECT chat_id, date, kind, title FROM holidays ORDER BY chat_id, date")?;
+    read(conn, None)
+}
+
+/// The days of `chat` only, or of every chat.
+fn read(conn: &Connection, chat: Option<i64>) -> super::Result<BTreeMap<i64, Vec<Day>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT chat_id, date, kind, title FROM holidays
+         WHERE ?1 IS NULL OR chat_id = ?1 ORDER BY chat_id, date",
+    )?;
     let mut out: BTreeMap<i64, Vec<Day>> = BTreeMap::new();
-    let rows = stmt.query_map([], |r| {
+    let rows = stmt.query_map([chat], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, String>(1)?,
@@ -58,7 +65,7 @@ pub fn replace(
     by: &str,
     now: i64,
 ) -> super::Result<bool> {
-    let mut old = all_of(conn, chat)?;
+    let mut old = read(conn, Some(chat))?.remove(&chat).unwrap_or_default();
     old.sort();
     let mut new = days.to_vec();
     new.sort();
@@ -97,8 +104,4 @@ pub fn replace(
         now,
     )?;
     Ok(true)
-}
-
-fn all_of(conn: &Connection, chat: i64) -> super::Result<Vec<Day>> {
-    Ok(all(conn)?.remove(&chat).unwrap_or_default())
 }

@@ -11,6 +11,14 @@ pub fn position(conn: &Connection, source: &str) -> Result<Option<String>> {
         .optional()?)
 }
 
+/// When a position was last written, if it exists.
+pub fn written_at(conn: &Connection, source: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT updated_at FROM transport_state WHERE source = ?1")?
+        .query_row([source], |r| r.get(0))
+        .optional()?)
+}
+
 /// Where the pull from Postgres stands (`sync::pull`'s cursor).
 pub const PULL_CURSOR: &str = "sync.pull";
 

@@ -101,32 +101,42 @@ pub(super) fn apply(
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
     let sla = &config.sla;
-    let mut changes: Vec<(&str, Option<Value>)> = Vec::new();
-    if g.threshold != last.threshold {
-        let key = "sla.threshold_minutes";
-        changes.push((
-            key,
-            number(key, g.threshold, 1..=480, sla.threshold_minutes),
-        ));
-    }
-    if g.warning != last.warning {
-        let key = "sla.warning_percent";
-        changes.push((key, number(key, g.warning, 0..=99, sla.warning_percent)));
-    }
-    if g.interval != last.interval {
-        let key = "sla.escalation_interval_minutes";
-        changes.push((
-            key,
-            number(key, g.interval, 5..=120, sla.escalation_interval_minutes),
-        ));
-    }
-    if g.max_escalations != last.max_escalations {
-        let key = "sla.max_escalations";
-        changes.push((
-            key,
-            number(key, g.max_escalations, 1..=10, sla.max_escalations),
-        ));
-    }
+    // (key, upstream now, upstream as last pulled, accepted range, configured)
+    let numbers = [
+        (
+            "sla.threshold_minutes",
+            g.threshold,
+            last.threshold,
+            1..=480,
+            sla.threshold_minutes,
+        ),
+        (
+            "sla.warning_percent",
+            g.warning,
+            last.warning,
+            0..=99,
+            sla.warning_percent,
+        ),
+        (
+            "sla.escalation_interval_minutes",
+            g.interval,
+            last.interval,
+            5..=120,
+            sla.escalation_interval_minutes,
+        ),
+        (
+            "sla.max_escalations",
+            g.max_escalations,
+            last.max_escalations,
+            1..=10,
+            sla.max_escalations,
+        ),
+    ];
+    let mut changes: Vec<(&str, Option<Value>)> = numbers
+        .into_iter()
+        .filter(|(_, now, was, _, _)| now != was)
+        .map(|(key, now, _, range, configured)| (key, number(key, now, range, configured)))
+        .collect();
     if g.managers != last.managers {
         let ids: Vec<i64> = g
             .managers
