@@ -6,6 +6,7 @@
 
 mod check;
 mod run;
+mod updates;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::unix::net::UnixDatagram;
@@ -82,8 +83,12 @@ pub struct Env {
 }
 
 impl Env {
-    /// `extra` is appended to the configuration.
+    /// A 1-minute SLA; `extra` is appended to the configuration.
     pub fn new(server: &Server, extra: &str) -> Env {
+        Env::with_sla(server, 1, extra)
+    }
+
+    pub fn with_sla(server: &Server, sla_minutes: u32, extra: &str) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("buhbot.db");
         let config = dir.path().join("buhbot.toml");
@@ -98,7 +103,7 @@ impl Env {
 timezone = "Europe/Moscow"
 always_open = true
 [sla]
-threshold_minutes = 1
+threshold_minutes = {sla_minutes}
 [store]
 path = "{db}"
 [metrics]
@@ -136,6 +141,31 @@ managers = [{MANAGER}]
         }
     }
 
+    /// Rows in `messages` for `chats`.
+    pub fn stored_messages(&self, chats: &[i64]) -> i64 {
+        let c = crate::daemon::read_only(&self.db);
+        chats
+            .iter()
+            .map(|chat| {
+                c.query_row(
+                    "SELECT count(*) FROM messages WHERE chat_id = ?1",
+                    [chat],
+                    |r| r.get::<_, i64>(0),
+                )
+                .unwrap_or(0)
+            })
+            .sum()
+    }
+
+    /// The update state's pts as saved in the store.
+    pub fn stored_pts(&self) -> Option<i32> {
+        crate::daemon::read_only(&self.db)
+            .query_row("SELECT pts FROM tg_update_state WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .ok()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
     }
@@ -150,6 +180,10 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(env: &Env) -> Daemon {
+        Daemon::start_logging(env, "info")
+    }
+
+    pub fn start_logging(env: &Env, filter: &str) -> Daemon {
         let socket_dir = tempfile::tempdir().unwrap();
         let path = socket_dir.path().join("notify.sock");
         let socket = UnixDatagram::bind(&path).unwrap();
@@ -181,7 +215,7 @@ impl Daemon {
             .unwrap();
         let child = crate::buhbot()
             .args(["run", "--config", env.config.to_str().unwrap()])
-            .env("BUHBOT_LOG", "info")
+            .env("BUHBOT_LOG", filter)
             .env("NOTIFY_SOCKET", &path)
             .env("CREDENTIALS_DIRECTORY", &env.creds)
             .stdout(std::process::Stdio::null())
