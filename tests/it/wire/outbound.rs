@@ -64,3 +64,113 @@ fn flood_wait_on_one_chat_holds_back_that_chat_only() {
     );
     assert!(daemon.stop().success());
 }
+
+/// The `random_id` of a logged sendMessage.
+fn random_id(r: &mtproto_test_server::Request) -> Option<String> {
+    Some(
+        r.detail
+            .split("random_id: ")
+            .nth(1)?
+            .split(',')
+            .next()?
+            .to_string(),
+    )
+}
+
+#[test]
+fn a_duplicate_after_a_resend_is_sent_once_and_a_block_is_final() {
+    let srv = server(TOKEN, false);
+    // The manager's alert is taken, but the answer never comes back.
+    srv.add_rule(Rule {
+        method: "messages.sendMessage".into(),
+        chat: Some(MANAGER),
+        action: Action::DoThenDrop,
+        times: Some(1),
+    });
+    srv.add_rule(Rule {
+        method: "messages.sendMessage".into(),
+        chat: Some(ACC),
+        action: Action::Fail {
+            code: 400,
+            message: "USER_IS_BLOCKED".into(),
+        },
+        times: None,
+    });
+    // Transient failures would be retried within a second or two.
+    let env = Env::new(
+        &srv,
+        "[alerts]\nretry_initial_seconds = 1\nretry_max_seconds = 2\n",
+    );
+    let daemon = Daemon::start(&env);
+    daemon.wait_ready(&srv, &env);
+    overdue_question(&srv);
+    srv.wait_for(
+        "RANDOM_ID_DUPLICATE for the resent alert",
+        WAIT,
+        |reqs, _| {
+            reqs.iter()
+                .find(|r| r.chat == Some(MANAGER) && r.outcome.contains("RANDOM_ID_DUPLICATE"))
+                .map(|_| ())
+        },
+    );
+    srv.wait_for(
+        "both messages to the accountant refused",
+        WAIT,
+        |reqs, _| {
+            let n = reqs
+                .iter()
+                .filter(|r| r.chat == Some(ACC) && r.outcome.contains("USER_IS_BLOCKED"))
+                .count();
+            (n >= 2).then_some(())
+        },
+    );
+    // Time for any retry to show (the retry interval is 1 s).
+    std::thread::sleep(Duration::from_secs(4));
+    let reqs = srv.requests();
+    let to_manager: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.name == "messages.sendMessage" && r.chat == Some(MANAGER))
+        .collect();
+    assert_eq!(
+        to_manager.len(),
+        2,
+        "taken once, resent once:\n{}",
+        srv.log_text()
+    );
+    assert_eq!(
+        random_id(to_manager[0]),
+        random_id(to_manager[1]),
+        "the resend keeps its random_id"
+    );
+    let delivered = srv.sent().into_iter().filter(|m| m.chat == MANAGER).count();
+    assert_eq!(delivered, 1, "the alert is in the chat once");
+    let to_acc: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.name == "messages.sendMessage" && r.chat == Some(ACC))
+        .collect();
+    let ids: std::collections::BTreeSet<_> = to_acc.iter().map(|r| random_id(r)).collect();
+    assert_eq!(
+        ids.len(),
+        to_acc.len(),
+        "a blocked chat was retried:\n{}",
+        srv.log_text()
+    );
+    let status = daemon.stop();
+    assert!(status.success(), "{status:?}");
+    let log = env.log();
+    assert!(log.contains("RANDOM_ID_DUPLICATE"), "{log}");
+    assert!(
+        log.contains("will not be delivered") && log.contains("USER_IS_BLOCKED"),
+        "{log}"
+    );
+    let metrics =
+        std::fs::read_to_string(env.dir.path().join("metrics/buhbot.prom")).unwrap_or_default();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("buhbot_deliveries_failed_total{")
+                && l.contains("telegram")
+                && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+}

@@ -118,8 +118,8 @@ impl Shared {
         outcome: String,
     ) {
         let mut detail = detail;
-        if detail.len() > 600 {
-            let mut cut = 600;
+        if detail.len() > 4000 {
+            let mut cut = 4000;
             while !detail.is_char_boundary(cut) {
                 cut -= 1;
             }
@@ -338,7 +338,7 @@ impl Server {
         for r in self.shared.lock().requests.iter() {
             let _ = writeln!(
                 out,
-                "{:>8.3}s #{} {} chat={} -> {} | {}",
+                "{:>8.3}s #{} {} chat={} -> {} | {:.300}",
                 r.at.as_secs_f64(),
                 r.conn,
                 r.name,
