@@ -5,6 +5,7 @@
 //! a failing wait prints that log and the daemon's.
 
 mod check;
+mod commands;
 mod outbound;
 mod run;
 mod updates;
