@@ -4,6 +4,7 @@
 //! key (no key exchange), scripts the server and reads its request log;
 //! a failing wait prints that log and the daemon's.
 
+mod chats;
 mod check;
 mod commands;
 mod outbound;

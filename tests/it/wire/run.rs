@@ -19,6 +19,27 @@ pub fn request_status(env: &Env, chat: i64, message_id: i32) -> Option<String> {
         .ok()
 }
 
+/// Waits until the request of `message_id` in `chat` has `status`.
+pub fn wait_for_status(
+    srv: &mtproto_test_server::Server,
+    env: &Env,
+    chat: i64,
+    message_id: i32,
+    status: &str,
+) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while request_status(env, chat, message_id).as_deref() != Some(status) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "request {chat}/{message_id} not {status}: {:?}\nrequests:\n{}\ndaemon log:\n{}",
+            request_status(env, chat, message_id),
+            srv.log_text(),
+            env.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn run_signs_in_alerts_on_breach_and_resolves_by_button() {
     let srv = server(TOKEN, false);

@@ -291,6 +291,7 @@ impl Server {
         inner.world.common.log.push(world::Logged {
             pts,
             update: u.clone(),
+            date: world::now(),
         });
         let updates = inner.world.updates(vec![u]);
         self.shared.broadcast(&inner, &updates);

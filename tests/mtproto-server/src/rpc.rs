@@ -233,7 +233,7 @@ fn perform(inner: &mut Inner, shared: &Shared, req: &Req) -> Answer {
             Ok(users.to_bytes())
         }
         Req::GetState => Ok(tl::enums::updates::State::State(w.state()).to_bytes()),
-        Req::GetDifference(r) => Ok(w.difference(r.pts, 100).to_bytes()),
+        Req::GetDifference(r) => Ok(w.difference(r.pts, r.date, 100).to_bytes()),
         Req::GetChannelDifference(r) => {
             let tl::enums::InputChannel::Channel(c) = &r.channel else {
                 return Err((400, "CHANNEL_INVALID".into()));

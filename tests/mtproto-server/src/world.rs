@@ -21,6 +21,8 @@ pub struct Bot {
 pub struct Logged {
     pub pts: i32,
     pub update: tl::enums::Update,
+    /// When it was logged (Unix seconds).
+    pub date: i32,
 }
 
 #[derive(Default)]
@@ -251,6 +253,7 @@ impl World {
         bx.log.push(Logged {
             pts,
             update: update.clone(),
+            date: now(),
         });
         update
     }
@@ -285,8 +288,23 @@ impl World {
 
     /// `updates.getDifference` from `pts`: at most `limit` updates, as a
     /// slice when more remain.
-    pub fn difference(&self, pts: i32, limit: usize) -> tl::enums::updates::Difference {
-        if pts >= self.common.pts {
+    pub fn difference(&self, pts: i32, date: i32, limit: usize) -> tl::enums::updates::Difference {
+        // Channels have boxes of their own: as Telegram does, the common
+        // difference only hints (updateChannelTooLong) at those with news
+        // since the client's date, and the client asks each for its own.
+        let hints: Vec<tl::enums::Update> = self
+            .channel_boxes
+            .iter()
+            .filter(|(_, b)| b.log.iter().any(|l| l.date >= date))
+            .map(|(&channel_id, _)| {
+                tl::types::UpdateChannelTooLong {
+                    channel_id,
+                    pts: None,
+                }
+                .into()
+            })
+            .collect();
+        if pts >= self.common.pts && hints.is_empty() {
             return tl::types::updates::DifferenceEmpty {
                 date: now(),
                 seq: 0,
@@ -297,7 +315,7 @@ impl World {
         let more = pending.len() > limit;
         let taken = &pending[..pending.len().min(limit)];
         let mut new_messages = Vec::new();
-        let mut other_updates = Vec::new();
+        let mut other_updates = hints;
         for l in taken {
             match &l.update {
                 tl::enums::Update::NewMessage(u) => new_messages.push(u.message.clone()),
