@@ -174,3 +174,57 @@ fn a_duplicate_after_a_resend_is_sent_once_and_a_block_is_final() {
         "{metrics}"
     );
 }
+
+#[test]
+fn a_slow_answer_is_waited_for_not_resent() {
+    let srv = server(TOKEN, false);
+    srv.add_rule(Rule {
+        method: "messages.sendMessage".into(),
+        chat: Some(MANAGER),
+        action: Action::Delay(Duration::from_secs(3)),
+        times: Some(1),
+    });
+    let env = Env::new(
+        &srv,
+        "[alerts]\nretry_initial_seconds = 1\nretry_max_seconds = 2\n",
+    );
+    let daemon = Daemon::start(&env);
+    daemon.wait_ready(&srv, &env);
+    overdue_question(&srv);
+    let alert = srv.wait_for("the manager's alert", WAIT, |_, sent| {
+        sent.iter().find(|m| m.chat == MANAGER).cloned()
+    });
+    // The sender moved on (one call at a time) once the late answer came.
+    srv.wait_for("the next send after the slow one", WAIT, |reqs, _| {
+        let slow = reqs
+            .iter()
+            .position(|r| r.name == "messages.sendMessage" && r.chat == Some(MANAGER))?;
+        reqs[slow + 1..]
+            .iter()
+            .find(|r| {
+                r.name == "messages.sendMessage" && r.at >= reqs[slow].at + Duration::from_secs(3)
+            })
+            .map(|_| ())
+    });
+    // The id from the late answer is what the edit uses.
+    let b = super::buttons(&alert);
+    srv.push_callback(MANAGER, alert.id, MANAGER, b[0].1.as_bytes());
+    let edit = srv.wait_for("the alert edited", WAIT, |reqs, _| {
+        reqs.iter()
+            .find(|r| r.name == "messages.editMessage" && r.chat == Some(MANAGER))
+            .cloned()
+    });
+    assert_eq!(edit.outcome, "ok", "{}", srv.log_text());
+    let sends = srv
+        .requests()
+        .iter()
+        .filter(|r| r.name == "messages.sendMessage" && r.chat == Some(MANAGER))
+        .count();
+    assert_eq!(
+        sends,
+        1,
+        "resent while the answer was on its way:\n{}",
+        srv.log_text()
+    );
+    assert!(daemon.stop().success());
+}

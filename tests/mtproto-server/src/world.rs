@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use grammers_tl_types::{self as tl, Serializable};
 
-use crate::tl_util::{blank, channel_dialog_id, is_channel, peer};
+use crate::tl_util::{blank, is_channel, peer};
 
 pub struct Bot {
     pub id: i64,
@@ -258,13 +258,6 @@ impl World {
         update
     }
 
-    /// Any pts update that is not a message (e.g. a chat migration's).
-    pub fn log_other(&mut self, chat: i64) -> i32 {
-        let bx = self.box_for(chat);
-        bx.pts += 1;
-        bx.pts
-    }
-
     pub fn updates(&self, updates: Vec<tl::enums::Update>) -> tl::enums::Updates {
         tl::types::Updates {
             updates,
@@ -391,10 +384,6 @@ impl World {
             users: self.all_users(),
         }
         .into()
-    }
-
-    pub fn chat_of_channel(&self, channel: i64) -> i64 {
-        channel_dialog_id(channel)
     }
 }
 
