@@ -50,8 +50,8 @@ cargo fmt --all -- --check
 # built with the test-support feature only (required-features), and the
 # release build and the .deb never are. Clippy runs both ways.
 log "cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
-cargo clippy --all-targets --locked --features test-support -- -D warnings
+cargo clippy --all-targets --workspace --locked -- -D warnings
+cargo clippy --all-targets --workspace --locked --features test-support -- -D warnings
 log "cargo test --features test-support"
 cargo test --locked --features test-support
 # The local MTProto server's own unit tests (its crypto against grammers'
