@@ -11,16 +11,11 @@ mod outbound;
 mod run;
 mod updates;
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use buhbot::store::Store;
-use buhbot::telegram::session::StoreSession;
-use grammers_client::session::Session;
-use grammers_client::session::types::DcOption;
 use mtproto_test_server::{Config, Server};
 
 pub const TOKEN: &str = "7000000001:AAH-wire-test-token";
@@ -54,27 +49,6 @@ pub fn server(token: &str, authorized: bool) -> Server {
     s.add_chat(GROUP, "ООО Ромашка");
     s.add_chat(OTHER_GROUP, "ИП Лютиков");
     s
-}
-
-/// Points the store's session at `port` with the known auth key.
-pub fn seed_session(db: &std::path::Path, port: u16) {
-    let (store, _) = Store::open_migrated(db).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let s = StoreSession::open(store).await.unwrap();
-        let home = s.home_dc_id().unwrap();
-        s.set_dc_option(&DcOption {
-            id: home,
-            ipv4: SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
-            ipv6: SocketAddrV6::new(Ipv6Addr::LOCALHOST, port, 0, 0),
-            auth_key: Some(auth_key()),
-        })
-        .await
-        .unwrap();
-    });
 }
 
 /// A daemon's directory: configuration, store, credentials.
@@ -135,7 +109,7 @@ managers = [{MANAGER}]
             ),
         )
         .unwrap();
-        seed_session(&db, server.addr().port());
+        crate::telegram_check::seed_home_dc(&db, server.addr().port(), Some(auth_key()));
         Env {
             dir,
             config,

@@ -15,6 +15,19 @@ fn overdue_question(srv: &mtproto_test_server::Server) -> i32 {
     srv.push_message(GROUP, CLIENT, "Когда будет готова декларация?", Some(asked))
 }
 
+/// A daemon whose transient failures are retried within a second or two,
+/// running, with an overdue question pushed.
+fn started_with_quick_retries(srv: &mtproto_test_server::Server) -> (Env, Daemon) {
+    let env = Env::new(
+        srv,
+        "[alerts]\nretry_initial_seconds = 1\nretry_max_seconds = 2\n",
+    );
+    let daemon = Daemon::start(&env);
+    daemon.wait_ready(srv, &env);
+    overdue_question(srv);
+    (env, daemon)
+}
+
 #[test]
 fn flood_wait_on_one_chat_holds_back_that_chat_only() {
     let srv = server(TOKEN, false);
@@ -96,14 +109,7 @@ fn a_duplicate_after_a_resend_is_sent_once_and_a_block_is_final() {
         },
         times: None,
     });
-    // Transient failures would be retried within a second or two.
-    let env = Env::new(
-        &srv,
-        "[alerts]\nretry_initial_seconds = 1\nretry_max_seconds = 2\n",
-    );
-    let daemon = Daemon::start(&env);
-    daemon.wait_ready(&srv, &env);
-    overdue_question(&srv);
+    let (env, daemon) = started_with_quick_retries(&srv);
     srv.wait_for(
         "RANDOM_ID_DUPLICATE for the resent alert",
         WAIT,
@@ -184,13 +190,7 @@ fn a_slow_answer_is_waited_for_not_resent() {
         action: Action::Delay(Duration::from_secs(3)),
         times: Some(1),
     });
-    let env = Env::new(
-        &srv,
-        "[alerts]\nretry_initial_seconds = 1\nretry_max_seconds = 2\n",
-    );
-    let daemon = Daemon::start(&env);
-    daemon.wait_ready(&srv, &env);
-    overdue_question(&srv);
+    let (_env, daemon) = started_with_quick_retries(&srv);
     let alert = srv.wait_for("the manager's alert", WAIT, |_, sent| {
         sent.iter().find(|m| m.chat == MANAGER).cloned()
     });
