@@ -50,10 +50,13 @@ cargo fmt --all -- --check
 # built with the test-support feature only (required-features), and the
 # release build and the .deb never are. Clippy runs both ways.
 log "cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
-cargo clippy --all-targets --locked --features test-support -- -D warnings
+cargo clippy --all-targets --workspace --locked -- -D warnings
+cargo clippy --all-targets --workspace --locked --features test-support -- -D warnings
 log "cargo test --features test-support"
 cargo test --locked --features test-support
+# The local MTProto server's own unit tests (its crypto against grammers'
+# client side); the over-the-wire tests above use it (tests/it/wire).
+cargo test --locked -p mtproto-test-server
 log "Postgres schema: migrations and the pgTAP suite (scripts/test-postgres.sh)"
 scripts/test-postgres.sh
 

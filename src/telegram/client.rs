@@ -11,13 +11,15 @@
 //!   what was missed with getDifference);
 //! - the update state reaches the session only through
 //!   `sync_update_state()`: called periodically and at shutdown, always
-//!   right after a completed `next()` (see `pump`).
+//!   right after a completed `next()` (see `pump`);
+//! - its default retry policy sleeps through FLOOD_WAITs inside `invoke`
+//!   (see [`no_flood_sleep`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use grammers_client::client::UpdateStream;
-use grammers_client::sender::{SenderPool, UpdatesConfiguration};
+use grammers_client::sender::{AutoSleep, ConnectionParams, SenderPool, UpdatesConfiguration};
 use grammers_client::update::Update;
 use grammers_client::{Client, InvocationError};
 use tokio::sync::mpsc;
@@ -111,7 +113,14 @@ pub async fn connect(
     credentials: &TelegramCredentials,
 ) -> Result<Connection, TelegramError> {
     let session = Arc::new(StoreSession::open(store).await?);
-    let pool = SenderPool::new(Arc::clone(&session), credentials.api_id);
+    let pool = SenderPool::with_configuration(
+        Arc::clone(&session),
+        credentials.api_id,
+        ConnectionParams {
+            retry_policy: Box::new(no_flood_sleep()),
+            ..ConnectionParams::default()
+        },
+    );
     let client = Client::new(pool.handle);
     let runner = tokio::spawn(pool.runner.run());
 
@@ -152,6 +161,21 @@ pub async fn connect(
         me,
         runner,
     })
+}
+
+/// grammers' default policy sleeps inside `invoke` on any FLOOD_WAIT of
+/// up to 60 s and then retries: the outbound sender (one call at a time)
+/// would stall every chat behind the one that is rate-limited, and never
+/// see the error. With a zero threshold the wait reaches the queue, which
+/// holds back that chat only (`core::delivery::cause`). One retry after a
+/// second on I/O errors stays (grammers' default): a resend of a message
+/// Telegram already took is caught by its `random_id`.
+fn no_flood_sleep() -> AutoSleep {
+    AutoSleep {
+        tries: std::num::NonZeroU32::MIN,
+        threshold: Duration::ZERO,
+        io_errors_as_flood_of: Some(Duration::from_secs(1)),
+    }
 }
 
 /// The reconnect backoff is the delivery policy's backoff function (one

@@ -65,7 +65,7 @@ managers = [7000009]
 }
 
 /// A daemon process that is killed if a failing test drops it.
-pub struct Daemon(Child);
+pub struct Daemon(pub Child);
 
 impl std::ops::Deref for Daemon {
     type Target = Child;

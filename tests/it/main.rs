@@ -31,6 +31,7 @@ mod telegram;
 mod telegram_check;
 mod telegram_live;
 mod watchdog;
+mod wire;
 
 /// The `buhbot` binary with a clean environment: figment::Jail tests set
 /// `BUHBOT_*` variables process-wide while they run, and a child spawned

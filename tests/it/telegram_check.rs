@@ -66,6 +66,12 @@ fn closed_port() -> u16 {
 }
 
 pub(crate) fn seed_unreachable_dc(db: &Path) {
+    seed_home_dc(db, closed_port(), None);
+}
+
+/// Points the store's session's home DC at a loopback `port`, with
+/// `auth_key` if given (the over-the-wire tests' hook, see tests/it/wire).
+pub(crate) fn seed_home_dc(db: &Path, port: u16, auth_key: Option<[u8; 256]>) {
     let (store, _) = Store::open_migrated(db).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -74,12 +80,11 @@ pub(crate) fn seed_unreachable_dc(db: &Path) {
     rt.block_on(async {
         let s = StoreSession::open(store).await.unwrap();
         let home = s.home_dc_id().unwrap();
-        let port = closed_port();
         s.set_dc_option(&DcOption {
             id: home,
             ipv4: SocketAddrV4::new(Ipv4Addr::LOCALHOST, port),
             ipv6: SocketAddrV6::new(Ipv6Addr::LOCALHOST, port, 0, 0),
-            auth_key: None,
+            auth_key,
         })
         .await
         .unwrap();
