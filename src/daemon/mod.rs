@@ -25,6 +25,7 @@ pub mod run;
 mod run_telegram;
 pub mod scheduler;
 pub mod source;
+pub mod starts;
 pub mod status;
 pub mod supervisor;
 pub mod telegram;

@@ -25,6 +25,7 @@ mod pg;
 mod prometheus;
 mod replay;
 mod sla;
+mod starts;
 mod store;
 mod stored_values;
 mod telegram;
