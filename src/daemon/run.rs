@@ -11,6 +11,7 @@ use chrono::DateTime;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use super::heartbeat::{HealthProbe, HeartbeatWorker};
 use super::ingest::{self, IngestWorker};
 use super::jobs::JobsWorker;
 use super::notify::{HeartbeatRegistry, Notifier, WatchdogWorker};
@@ -280,14 +281,30 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
     });
     // A loop that has not beaten for half of WatchdogSec stops the pings;
     // systemd then kills within the other half. Loops beat every 2 s.
+    // The external heartbeat judges the loops by the same measure.
+    let stall_after = notifier
+        .watchdog_interval()
+        .unwrap_or(Duration::from_secs(15));
     workers.spawn(WatchdogWorker {
         notifier: notifier.clone(),
-        heartbeats,
-        stall_after: notifier
-            .watchdog_interval()
-            .unwrap_or(Duration::from_secs(15)),
+        heartbeats: heartbeats.clone(),
+        stall_after,
     });
     let link = telegram.as_ref().map(|t| t.link.clone());
+    if let Some(settings) = &config.heartbeat {
+        let board = workers.board();
+        workers.spawn(HeartbeatWorker {
+            settings: settings.clone(),
+            probe: HealthProbe {
+                heartbeats,
+                stall_after,
+                link: link.clone(),
+                board,
+                store: store.clone(),
+                start_id: start.id,
+            },
+        });
+    }
     workers.spawn(StatusWorker {
         shared: shared.clone(),
         notifier: notifier.clone(),

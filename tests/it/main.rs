@@ -16,6 +16,7 @@ mod delivery;
 mod email;
 mod engine;
 mod export;
+mod heartbeat;
 mod jobs;
 mod layers;
 mod man;

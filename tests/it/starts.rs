@@ -29,17 +29,22 @@ fn rows(db: &std::path::Path) -> Vec<StartRow> {
     list(&read_only(db)).unwrap()
 }
 
+/// The rows, or none while the daemon has not migrated the new database.
+fn rows_so_far(db: &std::path::Path) -> Vec<StartRow> {
+    if db.exists() {
+        list(&read_only(db)).unwrap_or_default()
+    } else {
+        Vec::new()
+    }
+}
+
 /// Starts the daemon and waits for its READY (the new row's ready_at).
 fn start_ready(s: &super::daemon::Setup, source: &str) -> Daemon {
-    let before = if s.db.exists() { rows(&s.db).len() } else { 0 };
+    let before = rows_so_far(&s.db).len();
     let mut child = start(s, source, "daemon.log");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let now = if s.db.exists() {
-            rows(&s.db)
-        } else {
-            Vec::new()
-        };
+        let now = rows_so_far(&s.db);
         if now.len() > before && now.last().unwrap().ready_at.is_some() {
             return child;
         }
