@@ -118,38 +118,24 @@ pub fn mark_stopped(conn: &Connection, id: i64, at: i64) -> Result<()> {
     Ok(())
 }
 
-/// One start as `buhbot` and the tests read it.
+/// One stored start with its row id and whether it warned of a crash loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartRow {
     pub id: i64,
-    pub version: String,
-    pub reason: Reason,
-    pub after_crash: bool,
-    pub started_at: i64,
-    pub ready_at: Option<i64>,
-    pub stopped_at: Option<i64>,
-    pub notified: bool,
     pub crash_loop: bool,
+    pub start: PastStart,
 }
 
 /// Every stored start, oldest first.
 pub fn list(conn: &Connection) -> Result<Vec<StartRow>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, version, reason, after_crash, started_at, ready_at, stopped_at,
-                notified_at IS NOT NULL, crash_loop
-         FROM starts ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS}, id, crash_loop FROM starts ORDER BY id"
+    ))?;
     let rows = stmt.query_map([], |r| {
         Ok(StartRow {
-            id: r.get(0)?,
-            version: r.get(1)?,
-            reason: column(r, 2, "starts", "reason")?,
-            after_crash: r.get(3)?,
-            started_at: r.get(4)?,
-            ready_at: r.get(5)?,
-            stopped_at: r.get(6)?,
-            notified: r.get(7)?,
-            crash_loop: r.get(8)?,
+            start: from_row(r)?,
+            id: r.get(10)?,
+            crash_loop: r.get(11)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -417,3 +417,38 @@ fn the_daemon_calls_the_heartbeat_and_counts_it_in_its_metrics() {
     assert!(text.contains("buhbot_heartbeat_failures_total 0"), "{text}");
     assert!(stop(child).success(), "{}", log_tail(&s));
 }
+
+/// https goes through rustls and verifies the endpoint's certificate
+/// against the webpki roots: a self-signed one is refused, by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_is_spoken_and_an_untrusted_certificate_refused() {
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![ck.cert.der().clone()], key)
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hello = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, stream);
+        let mut buf = [0u8; 64];
+        // The handshake fails on the client's refusal: no request comes.
+        let got = tls.read(&mut buf);
+        got.is_err()
+    });
+    let url = Secret::new(format!("https://127.0.0.1:{port}/p"));
+    let t = Duration::from_secs(5);
+    let got = call(&agent(t), &url, "up", "x", t).await;
+    let Err(CallError::Transport(why)) = got else {
+        panic!("{got:?}")
+    };
+    assert!(why.contains("certificate"), "{why}");
+    assert!(hello.join().unwrap(), "the TLS handshake got through");
+}

@@ -45,7 +45,7 @@ fn start_ready(s: &super::daemon::Setup, source: &str) -> Daemon {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let now = rows_so_far(&s.db);
-        if now.len() > before && now.last().unwrap().ready_at.is_some() {
+        if now.len() > before && now.last().unwrap().start.ready_at.is_some() {
             return child;
         }
         assert!(
@@ -65,13 +65,9 @@ fn kill(mut child: Daemon) {
 #[test]
 fn the_binary_keeps_a_start_history_and_spots_one_crash_loop() {
     let s = setup("[daemon]\ncrash_loop_restarts = 1\ncrash_loop_minutes = 10\n");
+    // An empty replay: the daemon gets READY and runs until stopped.
     let events = s.dir.path().join("events.jsonl");
-    std::fs::write(
-        &events,
-        r#"{"chat_id": -1001987654321, "message_id": 1, "date": "2025-01-13T07:00:00Z", "from": 5000001, "text": "Где акт сверки?"}
-"#,
-    )
-    .unwrap();
+    std::fs::write(&events, "").unwrap();
     let source = format!("replay:{}", events.display());
 
     assert!(stop(start_ready(&s, &source)).success());
@@ -83,10 +79,11 @@ fn the_binary_keeps_a_start_history_and_spots_one_crash_loop() {
     let summary: Vec<(Reason, bool, bool, bool)> = got
         .iter()
         .map(|r| {
+            let s = &r.start;
             (
-                r.reason,
-                r.after_crash,
-                r.stopped_at.is_some(),
+                s.reason,
+                s.after_crash,
+                s.stopped_at.is_some(),
                 r.crash_loop,
             )
         })
@@ -105,8 +102,14 @@ fn the_binary_keeps_a_start_history_and_spots_one_crash_loop() {
         "{}",
         log_tail(&s)
     );
-    assert!(got.iter().all(|r| r.version == env!("CARGO_PKG_VERSION")));
-    assert!(got.iter().all(|r| r.ready_at >= Some(r.started_at)));
+    assert!(
+        got.iter()
+            .all(|r| r.start.version == env!("CARGO_PKG_VERSION"))
+    );
+    assert!(
+        got.iter()
+            .all(|r| r.start.ready_at >= Some(r.start.started_at))
+    );
     let all = std::fs::read_to_string(s.dir.path().join("daemon.log")).unwrap();
     assert_eq!(
         all.matches("crash loop: restarted after a crash 2 times recently")
@@ -141,9 +144,12 @@ fn the_binary_keeps_a_start_history_and_spots_one_crash_loop() {
     assert!(stop(start_ready(&s, &source)).success());
     assert!(stop(start_ready(&s, &source)).success());
     let got = rows(&s.db);
-    let last: Vec<Reason> = got[got.len() - 2..].iter().map(|r| r.reason).collect();
+    let last: Vec<Reason> = got[got.len() - 2..]
+        .iter()
+        .map(|r| r.start.reason)
+        .collect();
     assert_eq!(last, vec![Reason::Restore, Reason::Restore]);
-    assert!(got.iter().all(|r| !r.notified));
+    assert!(got.iter().all(|r| !r.start.notified));
     // A replay sends nothing to Telegram: the notice waits, unqueued.
     let queued: i64 = read_only(&s.db)
         .query_row("SELECT count(*) FROM outbound_messages", [], |r| r.get(0))
