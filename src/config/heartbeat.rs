@@ -52,6 +52,39 @@ impl HeartbeatSettings {
     }
 }
 
+impl HeartbeatSettings {
+    /// One line for `buhbot check-config`: scheme and host only (the path
+    /// and query hold the token).
+    pub fn describe(&self) -> String {
+        let on_failure = match (&self.failure_url, self.failure_target()) {
+            (Some(f), _) => format!("calls {}", origin(f)),
+            (None, Some(_)) => "calls it with {status} = down".to_string(),
+            (None, None) => "stops calling".to_string(),
+        };
+        format!(
+            "{} every {}s (timeout {}s); when unhealthy {on_failure}",
+            origin(&self.url),
+            self.interval.as_secs(),
+            self.timeout.as_secs()
+        )
+    }
+}
+
+/// `https://host:port/…` of a URL.
+fn origin(url: &Secret) -> String {
+    let filled = fill(url.expose(), "up", "");
+    match filled.parse::<ureq::http::Uri>() {
+        // Host and port only: the authority may carry user:password@.
+        Ok(u) => format!(
+            "{}://{}{}/…",
+            u.scheme_str().unwrap_or("?"),
+            u.host().unwrap_or("?"),
+            u.port_u16().map_or_else(String::new, |p| format!(":{p}"))
+        ),
+        Err(_) => "?".to_string(),
+    }
+}
+
 /// The URL with its placeholders filled: `status` as is, `msg`
 /// percent-encoded (RFC 3986 unreserved characters kept).
 pub fn fill(url: &str, status: &str, msg: &str) -> String {
@@ -191,6 +224,12 @@ mod tests {
             timeout: Duration::from_secs(10),
         };
         assert!(s.failure_target().is_none());
+        assert_eq!(
+            s.describe(),
+            "https://hc.example/… every 60s (timeout 10s); when unhealthy stops calling"
+        );
+        let secret = Secret::new("https://me:pw@k.example:8443/api/push/T0k");
+        assert_eq!(origin(&secret), "https://k.example:8443/…");
         s.url = Secret::new("https://k.example/p?status={status}");
         assert_eq!(s.failure_target(), Some(&s.url));
         s.failure_url = Some(Secret::new("https://hc.example/u/fail"));

@@ -150,7 +150,9 @@ impl Worker for HeartbeatWorker {
         let HeartbeatWorker { settings, probe } = self;
         let agent = agent(settings.timeout);
         let started = Instant::now();
-        let mut tick = tokio::time::interval(settings.interval);
+        // The first call one interval after the start: Telegram gets that
+        // long to connect before its absence counts.
+        let mut tick = tokio::time::interval_at(started + settings.interval, settings.interval);
         // A call never overlaps the next: a late tick waits, no burst.
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut healthy = true;

@@ -391,6 +391,23 @@ fn the_daemon_calls_the_heartbeat_and_counts_it_in_its_metrics() {
         "[heartbeat]\nurl = \"{}\"\ninterval_seconds = 5\ntimeout_seconds = 2\n",
         server.url("/push?status={status}&msg={msg}")
     ));
+    let check = crate::buhbot()
+        .args(["check-config", "--config", s.config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{check:?}");
+    assert!(
+        said.contains(&format!(
+            "heartbeat: http://127.0.0.1:{}/… every 5s (timeout 2s); when unhealthy calls it with {{status}} = down",
+            server.port
+        )),
+        "{said}"
+    );
+    assert!(
+        !said.contains("/push"),
+        "the path may hold the token: {said}"
+    );
     let events = s.dir.path().join("events.jsonl");
     std::fs::write(&events, "").unwrap();
     let child = start(&s, &format!("replay:{}", events.display()), "daemon.log");
