@@ -31,7 +31,8 @@
 //!   problem reported; [`export`]: streaming reader of Telegram Desktop
 //!   exports.
 //! - [`domain`]: pure: calendar, classifier, SLA planning and outcome,
-//!   alert texts, cron schedules. No I/O, no clock reads, no async.
+//!   alert texts, cron schedules, start-history decisions. No I/O, no
+//!   clock reads, no async.
 //! - Utilities for every layer: [`metrics`] (catalogue, textfile writer)
 //!   and [`logging`] (journald priorities under systemd).
 

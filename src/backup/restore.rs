@@ -87,6 +87,18 @@ pub fn restore(
                     "DELETE FROM transport_state WHERE source = ?1",
                     [crate::store::state::PULL_CURSOR],
                 )?;
+                // The next `buhbot run` tells the admins it runs on a
+                // restored database (crate::domain::starts), and takes it.
+                let name = archive.file_name().map_or_else(
+                    || archive.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                c.execute(
+                    "INSERT INTO transport_state (source, position, updated_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (source) DO UPDATE SET position = excluded.position,
+                         updated_at = excluded.updated_at",
+                    rusqlite::params![crate::store::starts::RESTORED_MARKER, name, now.timestamp()],
+                )?;
             }
             Ok(())
         })

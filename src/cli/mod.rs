@@ -174,6 +174,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     },
                 ),
             }
+            match &config.heartbeat {
+                None => println!("heartbeat: not configured"),
+                Some(hb) => println!("heartbeat: {}", hb.describe()),
+            }
             if let Some(dump) = crate::backup::postgres::DumpSettings::from_config(&config) {
                 let b = &config.backup.postgres;
                 let program = crate::backup::postgres::find_pg_dump(b.pg_dump.as_deref())

@@ -9,12 +9,18 @@ use super::pg_backup::{self, PostgresBackupConfig};
 use super::reader::{Problems, Table, cron, join, path};
 use super::{EmailSettings, Secret, TlsMode, credential};
 use crate::domain::render::DEFAULT_PREVIEW_CHARS;
+use crate::domain::starts::CrashLoop;
 
 /// Default database path (systemd's `StateDirectory=buhbot`).
 pub const DEFAULT_DB_PATH: &str = "/var/lib/buhbot/buhbot.db";
 
 pub const STORE_KEYS: &[&str] = &["path", "retention_days", "retention_schedule"];
-pub const DAEMON_KEYS: &[&str] = &["drain_timeout_seconds", "reconcile_schedule"];
+pub const DAEMON_KEYS: &[&str] = &[
+    "drain_timeout_seconds",
+    "reconcile_schedule",
+    "crash_loop_restarts",
+    "crash_loop_minutes",
+];
 pub const METRICS_KEYS: &[&str] = &["textfile", "interval_seconds"];
 pub const BACKUP_KEYS: &[&str] = &[
     "dir",
@@ -87,6 +93,9 @@ pub struct DaemonSettings {
     /// (it is redone after the restart: nothing unacknowledged is lost).
     pub drain_timeout: Duration,
     pub reconcile_schedule: String,
+    /// More restarts after a crash than this within its window: the
+    /// admins get one warning (`crash_loop_restarts`, `crash_loop_minutes`).
+    pub crash_loop: CrashLoop,
 }
 
 impl Default for DaemonSettings {
@@ -94,6 +103,7 @@ impl Default for DaemonSettings {
         DaemonSettings {
             drain_timeout: Duration::from_secs(10),
             reconcile_schedule: "0 */5 * * * *".into(),
+            crash_loop: CrashLoop::default(),
         }
     }
 }
@@ -293,6 +303,16 @@ pub fn read_daemon(problems: &mut Problems<'_>, t: &Table<'_>) -> DaemonSettings
             d.drain_timeout,
         ),
         reconcile_schedule: cron(problems, t, "reconcile_schedule", &d.reconcile_schedule),
+        crash_loop: CrashLoop {
+            restarts: t
+                .int_in(problems, "crash_loop_restarts", 1..=1000)
+                .unwrap_or(d.crash_loop.restarts),
+            window: t
+                .int_in(problems, "crash_loop_minutes", 1..=1440)
+                .map_or(d.crash_loop.window, |m| {
+                    Duration::from_secs(u64::from(m) * 60)
+                }),
+        },
     }
 }
 

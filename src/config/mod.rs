@@ -9,6 +9,7 @@ mod calendar;
 pub use calendar::DAYS as WEEK_DAYS;
 mod daemon;
 pub mod email;
+pub mod heartbeat;
 pub mod pg_backup;
 pub mod postgres;
 mod reader;
@@ -26,6 +27,7 @@ pub use daemon::{
     StoreSettings, TelegramCredentials, TelegramSettings,
 };
 pub use email::{EmailSettings, TlsMode};
+pub use heartbeat::HeartbeatSettings;
 pub use pg_backup::PostgresBackupConfig;
 pub use postgres::{PostgresSettings, SslMode};
 pub use reader::Problem;
@@ -54,6 +56,7 @@ const TOP_KEYS: &[&str] = &[
     "email",
     "telegram",
     "postgres",
+    "heartbeat",
 ];
 const CLASSIFIER_KEYS: &[&str] = &["rules"];
 /// A `[[chats]]` entry's own keys; it also takes every [`POLICY_KEYS`] key.
@@ -112,6 +115,7 @@ pub fn all_keys() -> Vec<String> {
             "email" => daemon::EMAIL_KEYS,
             "telegram" => daemon::TELEGRAM_KEYS,
             "postgres" => postgres::POSTGRES_KEYS,
+            "heartbeat" => heartbeat::HEARTBEAT_KEYS,
             other => unreachable!("section {other} has no key list in all_keys"),
         };
         out.extend(keys.iter().map(|k| format!("{section}.{k}")));
@@ -188,6 +192,8 @@ pub struct Config {
     pub telegram: TelegramSettings,
     /// Present when the file has a `[postgres]` section.
     pub postgres: Option<PostgresSettings>,
+    /// Present when `[heartbeat]` has a URL.
+    pub heartbeat: Option<HeartbeatSettings>,
 }
 
 impl Config {
@@ -359,6 +365,13 @@ impl Config {
         let email = daemon::read_email(&mut problems, &em);
         let telegram = daemon::read_telegram(&mut problems, &tg);
         let postgres = postgres::read_postgres(&mut problems, top.raw("postgres"));
+        let hb = Table::new(
+            &mut problems,
+            "heartbeat",
+            top.raw("heartbeat"),
+            heartbeat::HEARTBEAT_KEYS,
+        );
+        let heartbeat = heartbeat::read(&mut problems, &hb);
 
         if !problems.list.is_empty() {
             return Err(ConfigError::Invalid(problems.list));
@@ -378,6 +391,7 @@ impl Config {
             email,
             telegram,
             postgres,
+            heartbeat,
         })
     }
 }

@@ -17,7 +17,8 @@
 //!   goes through it, serialised).
 //! - [`health`]: heartbeats that the progress-gated watchdog reads;
 //!   [`worker`]: the trait of every background task, run by the daemon's
-//!   supervisor.
+//!   supervisor; [`health_check`]: what the external heartbeat reports
+//!   (stalled loops, Telegram, failing workers, the store).
 
 pub mod chat_events;
 pub mod clock;
@@ -27,6 +28,7 @@ pub mod engine;
 pub mod engine_owner;
 pub mod event;
 pub mod health;
+pub mod health_check;
 pub mod live_settings;
 pub mod shared;
 pub mod worker;

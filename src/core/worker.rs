@@ -79,6 +79,33 @@ impl StatusCell {
     }
 }
 
+/// Every worker's published state, in start order; clones share it, so a
+/// worker (the external heartbeat) can read the others' states while the
+/// supervisor adds to it.
+#[derive(Debug, Clone, Default)]
+pub struct StatusBoard(Arc<Mutex<Vec<(&'static str, StatusCell)>>>);
+
+impl StatusBoard {
+    pub fn add(&self, name: &'static str, cell: StatusCell) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name, cell));
+    }
+
+    pub fn statuses(&self) -> Vec<WorkerStatus> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(name, s)| WorkerStatus {
+                name,
+                state: s.get(),
+            })
+            .collect()
+    }
+}
+
 /// A worker that ended with an error or panicked: the daemon stops.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {

@@ -13,11 +13,14 @@
 //!   through their sinks under one retry policy
 //!   ([`crate::core::delivery`]).
 //! - [`jobs`]: cron jobs (reconciliation, retention, backups).
-//! - [`notify`]: sd_notify and the progress-gated watchdog. The clock and
+//! - [`notify`]: sd_notify and the progress-gated watchdog; [`heartbeat`]:
+//!   the external heartbeat URL, called while healthy; [`starts`]: the
+//!   start history and the release and crash-loop notices. The clock and
 //!   the state the workers share live in the core
 //!   ([`crate::core::clock`], [`crate::core::shared`]).
 
 pub mod delivery;
+pub mod heartbeat;
 pub mod ingest;
 pub mod jobs;
 pub mod notify;
@@ -25,6 +28,7 @@ pub mod run;
 mod run_telegram;
 pub mod scheduler;
 pub mod source;
+pub mod starts;
 pub mod status;
 pub mod supervisor;
 pub mod telegram;

@@ -11,12 +11,14 @@ use chrono::DateTime;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use super::heartbeat::{HealthProbe, HeartbeatWorker};
 use super::ingest::{self, IngestWorker};
 use super::jobs::JobsWorker;
 use super::notify::{HeartbeatRegistry, Notifier, WatchdogWorker};
 use super::run_telegram::{ReadyWorker, TelegramSide, spawn_telegram};
 use super::scheduler::SchedulerWorker;
 use super::source::{self, ReplayWorker, SourceSpec, for_source};
+use super::starts::{self, StartLog};
 use super::status::{StatusWorker, status_line};
 use super::supervisor::Supervisor;
 use super::workers::{DeliveryWorker, MetricsWorker};
@@ -117,9 +119,11 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
     let notifier = Notifier::from_env();
     let db = config.store.path.clone();
     let sync_on = config.postgres.is_some();
+    let started_at = chrono::Utc::now();
     let store = tokio::task::spawn_blocking({
         let db = db.clone();
-        move || -> Result<(Store, DbLock), RunError> {
+        let (crash_loop, backup_dir) = (config.daemon.crash_loop, config.backup.dir.clone());
+        move || -> Result<(Store, DbLock, StartLog), RunError> {
             let store = Store::open(&db).map_err(startup("cannot open the store"))?;
             let lock = DbLock::acquire(&db).map_err(startup(
                 "cannot lock the store (is another buhbot running?)",
@@ -142,12 +146,26 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
             if !report.applied.is_empty() {
                 tracing::info!(from = report.from, to = report.to, "database migrated");
             }
-            Ok((store, lock))
+            let start = store
+                .conn()
+                .and_then(|mut c| {
+                    starts::record_start(
+                        &mut c,
+                        &report,
+                        env!("CARGO_PKG_VERSION"),
+                        started_at,
+                        crash_loop,
+                        starts::newest_backup(&backup_dir),
+                    )
+                })
+                .map_err(startup("cannot record the start"))?;
+            Ok((store, lock, start))
         }
     })
     .await
     .map_err(startup("start-up task"))??;
-    let (store, _lock) = store;
+    let (store, _lock, start) = store;
+    let start = Arc::new(start);
 
     let metrics = bmetrics::install().map_err(startup("cannot install metrics"))?;
     ::metrics::gauge!(m::START_TIME_SECONDS).set(chrono::Utc::now().timestamp() as f64);
@@ -263,14 +281,30 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
     });
     // A loop that has not beaten for half of WatchdogSec stops the pings;
     // systemd then kills within the other half. Loops beat every 2 s.
+    // The external heartbeat judges the loops by the same measure.
+    let stall_after = notifier
+        .watchdog_interval()
+        .unwrap_or(Duration::from_secs(15));
     workers.spawn(WatchdogWorker {
         notifier: notifier.clone(),
-        heartbeats,
-        stall_after: notifier
-            .watchdog_interval()
-            .unwrap_or(Duration::from_secs(15)),
+        heartbeats: heartbeats.clone(),
+        stall_after,
     });
     let link = telegram.as_ref().map(|t| t.link.clone());
+    if let Some(settings) = &config.heartbeat {
+        let board = workers.board();
+        workers.spawn(HeartbeatWorker {
+            settings: settings.clone(),
+            probe: HealthProbe {
+                heartbeats,
+                stall_after,
+                link: link.clone(),
+                board,
+                store: store.clone(),
+                start_id: start.id,
+            },
+        });
+    }
     workers.spawn(StatusWorker {
         shared: shared.clone(),
         notifier: notifier.clone(),
@@ -290,6 +324,9 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         None => {
             let status = status_line(&shared, None).await.unwrap_or_default();
             let _ = notifier.ready(&status);
+            if let Err(e) = starts::at_ready(&shared, &start, chrono::Utc::now(), false).await {
+                tracing::warn!("{e}");
+            }
             tracing::info!(version = env!("CARGO_PKG_VERSION"), db = %db.display(), "buhbot is running; {status}");
         }
         // READY=1 only once Telegram answered: until then the service is
@@ -302,7 +339,13 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
                 source: opts.source.clone(),
                 notifier: notifier.clone(),
                 db: db.clone(),
+                start: start.clone(),
             });
+            // Queued now, sent once Telegram answers: a loop that dies
+            // before READY is warned about too.
+            if let Err(e) = starts::warn_crash_loop(&shared, &start).await {
+                tracing::warn!("{e}");
+            }
         }
     }
 
@@ -324,6 +367,13 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
     workers
         .shutdown(&notifier, config.daemon.drain_timeout)
         .await;
+    // Only a stop by signal is clean; a fatal error is a crash (and
+    // systemd's restart counts towards a crash loop).
+    if outcome.is_ok()
+        && let Err(e) = starts::at_stop(&shared, &start, chrono::Utc::now()).await
+    {
+        tracing::warn!("start history: {e}");
+    }
     drop(shared);
     drop(store);
     tracing::info!("buhbot stopped");

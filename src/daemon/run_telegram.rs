@@ -168,6 +168,7 @@ pub(super) struct ReadyWorker {
     pub source: SourceSpec,
     pub notifier: Notifier,
     pub db: PathBuf,
+    pub start: Arc<super::starts::StartLog>,
 }
 
 /// The bot's own id could not be applied at READY.
@@ -202,6 +203,13 @@ impl Worker for ReadyWorker {
             .await
             .unwrap_or_default();
         let _ = self.notifier.ready(&status);
+        // A notice never fails the daemon: it is logged and the next start
+        // hands it on (its row has no ready_at).
+        if let Err(e) =
+            super::starts::at_ready(&self.shared, &self.start, chrono::Utc::now(), true).await
+        {
+            tracing::warn!("{e}");
+        }
         tracing::info!(version = env!("CARGO_PKG_VERSION"), db = %self.db.display(), "buhbot is running on Telegram; {status}");
         Ok(())
     }

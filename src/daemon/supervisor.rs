@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::notify::{HeartbeatRegistry, Notifier};
 use crate::core::worker::{
-    StatusCell, Worker, WorkerContext, WorkerError, WorkerState, WorkerStatus,
+    StatusBoard, StatusCell, Worker, WorkerContext, WorkerError, WorkerState, WorkerStatus,
 };
 
 struct Entry {
@@ -33,7 +33,7 @@ pub struct Supervisor {
     tasks: JoinSet<Result<(), WorkerError>>,
     workers: HashMap<Id, Entry>,
     /// In start order, for [`Supervisor::statuses`].
-    order: Vec<(&'static str, StatusCell)>,
+    order: StatusBoard,
     heartbeats: HeartbeatRegistry,
     cancel: CancellationToken,
     first: Option<First>,
@@ -44,7 +44,7 @@ impl Supervisor {
         Supervisor {
             tasks: JoinSet::new(),
             workers: HashMap::new(),
-            order: Vec::new(),
+            order: StatusBoard::default(),
             heartbeats,
             cancel: CancellationToken::new(),
             first: None,
@@ -111,19 +111,19 @@ impl Supervisor {
                 status: status.clone(),
             },
         );
-        self.order.push((name, status));
+        self.order.add(name, status);
         (id, abort)
     }
 
     /// Every worker's state, in start order.
     pub fn statuses(&self) -> Vec<WorkerStatus> {
-        self.order
-            .iter()
-            .map(|(name, s)| WorkerStatus {
-                name,
-                state: s.get(),
-            })
-            .collect()
+        self.order.statuses()
+    }
+
+    /// The workers' states as a shared view (workers started later appear
+    /// in it too).
+    pub fn board(&self) -> StatusBoard {
+        self.order.clone()
     }
 
     /// Waits until a worker fails (its error) or all ended by design (Ok).

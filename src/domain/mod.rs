@@ -6,3 +6,4 @@ pub mod classify;
 pub mod render;
 pub mod schedule;
 pub mod sla;
+pub mod starts;

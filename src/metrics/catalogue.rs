@@ -64,6 +64,10 @@ pub const TELEGRAM_LAST_UPDATE_TIMESTAMP_SECONDS: &str =
 pub const BUILD_INFO: &str = "buhbot_build_info";
 pub const START_TIME_SECONDS: &str = "buhbot_start_time_seconds";
 pub const METRICS_WRITE_ERRORS_TOTAL: &str = "buhbot_metrics_write_errors_total";
+pub const HEARTBEAT_CONFIGURED: &str = "buhbot_heartbeat_configured";
+pub const HEARTBEAT_LAST_SUCCESS_TIMESTAMP_SECONDS: &str =
+    "buhbot_heartbeat_last_success_timestamp_seconds";
+pub const HEARTBEAT_FAILURES_TOTAL: &str = "buhbot_heartbeat_failures_total";
 
 /// `kind` values of [`EVENTS_RECEIVED_TOTAL`].
 pub const EVENT_KINDS: &[&str] = &["message", "edit", "callback", "chat"];
@@ -190,6 +194,12 @@ pub const CATALOGUE: &[MetricDef] = &[
         "Unix time at which the daemon started."),
     def(METRICS_WRITE_ERRORS_TOTAL, Counter, COUNT, &[],
         "Failed writes of the node_exporter metrics textfile."),
+    def(HEARTBEAT_CONFIGURED, Gauge, COUNT, &[],
+        "1 when a [heartbeat] URL is configured (the external heartbeat runs), else 0."),
+    def(HEARTBEAT_LAST_SUCCESS_TIMESTAMP_SECONDS, Gauge, SECONDS, &[],
+        "Unix time of the last heartbeat call the endpoint accepted (the ok URL while healthy, the failure URL while not); 0 until one since the start."),
+    def(HEARTBEAT_FAILURES_TOTAL, Counter, COUNT, &[],
+        "Heartbeat calls that failed (unreachable, timed out, or not a 2xx answer), each retried at the next interval."),
 ];
 
 /// Registers HELP text and units with the current recorder.

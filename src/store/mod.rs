@@ -20,6 +20,7 @@ pub mod overrides;
 pub mod requests;
 pub mod retention;
 pub mod settings;
+pub mod starts;
 pub mod state;
 pub mod sync_rows;
 pub mod tg_session;

@@ -23,7 +23,8 @@ pub const MAX_CALLBACK_DATA: usize = 64;
 /// What a queued message is; stored in `outbound_messages.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// An SLA alert to a staff member's private chat.
+    /// An SLA alert, or a release or crash-loop notice
+    /// (`crate::daemon::starts`), to a staff member's private chat.
     Alert,
     /// A message in a chat answering a user.
     Reply,

@@ -209,3 +209,52 @@ fn the_shipped_example_configuration_is_valid() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(c.chats.contains_key(&-1001987654321));
 }
+
+#[test]
+fn heartbeat_keys_are_validated_without_quoting_the_url() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "hb.toml",
+            r#"
+            [heartbeat]
+            url = "ftp://kuma.example/api/push/SeCrEt"
+            failure_url_file = "missing-url"
+            interval_seconds = 10
+            timeout_seconds = 10
+            [daemon]
+            crash_loop_restarts = 0
+            "#,
+        )?;
+        let p = problems(load("hb.toml").unwrap_err());
+        let all = p.join("\n");
+        for want in [
+            "heartbeat.url",
+            "must start with https:// or http://",
+            "heartbeat.failure_url_file",
+            "missing-url",
+            "heartbeat.timeout_seconds",
+            "must be shorter than interval_seconds (10 s)",
+            "daemon.crash_loop_restarts",
+        ] {
+            assert!(all.contains(want), "{want} not in:\n{all}");
+        }
+        assert!(all.contains("hb.toml"), "{all}");
+        assert!(!all.contains("SeCrEt"), "the URL is quoted:\n{all}");
+
+        jail.create_file("url", "https://hc-ping.example/5f1c/{status}\n")?;
+        jail.create_file(
+            "ok.toml",
+            "[heartbeat]\nurl_file = \"url\"\n[daemon]\ncrash_loop_minutes = 30\n",
+        )?;
+        let c = load("ok.toml").map_err(|e| e.to_string())?;
+        let hb = c.heartbeat.expect("configured");
+        assert_eq!(hb.url.expose(), "https://hc-ping.example/5f1c/{status}");
+        assert_eq!(hb.interval, std::time::Duration::from_secs(60));
+        assert_eq!(hb.timeout, std::time::Duration::from_secs(10));
+        assert!(hb.failure_target().is_some(), "{{status}} serves for both");
+        assert_eq!(c.daemon.crash_loop.window.as_secs(), 1800);
+        assert_eq!(c.daemon.crash_loop.restarts, 5);
+        assert!(load("hb.toml").is_err());
+        Ok(())
+    });
+}
