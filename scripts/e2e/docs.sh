@@ -119,10 +119,12 @@ fx_postgres-configured() {
     runuser -u postgres -- createdb buhbot
     (umask 077; printf '%s\n' "$dpw" >"$creds/postgres_password")
     printf '\n[postgres]\nhost = "127.0.0.1"\nport = 5432\ndbname = "buhbot"\nuser = "buhbot_daemon"\nsslmode = "disable"\npush_interval_seconds = 1\n' >>"$conf"
-    buhbot migrate --postgres --supabase-stub --admin-password-file /root/pg_admin_pw --set-daemon-password
+    CREDENTIALS_DIRECTORY=$creds buhbot migrate --postgres --supabase-stub \
+        --admin-password-file /root/pg_admin_pw --set-daemon-password
     systemctl restart buhbot
     wait_for 60 queue_empty
-    runuser -u buhbot -- buhbot backup create-postgres
+    # As root: the password is in the root-only credentials.
+    CREDENTIALS_DIRECTORY=$creds buhbot backup create-postgres
     # After the dump: a staff member added, pushed, and so not in the dump.
     buhbot users add 7000777 --name 'Доктест Анна' --role accountant
     wait_for 30 bash -c "[ \"\$(runuser -u postgres -- psql -d buhbot -XAtc 'SELECT count(*) FROM users WHERE telegram_id = 7000777')\" = 1 ]"
