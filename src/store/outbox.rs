@@ -128,6 +128,16 @@ fn queue_every_row(conn: &Connection) -> Result<usize> {
             [],
         )?;
     }
+    // And every group's move to its supergroup: a Postgres restored from a
+    // dump taken before the move still holds the rows under the old id,
+    // which the upserts (under the new id) would leave doubled. A move is
+    // idempotent upstream (it merges what both ids hold).
+    n += conn.execute(
+        "INSERT INTO outbox (entity, entity_key, op)
+         SELECT 'chats', id || ':' || migrated_to, 'move' FROM chats
+         WHERE migrated_to IS NOT NULL ORDER BY id",
+        [],
+    )?;
     Ok(n)
 }
 
