@@ -98,9 +98,11 @@ stamp=$cache_dir/bookworm.stamp
 # postgresql-client: the package Recommends it (pg_dump for the Postgres
 # backups) and the container has no network, so `apt-get install ./buhbot.deb`
 # inside it must find it already installed, as on a host that has it.
-root_pkgs=(systemd systemd-sysv dbus prometheus-node-exporter curl ca-certificates iproute2 sqlite3 procps postgresql-client)
+# postgresql: the firm's Postgres of the disaster-recovery document's test
+# (scripts/e2e/docs.sh), local to the container.
+root_pkgs=(systemd systemd-sysv dbus prometheus-node-exporter curl ca-certificates iproute2 sqlite3 procps postgresql-client postgresql)
 # Bump when the way the root is built changes: a root with another stamp is rebuilt.
-stamp_text="buhbot-e2e root v1: bookworm minbase + ${root_pkgs[*]}"
+stamp_text="buhbot-e2e root v2: bookworm minbase + ${root_pkgs[*]}"
 
 work=$(mktemp -d /tmp/buhbot-e2e.XXXXXX)
 chroot_mounts=()
@@ -127,7 +129,7 @@ After=network.target dbus.service systemd-journald.service prometheus-node-expor
 Type=oneshot
 ExecStart=/bin/bash /debs/inside.sh
 ExecStopPost=/bin/systemctl poweroff --no-block
-TimeoutStartSec=480
+TimeoutStartSec=900
 StandardOutput=journal+console
 StandardError=journal+console
 
@@ -256,16 +258,19 @@ cp data/examples/chat-export.json "$debs/chat-export.json"
 # The example [[chats]] entry, from its header to the end of the file.
 sed -n '/^\[\[chats\]\]/,$p' data/examples/buhbot.toml >"$debs/chats.toml"
 [ -s "$debs/chats.toml" ] || die "no [[chats]] entry in data/examples/buhbot.toml"
+# The operator documents and their test (run after the checks above).
+cp -r docs "$debs/docs"
+cp scripts/e2e/docs.sh "$debs/docs.sh"
 if [ -f scripts/security-audit.sh ]; then
     cp scripts/security-audit.sh "$debs/security-audit.sh"
 fi
 printf 'OLD_VERSION=%s\nNEW_VERSION=%s\n' "$ver" "$new_ver" >"$debs/versions"
 
 # ---------------------------------------------------------------- the boot
-log "booting the container (systemd-nspawn, at most 9 min)"
+log "booting the container (systemd-nspawn, at most 16 min)"
 t_boot=$SECONDS
 rc=0
-timeout --kill-after=15 540 systemd-nspawn -q -D "$root" --register=no --keep-unit \
+timeout --kill-after=15 960 systemd-nspawn -q -D "$root" --register=no --keep-unit \
     --private-network --volatile=overlay \
     --bind="$out:/out" --bind-ro="$debs:/debs" \
     --boot --console=pipe >"$work/console.log" 2>&1 </dev/null || rc=$?

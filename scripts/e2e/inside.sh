@@ -380,6 +380,21 @@ t_purge() {
     [ -z "$left" ] && [ "$nb" -gt 0 ]
 }
 
+# ------------------------------------------------------------ 12. the documents
+# Every command of docs/*.md, in the order an operator meets them, on the
+# host the purge left (scripts/e2e/docs.sh). One check per document; the
+# recovery times go into the detail.
+doc=""
+t_doc() {
+    local log=/out/doc-$doc.log
+    bash /debs/docs.sh "/debs/docs/$doc.md" >"$log" 2>&1
+    local rc=$?
+    cat "$log"
+    detail="$(grep -c '^ok ' "$log") block(s) ok$(sed -n 's/^clock \(.*\) \(.*\)$/; \1 \2 s/p' "$log" | tr -d '\n')"
+    [ "$rc" -eq 0 ] || detail="$detail; $(grep -m1 '^not ok' "$log")"
+    [ "$rc" -eq 0 ]
+}
+
 say "buhbot e2e: $OLD_VERSION -> $NEW_VERSION on $(systemctl --version | head -n 1)"
 check fresh-install-enabled-not-started t_install_fresh
 check credential-placeholders t_placeholders
@@ -398,6 +413,10 @@ check upgrade-keeps-conffile-backup-restart t_upgrade
 check security-audit t_security_audit
 check no-secret-in-journal t_no_secret
 check purge t_purge
+rm -rf /var/backups/buhbot
+for doc in install upgrade troubleshooting disaster-recovery security; do
+    check "docs-$doc" t_doc
+done
 journalctl -b --no-pager -o short-precise >/out/journal.txt 2>&1
 systemctl status buhbot --no-pager >/out/status.txt 2>&1
 echo DONE >>"$res"

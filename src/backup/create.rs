@@ -3,7 +3,7 @@
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use flate2::Compression;
@@ -36,11 +36,6 @@ pub fn create(
         .mode(0o750)
         .create(dir)
         .map_err(BackupError::io("create backup directory", dir))?;
-    let final_path = dir.join(archive_name(now));
-    if final_path.exists() {
-        return Err(BackupError::Exists { path: final_path });
-    }
-
     let scratch = ScratchDir::new_in(dir)?;
     let copy = scratch.path().join(DB_MEMBER);
     db::snapshot(db, &copy, progress)?;
@@ -82,8 +77,7 @@ pub fn create(
         .map_err(BackupError::io("create", &tmp_path))?;
     pack(file, &copy, config.as_deref(), &manifest_json, now)
         .map_err(BackupError::io("write archive", &tmp_path))?;
-    fs::rename(&tmp_path, &final_path)
-        .map_err(BackupError::io("rename archive to", &final_path))?;
+    let final_path = publish(&tmp_path, dir, now)?;
     sync_dir(dir)?;
     drop(scratch);
 
@@ -103,6 +97,28 @@ pub fn create(
         created_at: now,
         row_counts: manifest.row_counts,
     })
+}
+
+/// Links the finished archive into place under the name of `now`, or of
+/// the next free second: the daemon's catch-up backup at start and an
+/// operator's `buhbot backup` can fall in the same second, and neither may
+/// fail or replace the other (a hard link, unlike a rename, refuses an
+/// existing name). Names stay unique and in time order.
+fn publish(tmp: &Path, dir: &Path, now: DateTime<Utc>) -> Result<PathBuf, BackupError> {
+    const SECONDS_TRIED: i64 = 60;
+    let mut last = dir.join(archive_name(now));
+    for offset in 0..SECONDS_TRIED {
+        let candidate = dir.join(archive_name(now + chrono::Duration::seconds(offset)));
+        match fs::hard_link(tmp, &candidate) {
+            Ok(()) => {
+                fs::remove_file(tmp).map_err(BackupError::io("remove", tmp))?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = candidate,
+            Err(e) => return Err(BackupError::io("link archive to", &candidate)(e)),
+        }
+    }
+    Err(BackupError::Exists { path: last })
 }
 
 /// Writes the tar.gz to `file` and syncs it.

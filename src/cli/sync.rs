@@ -26,6 +26,9 @@ pub enum SyncCmd {
     },
     /// Push everything queued now and exit (0 when the queue is empty)
     Once,
+    /// Queue every local row for the push again and make the next pull read every row (after
+    /// Postgres was restored from a dump or replaced by an empty database)
+    Resync,
     /// List the changes Postgres refused for good; retry or drop one
     DeadLetters {
         /// Queue this dead letter again (the row as it is now)
@@ -58,6 +61,7 @@ pub fn run(config: &Config, args: &SyncArgs) -> anyhow::Result<()> {
     match &args.command {
         SyncCmd::Status { json } => status(config, &store, now, *json),
         SyncCmd::Once => once(config, store, now),
+        SyncCmd::Resync => resync(config, &store),
         SyncCmd::DeadLetters { retry, drop } => dead_letters(&store, *retry, *drop),
     }
 }
@@ -189,6 +193,22 @@ fn once(config: &Config, store: Store, now: i64) -> anyhow::Result<()> {
     })?;
     println!(
         "pushed {entries} change(s) to {}; {dead} dead letter(s)",
+        pg.target()
+    );
+    Ok(())
+}
+
+/// Safe while the daemon runs: it pushes the queue within
+/// `push_interval_seconds`, its ids above what Postgres has.
+fn resync(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let pg = settings(config)?;
+    let mut conn = store.conn()?;
+    let tx = crate::store::write_tx(&mut conn)?;
+    let n = outbox::requeue_all(&tx)?;
+    state::forget(&tx, state::PULL_CURSOR)?;
+    tx.commit()?;
+    println!(
+        "queued {n} row(s) for the push to {}; the next pull reads every row",
         pg.target()
     );
     Ok(())

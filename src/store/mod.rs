@@ -52,6 +52,12 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot create the database {path}: {source}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("no database connection available: {0}")]
     Pool(#[from] r2d2::Error),
     #[error("database error: {0}")]
@@ -118,6 +124,39 @@ pub fn in_savepoint<T, E: From<rusqlite::Error>>(
     out
 }
 
+/// Run as root, a command that creates the database (`buhbot telegram
+/// check` or `chats set` before the daemon's first start) would leave it to
+/// root, and the daemon's user could not open it: a new database is first
+/// created empty (a valid, empty SQLite file) owned by its directory's
+/// owner. SQLite, run as root, gives the -wal and -shm files the database
+/// file's owner by itself.
+fn precreate_for_dir_owner(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || path.exists() {
+        return Ok(());
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let owner = std::fs::metadata(dir)?;
+    if owner.uid() == 0 {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(file) => std::os::unix::fs::fchown(&file, Some(owner.uid()), Some(owner.gid())),
+        // Created meanwhile (the daemon starting): its owner is right.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// A pool of connections to the database.
 #[derive(Clone)]
 pub struct Store {
@@ -157,6 +196,10 @@ impl Store {
                 source,
             })?;
         }
+        precreate_for_dir_owner(path).map_err(|source| StoreError::Create {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let manager = SqliteConnectionManager::file(path).with_init(init_connection);
         let pool = Pool::builder()
             .max_size(4)

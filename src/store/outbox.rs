@@ -114,15 +114,47 @@ pub fn set_enabled(conn: &Connection, on: bool) -> Result<usize> {
             conn.execute("UPDATE sync_state SET applying = 0", [])?;
             return Ok(0);
         }
-        let mut n = 0;
-        for (_, select) in BACKFILL {
-            n += conn.execute(
-                &format!("INSERT INTO outbox (entity, entity_key, op) {select}"),
-                [],
-            )?;
-        }
+        let n = queue_every_row(conn)?;
         conn.execute("UPDATE sync_state SET enabled = 1, applying = 0", [])?;
         Ok(n)
+    })
+}
+
+fn queue_every_row(conn: &Connection) -> Result<usize> {
+    let mut n = 0;
+    for (_, select) in BACKFILL {
+        n += conn.execute(
+            &format!("INSERT INTO outbox (entity, entity_key, op) {select}"),
+            [],
+        )?;
+    }
+    // And every group's move to its supergroup: a Postgres restored from a
+    // dump taken before the move still holds the rows under the old id,
+    // which the upserts (under the new id) would leave doubled. A move is
+    // idempotent upstream (it merges what both ids hold).
+    n += conn.execute(
+        "INSERT INTO outbox (entity, entity_key, op)
+         SELECT 'chats', id || ':' || migrated_to, 'move' FROM chats
+         WHERE migrated_to IS NOT NULL ORDER BY id",
+        [],
+    )?;
+    Ok(n)
+}
+
+/// Queues every row of the pushed tables again (`buhbot sync resync`), as
+/// the first start with `[postgres]` does; returns the rows queued. For a
+/// Postgres restored from a dump older than what this daemon pushed since:
+/// the queue holds only changes not yet pushed, so the rows of the gap
+/// would never reach it again. The upserts are idempotent and the new
+/// entries' ids are above Postgres' position, so pushing a row Postgres
+/// already has costs a write, nothing more. Recording is turned on if it
+/// was off.
+pub fn requeue_all(conn: &Connection) -> Result<usize> {
+    super::in_savepoint(conn, || {
+        if !enabled(conn)? {
+            return set_enabled(conn, true);
+        }
+        queue_every_row(conn)
     })
 }
 

@@ -472,3 +472,35 @@ fn a_restored_store_forgets_its_pull_cursor() {
         Some("42")
     );
 }
+
+/// The daemon's catch-up backup at start and an operator's `buhbot backup`
+/// in the same second: both archives are kept, the second under the next
+/// second's name, and both verify.
+#[test]
+fn two_backups_in_one_second_both_land_under_unique_names() {
+    let root = tempfile::tempdir().unwrap();
+    let now = t(2025, 3, 4, 5, 6, 7);
+    let (db, first) = db_and_archive(root.path(), now);
+    let second = backup::create(
+        &db,
+        None,
+        &settings(&root.path().join("bak")),
+        now,
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(first.file_name().unwrap(), "buhbot-20250304T050607Z.tar.gz");
+    assert_eq!(
+        second.path.file_name().unwrap(),
+        "buhbot-20250304T050608Z.tar.gz"
+    );
+    for archive in [&first, &second.path] {
+        backup::verify(archive).unwrap();
+    }
+    // Nothing but the two archives is left in the directory.
+    let names: BTreeSet<String> = fs::read_dir(root.path().join("bak"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}

@@ -157,3 +157,42 @@ fn changes_are_queued_for_postgres_only_while_sync_is_on() {
         .unwrap();
     assert!(first > last, "ids grow after the queue emptied");
 }
+
+/// Root running a command before the daemon's first start (`buhbot
+/// telegram check`) must not leave a database the daemon's user cannot
+/// open: the new database and its -wal/-shm files get the directory's
+/// owner. (CI runs as root; as another user there is nothing to hand over.)
+#[test]
+fn a_database_root_creates_belongs_to_its_directorys_owner() {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let (uid, gid) = (65_534, 65_534);
+    std::os::unix::fs::chown(&state, Some(uid), Some(gid)).unwrap();
+    let db = state.join("buhbot.db");
+    let (store, _) = Store::open_migrated(&db).unwrap();
+    store
+        .conn()
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    for name in ["buhbot.db", "buhbot.db-wal", "buhbot.db-shm"] {
+        let m = std::fs::metadata(state.join(name)).unwrap();
+        assert_eq!((m.uid(), m.gid()), (uid, gid), "{name}");
+    }
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().mode() & 0o777,
+        0o600,
+        "the database is private"
+    );
+    // A directory root owns: nothing to hand over, the file is root's.
+    let db2 = dir.path().join("root.db");
+    drop(Store::open_migrated(&db2).unwrap());
+    assert_eq!(std::fs::metadata(&db2).unwrap().uid(), 0);
+}

@@ -139,6 +139,59 @@ async fn postgres_ends_with_what_replay_reports() {
     replay_lands_in_postgres(&cluster, &pg_section(cluster.port)).await;
 }
 
+/// Postgres restored from a dump older than what the daemon pushed since
+/// (its position and its rows from before the gap): the queue holds
+/// nothing of the gap, so `sync once` alone cannot bring the rows back;
+/// `sync resync` queues every row and they all arrive, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resync_brings_back_the_rows_a_restored_postgres_lacks() {
+    let cluster = Cluster::start(Options::default());
+    migrated(&cluster).await;
+    let s = replay_lands_in_postgres(&cluster, &pg_section(cluster.port)).await;
+    let client = cluster.admin().await;
+    let full = pg_state(&client, 4_102_444_800).await;
+    client
+        .batch_execute(
+            "TRUNCATE chat_messages, client_requests, sla_alerts, alert_deliveries CASCADE;
+             UPDATE buhbot.sync_positions SET pushed_seq = pushed_seq / 2;",
+        )
+        .await
+        .unwrap();
+    let (code, out) = super::run_cli(&s.config, &["sync", "once"], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(pg_count(&client, "client_requests").await, 0, "{out}");
+
+    let (code, out) = super::run_cli(&s.config, &["sync", "resync"], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    let queued = outbox_depth(&s.db);
+    assert!(out.contains(&format!("queued {queued} row(s)")), "{out}");
+    let (code, out) = super::run_cli(&s.config, &["sync", "once"], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(outbox_depth(&s.db), 0);
+    assert_eq!(pg_state(&client, 4_102_444_800).await, full);
+    for (local, remote) in [
+        ("messages", "chat_messages"),
+        ("client_requests", "client_requests"),
+        ("sla_alerts", "sla_alerts"),
+        ("alert_deliveries", "alert_deliveries"),
+    ] {
+        assert_eq!(
+            pg_count(&client, remote).await,
+            local_count(&s.db, local),
+            "{remote}"
+        );
+    }
+    // The next pull reads every row again (the cursor is gone).
+    let cursor: i64 = read_only(&s.db)
+        .query_row(
+            "SELECT count(*) FROM transport_state WHERE source = 'sync.pull'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(cursor, 0);
+}
+
 /// The same replay through pgbouncer in transaction mode (what Supabase's
 /// pooler on port 6543 is): the daemon's server connection changes between
 /// transactions, so nothing of the push may live outside one.
@@ -158,8 +211,8 @@ async fn postgres_ends_with_what_replay_reports_through_a_transaction_pooler() {
 
 /// Replays the example export through the real daemon with `section` and
 /// checks that Postgres (read directly at `cluster`) holds what the replay
-/// report says.
-async fn replay_lands_in_postgres(cluster: &Cluster, section: &str) {
+/// report says; returns the setup for more checks.
+async fn replay_lands_in_postgres(cluster: &Cluster, section: &str) -> crate::daemon::Setup {
     let s = setup(section);
     let export = manifest("data/examples/chat-export.json");
     let (n, end) = export_extent(&export);
@@ -246,4 +299,5 @@ async fn replay_lands_in_postgres(cluster: &Cluster, section: &str) {
         writer.is_some_and(|w| w.starts_with("daemon:")),
         "rows pushed by the daemon name it as their writer"
     );
+    s
 }
