@@ -9,6 +9,7 @@ mod calendar;
 pub use calendar::DAYS as WEEK_DAYS;
 mod daemon;
 pub mod email;
+pub mod faq;
 pub mod pg_backup;
 pub mod postgres;
 mod reader;
@@ -26,6 +27,7 @@ pub use daemon::{
     StoreSettings, TelegramCredentials, TelegramSettings,
 };
 pub use email::{EmailSettings, TlsMode};
+pub use faq::FaqSettings;
 pub use pg_backup::PostgresBackupConfig;
 pub use postgres::{PostgresSettings, SslMode};
 pub use reader::Problem;
@@ -54,10 +56,18 @@ const TOP_KEYS: &[&str] = &[
     "email",
     "telegram",
     "postgres",
+    "faq",
 ];
 const CLASSIFIER_KEYS: &[&str] = &["rules"];
 /// A `[[chats]]` entry's own keys; it also takes every [`POLICY_KEYS`] key.
-const CHAT_KEYS: &[&str] = &["id", "title", "accountants", "managers", "calendar"];
+const CHAT_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "accountants",
+    "managers",
+    "calendar",
+    "faq_stops_sla",
+];
 const POLICY_KEYS: &[&str] = &[
     "threshold_minutes",
     "warning_percent",
@@ -112,6 +122,7 @@ pub fn all_keys() -> Vec<String> {
             "email" => daemon::EMAIL_KEYS,
             "telegram" => daemon::TELEGRAM_KEYS,
             "postgres" => postgres::POSTGRES_KEYS,
+            "faq" => faq::FAQ_KEYS,
             other => unreachable!("section {other} has no key list in all_keys"),
         };
         out.extend(keys.iter().map(|k| format!("{section}.{k}")));
@@ -164,6 +175,8 @@ pub struct ChatConfig {
     pub managers: BTreeSet<UserId>,
     pub calendar: CalendarSpec,
     pub policy: Policy,
+    /// `faq_stops_sla`: `None` follows `[faq] stops_sla`.
+    pub faq_stops_sla: Option<bool>,
 }
 
 /// The validated configuration.
@@ -188,6 +201,7 @@ pub struct Config {
     pub telegram: TelegramSettings,
     /// Present when the file has a `[postgres]` section.
     pub postgres: Option<PostgresSettings>,
+    pub faq: FaqSettings,
 }
 
 impl Config {
@@ -221,6 +235,14 @@ impl Config {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default()
+    }
+
+    /// Whether an FAQ answer in `chat` also answers its request.
+    pub fn faq_stops_sla(&self, chat: i64) -> bool {
+        self.chats
+            .get(&chat)
+            .and_then(|c| c.faq_stops_sla)
+            .unwrap_or(self.faq.stops_sla)
     }
 
     pub fn chat_policy(&self, chat: i64) -> Policy {
@@ -359,6 +381,8 @@ impl Config {
         let email = daemon::read_email(&mut problems, &em);
         let telegram = daemon::read_telegram(&mut problems, &tg);
         let postgres = postgres::read_postgres(&mut problems, top.raw("postgres"));
+        let faq_table = Table::new(&mut problems, "faq", top.raw("faq"), faq::FAQ_KEYS);
+        let faq = faq::read_faq(&mut problems, &faq_table);
 
         if !problems.list.is_empty() {
             return Err(ConfigError::Invalid(problems.list));
@@ -378,6 +402,7 @@ impl Config {
             email,
             telegram,
             postgres,
+            faq,
         })
     }
 }
@@ -436,6 +461,7 @@ fn read_chat(
     let own_cal = Table::new(problems, &cal_path, t.raw("calendar"), calendar::KEYS);
     let calendar = calendar::read(problems, &[global_cal, own_cal], base_dir, xml);
     let policy = read_policy(problems, &[global_sla, t]);
+    let faq_stops_sla = t.get::<bool>(problems, "faq_stops_sla");
     Some(ChatConfig {
         id: id?,
         title,
@@ -443,5 +469,6 @@ fn read_chat(
         managers,
         calendar,
         policy,
+        faq_stops_sla,
     })
 }

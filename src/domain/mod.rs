@@ -3,6 +3,8 @@
 
 pub mod calendar;
 pub mod classify;
+pub mod faq;
 pub mod render;
 pub mod schedule;
 pub mod sla;
+pub mod template;

@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (5, "sync", include_str!("../../sql/sqlite/0005_sync.sql")),
     (6, "pull", include_str!("../../sql/sqlite/0006_pull.sql")),
+    (
+        7,
+        "library",
+        include_str!("../../sql/sqlite/0007_library.sql"),
+    ),
 ];
 
 /// What [`migrate`] did.
