@@ -16,6 +16,7 @@ mod delivery;
 mod email;
 mod engine;
 mod export;
+mod faq;
 mod jobs;
 mod layers;
 mod man;
@@ -30,6 +31,7 @@ mod stored_values;
 mod telegram;
 mod telegram_check;
 mod telegram_live;
+mod templates;
 mod watchdog;
 
 /// The `buhbot` binary with a clean environment: figment::Jail tests set
