@@ -7,18 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use buhbot::bot::faq::FaqCache;
-use buhbot::core::clock::Clock;
 use buhbot::core::event::{Event, EventKind, MessageEvent};
 use buhbot::daemon::ingest::{BatchOutcome, apply_batch};
 use buhbot::domain::faq::{FaqEntry, FaqIndex, split_keywords, stem};
 use buhbot::store::{faq, requests};
-use buhbot::telegram::outbound::fake::RecordingApi;
-use buhbot::telegram::outbound::{OutboundConfig, run_outbound_with};
 use chrono::{DateTime, Utc};
-use tokio_util::sync::CancellationToken;
 
 const ENTRIES: &str = include_str!("../../data/faq/entries.toml");
 const CORPUS: &str = include_str!("../../data/faq/corpus.tsv");
@@ -318,26 +313,7 @@ async fn a_matching_client_message_gets_the_answer_as_a_reply() {
     );
     assert_eq!(e.uses(e.reconciliation), 1);
 
-    let api = Arc::new(RecordingApi::new());
-    let cancel = CancellationToken::new();
-    let sender = tokio::spawn(run_outbound_with(
-        OutboundConfig::default(),
-        e.env.store.clone(),
-        api.clone(),
-        Clock::virtual_from(origin(), 1.0),
-        cancel.clone(),
-        None,
-    ));
-    for _ in 0..100 {
-        if !api.records().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    cancel.cancel();
-    sender.await.unwrap().unwrap();
-    let sent = api.records();
+    let sent = crate::send_queued(&e.env.store, origin(), 1).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!((sent[0].chat_id, sent[0].reply_to), (CHAT, Some(10)));
     assert_eq!(sent[0].text, answers[0].2);

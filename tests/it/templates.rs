@@ -3,16 +3,10 @@
 //! to the staff member privately, through the same outbound queue and
 //! Telegram fake as every reply; clients are refused; uses are counted.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use buhbot::bot::parse::{Command, parse};
 use buhbot::bot::{CommandContext, Reply, Route, handle};
-use buhbot::core::clock::Clock;
 use buhbot::store::{templates, write_tx};
-use buhbot::telegram::outbound::fake::RecordingApi;
-use buhbot::telegram::outbound::{OutboundConfig, queue, run_outbound_with};
-use tokio_util::sync::CancellationToken;
+use buhbot::telegram::outbound::queue;
 
 const CHAT: i64 = -1001666000001;
 /// A chat without any client message yet.
@@ -192,27 +186,8 @@ async fn the_queue_posts_templates_in_the_chat_and_errors_in_private() {
     // runs in the empty chat).
     e.run(ACCOUNTANT, CHAT, "/t Готово");
     e.run(ACCOUNTANT, EMPTY, "/t Опечатка");
-    let api = Arc::new(RecordingApi::new());
-    let cancel = CancellationToken::new();
-    let sender = tokio::spawn(run_outbound_with(
-        OutboundConfig::default(),
-        e.0.store.clone(),
-        api.clone(),
-        Clock::virtual_from(crate::t("2025-01-17T15:30:00+03:00"), 1.0),
-        cancel.clone(),
-        None,
-    ));
-    for _ in 0..100 {
-        if api.records().len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    cancel.cancel();
-    sender.await.unwrap().unwrap();
-    let mut sent: Vec<(i64, Option<i64>, String)> = api
-        .records()
+    let records = crate::send_queued(&e.0.store, crate::t("2025-01-17T15:30:00+03:00"), 2).await;
+    let mut sent: Vec<(i64, Option<i64>, String)> = records
         .into_iter()
         .map(|r| (r.chat_id, r.reply_to, r.dedupe_key))
         .collect();
