@@ -337,7 +337,10 @@ fn telegram_path(dir: &Path) {
         };
         let catch_up = CatchUp::hold(&shared, 0);
         let ingest = tokio::spawn(buhbot::daemon::ingest::run(
-            shared.clone(), ingest_rx, SOURCE, beats.register("ingest"), cancel.clone(),
+            shared.clone(), ingest_rx, SOURCE,
+            // FAQ answering on, as the daemon runs on Telegram (no entries).
+            Some(buhbot::daemon::ingest::FaqAnswers::new(Arc::new(tokio::sync::Notify::new()))),
+            beats.register("ingest"), cancel.clone(),
         ));
         let bridge = tokio::spawn(bridge.run(rx, ingest_tx, catch_up, beats.register("b"), cancel.clone()));
         let inbound = |m: MessageEvent| Inbound {

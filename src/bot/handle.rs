@@ -19,14 +19,7 @@ use crate::store::chats::{self, ChatChange, ChatRole, Override};
 use crate::store::settings::SettingsError;
 use crate::store::{Result, StoreError, users};
 
-pub const REFUSED_STAFF: &str = "Извините, эта команда доступна только сотрудникам компании.";
-pub const REFUSED_MANAGERS: &str =
-    "Извините, менять настройки чата могут только менеджеры и администраторы.";
-pub const GROUP_ONLY: &str = "Эта команда работает в групповом чате с клиентом.";
-pub const PRIVATE_ONLY: &str =
-    "Эта команда работает в личном чате со мной: напишите мне в личные сообщения.";
-pub const NOT_REGISTERED: &str = "Этот чат не зарегистрирован в системе контроля сроков. \
-     Обратитесь, пожалуйста, к администратору.";
+pub use super::texts::{GROUP_ONLY, NOT_REGISTERED, PRIVATE_ONLY, REFUSED_MANAGERS, REFUSED_STAFF};
 
 /// Executes `cmd` for `ctx`. Refusals are replies, not errors: only a
 /// store failure is an error (and then the caller rolls back).
@@ -43,6 +36,9 @@ pub fn handle(
     let role = auth::role_of(conn, &eff, ctx.from)?;
     let chat = ctx.chat_id;
     let text = match cmd {
+        Command::Template(name) => {
+            return super::template::post(conn, engine, &eff, role, &ctx, &name);
+        }
         Command::Start | Command::Help => {
             let manager = if ctx.chat_is_private {
                 eff.config
@@ -96,10 +92,7 @@ pub fn handle(
             }
         }
     };
-    Ok(Reply {
-        text_html: text,
-        to_chat: chat,
-    })
+    Ok(Reply::in_chat(text, chat))
 }
 
 /// Why a change was not made: a polite answer, or a store failure.

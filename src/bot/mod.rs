@@ -12,10 +12,13 @@ mod alert_sink;
 pub(crate) mod auth;
 pub mod buttons;
 pub mod callback;
+pub mod faq;
 pub mod handle;
 pub mod parse;
 pub mod ratelimit;
 mod report;
+mod template;
+mod texts;
 
 use chrono::{DateTime, Utc};
 use governor::clock::Clock;
@@ -39,6 +42,8 @@ pub struct CommandContext {
     pub chat_is_private: bool,
     pub from: i64,
     pub message_id: i64,
+    /// The message the command replies to, if any.
+    pub reply_to: Option<i64>,
     /// The author of the message the command replies to, if any.
     pub reply_to_author: Option<i64>,
     /// Mentions in the message: (`@username` or the text of a text
@@ -53,13 +58,39 @@ pub struct CommandContext {
     pub now: DateTime<Utc>,
 }
 
-/// The bot's answer: always to the chat the command came from (a command
-/// never triggers an alert or a message elsewhere).
+/// The bot's answer to a command: in the chat the command came from, or
+/// (a template's errors) privately to the staff member who typed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     /// Telegram HTML (parse mode HTML), user content escaped.
     pub text_html: String,
+    /// The chat the command came from.
     pub to_chat: i64,
+    pub route: Route,
+}
+
+/// How a [`Reply`] is posted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Route {
+    /// A reply to the command in its chat.
+    #[default]
+    Reply,
+    /// A message of its own in the chat (a filled template), replying to
+    /// the message the command replied to, if any.
+    Post { reply_to: Option<i64> },
+    /// A private message to this user: what the chat must not see.
+    Private(i64),
+}
+
+impl Reply {
+    /// A reply to the command in its chat.
+    pub fn in_chat(text_html: impl Into<String>, chat: i64) -> Reply {
+        Reply {
+            text_html: text_html.into(),
+            to_chat: chat,
+            route: Route::Reply,
+        }
+    }
 }
 
 impl Reply {
@@ -69,15 +100,21 @@ impl Reply {
     }
 
     /// The outbound-queue message answering `message_id`. The dedupe key is
-    /// per command message, so a redelivered command is answered once.
+    /// per command message (whatever the route), so a redelivered command
+    /// is answered once.
     pub fn outbound(&self, message_id: i64) -> NewOutbound {
+        let (chat, reply_to) = match self.route {
+            Route::Reply => (self.to_chat, Some(message_id)),
+            Route::Post { reply_to } => (self.to_chat, reply_to),
+            Route::Private(user) => (user, None),
+        };
         let mut msg = NewOutbound::new(
             Reply::dedupe_key(self.to_chat, message_id),
-            self.to_chat,
+            chat,
             Kind::Reply,
             self.text_html.clone(),
         );
-        msg.reply_to = Some(message_id);
+        msg.reply_to = reply_to;
         msg
     }
 }
@@ -106,10 +143,7 @@ pub fn respond<C: Clock + Clone>(
     // Staff (exempt from the limit): in `users` or named in the settings.
     let eff = engine.effective(conn)?;
     let staff = auth::role_of(conn, &eff, ctx.from)?.is_staff();
-    let reply = |text: &str| Reply {
-        text_html: text.to_string(),
-        to_chat: ctx.chat_id,
-    };
+    let reply = |text: &str| Reply::in_chat(text, ctx.chat_id);
     match limit.check(ctx.from, staff) {
         Verdict::Limited { notify: true } => return Ok(Some(reply(ratelimit::NOTICE_HTML))),
         Verdict::Limited { notify: false } => return Ok(None),

@@ -20,8 +20,13 @@ pub enum Command {
     MyChats,
     Open,
     Sla(Sla),
-    Accountant { add: bool, target: Target },
+    Accountant {
+        add: bool,
+        target: Target,
+    },
     Hours(Hours),
+    /// `/template NAME` or `/t NAME`: post a reply template.
+    Template(String),
 }
 
 /// `/sla on|off|N`.
@@ -83,6 +88,8 @@ pub enum ParseError {
 pub const USAGE_SLA: &str = "/sla on, /sla off или /sla 30 (порог ответа в рабочих минутах)";
 pub const USAGE_ACCOUNTANT: &str = "/accountant add @username или /accountant remove @username \
      (либо ответом на сообщение сотрудника без @username)";
+pub const USAGE_TEMPLATE: &str =
+    "/template НАЗВАНИЕ или /t НАЗВАНИЕ (ответом на сообщение клиента — чтобы обратиться к нему)";
 pub const USAGE_HOURS: &str = "/hours mon-fri 09:00-18:00; несколько интервалов: \
      /hours mon-fri 09:00-13:00 14:00-18:00; разные дни: /hours mon,wed 10:00-17:00 sat 10:00-14:00";
 
@@ -96,6 +103,7 @@ impl ParseError {
                     "sla" => USAGE_SLA,
                     "accountant" => USAGE_ACCOUNTANT,
                     "hours" => USAGE_HOURS,
+                    "template" => USAGE_TEMPLATE,
                     _ => "/help",
                 };
                 format!("Не удалось разобрать команду. Формат: {usage}")
@@ -154,6 +162,8 @@ pub fn parse(text: &str, bot_username: Option<&str>) -> Result<Option<Command>, 
         "sla" => parse_sla(args).map(|s| Some(Command::Sla(s))),
         "accountant" => parse_accountant(args).map(Some),
         "hours" => parse_hours(args).map(|h| Some(Command::Hours(h))),
+        "template" | "t" if args.is_empty() => Err(usage("template", "no template name")),
+        "template" | "t" => Ok(Some(Command::Template(args.to_string()))),
         _ => Err(ParseError::Unknown(name)),
     }
 }

@@ -6,6 +6,7 @@ mod admin_chats;
 mod backup;
 mod backup_pg;
 mod calendar;
+mod library;
 pub mod man;
 mod migrate;
 mod replay;
@@ -68,6 +69,10 @@ pub enum Command {
     Users(admin::UsersArgs),
     /// Show and change chat settings (applied by a running daemon at once)
     Chats(admin_chats::ChatsArgs),
+    /// FAQ entries the bot answers clients' questions from
+    Faq(library::FaqArgs),
+    /// Reply templates staff post in a chat with /template NAME (/t NAME)
+    Templates(library::TemplatesArgs),
     /// Inspect client requests
     #[command(subcommand)]
     Requests(admin::RequestsCmd),
@@ -220,6 +225,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(args) => admin::users(&load_config(&cli)?, args),
         Command::Chats(args) => admin::chats(&load_config(&cli)?, args),
         Command::Requests(cmd) => admin::requests(&load_config(&cli)?, cmd),
+        Command::Faq(args) => library::faq(&load_config(&cli)?, args),
+        Command::Templates(args) => library::templates(&load_config(&cli)?, args),
         Command::Telegram(args) => telegram::run(&load_config(&cli)?, args),
         Command::Sync(args) => sync::run(&load_config(&cli)?, args),
         Command::Man(args) => man::run(args),

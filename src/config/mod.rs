@@ -10,6 +10,7 @@ pub use calendar::DAYS as WEEK_DAYS;
 mod daemon;
 pub mod email;
 pub mod heartbeat;
+pub mod faq;
 pub mod pg_backup;
 pub mod postgres;
 mod reader;
@@ -28,6 +29,7 @@ pub use daemon::{
 };
 pub use email::{EmailSettings, TlsMode};
 pub use heartbeat::HeartbeatSettings;
+pub use faq::FaqSettings;
 pub use pg_backup::PostgresBackupConfig;
 pub use postgres::{PostgresSettings, SslMode};
 pub use reader::Problem;
@@ -57,10 +59,18 @@ const TOP_KEYS: &[&str] = &[
     "telegram",
     "postgres",
     "heartbeat",
+    "faq",
 ];
 const CLASSIFIER_KEYS: &[&str] = &["rules"];
 /// A `[[chats]]` entry's own keys; it also takes every [`POLICY_KEYS`] key.
-const CHAT_KEYS: &[&str] = &["id", "title", "accountants", "managers", "calendar"];
+const CHAT_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "accountants",
+    "managers",
+    "calendar",
+    "faq_stops_sla",
+];
 const POLICY_KEYS: &[&str] = &[
     "threshold_minutes",
     "warning_percent",
@@ -116,6 +126,7 @@ pub fn all_keys() -> Vec<String> {
             "telegram" => daemon::TELEGRAM_KEYS,
             "postgres" => postgres::POSTGRES_KEYS,
             "heartbeat" => heartbeat::HEARTBEAT_KEYS,
+            "faq" => faq::FAQ_KEYS,
             other => unreachable!("section {other} has no key list in all_keys"),
         };
         out.extend(keys.iter().map(|k| format!("{section}.{k}")));
@@ -168,6 +179,8 @@ pub struct ChatConfig {
     pub managers: BTreeSet<UserId>,
     pub calendar: CalendarSpec,
     pub policy: Policy,
+    /// `faq_stops_sla`: `None` follows `[faq] stops_sla`.
+    pub faq_stops_sla: Option<bool>,
 }
 
 /// The validated configuration.
@@ -194,6 +207,7 @@ pub struct Config {
     pub postgres: Option<PostgresSettings>,
     /// Present when `[heartbeat]` has a URL.
     pub heartbeat: Option<HeartbeatSettings>,
+    pub faq: FaqSettings,
 }
 
 impl Config {
@@ -227,6 +241,14 @@ impl Config {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default()
+    }
+
+    /// Whether an FAQ answer in `chat` also answers its request.
+    pub fn faq_stops_sla(&self, chat: i64) -> bool {
+        self.chats
+            .get(&chat)
+            .and_then(|c| c.faq_stops_sla)
+            .unwrap_or(self.faq.stops_sla)
     }
 
     pub fn chat_policy(&self, chat: i64) -> Policy {
@@ -372,6 +394,8 @@ impl Config {
             heartbeat::HEARTBEAT_KEYS,
         );
         let heartbeat = heartbeat::read(&mut problems, &hb);
+        let faq_table = Table::new(&mut problems, "faq", top.raw("faq"), faq::FAQ_KEYS);
+        let faq = faq::read_faq(&mut problems, &faq_table);
 
         if !problems.list.is_empty() {
             return Err(ConfigError::Invalid(problems.list));
@@ -392,6 +416,7 @@ impl Config {
             telegram,
             postgres,
             heartbeat,
+            faq,
         })
     }
 }
@@ -450,6 +475,7 @@ fn read_chat(
     let own_cal = Table::new(problems, &cal_path, t.raw("calendar"), calendar::KEYS);
     let calendar = calendar::read(problems, &[global_cal, own_cal], base_dir, xml);
     let policy = read_policy(problems, &[global_sla, t]);
+    let faq_stops_sla = t.get::<bool>(problems, "faq_stops_sla");
     Some(ChatConfig {
         id: id?,
         title,
@@ -457,5 +483,6 @@ fn read_chat(
         managers,
         calendar,
         policy,
+        faq_stops_sla,
     })
 }

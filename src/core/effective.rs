@@ -156,6 +156,7 @@ pub fn overlay(config: &Config, store: &StoreSettings) -> Effective {
             managers: BTreeSet::new(),
             calendar: config.calendar.clone(),
             policy: eff.sla,
+            faq_stops_sla: None,
         });
         if let Some(row) = store.chats.get(&id) {
             if !row.title.is_empty() {

@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::notify::Heartbeat;
+use crate::bot::{self, faq::FaqCache};
 use crate::core::engine::{Engine, FiredAlert};
 use crate::core::event::{Event, EventKind};
 use crate::core::shared::{Shared, TICK};
@@ -25,10 +26,28 @@ const BATCH: usize = 256;
 
 pub const REPLAY_SOURCE: &str = "replay";
 
+/// FAQ answering on a live Telegram source: the index cache, and the
+/// outbound sender to wake once an answer is queued.
+#[derive(Clone)]
+pub struct FaqAnswers {
+    pub cache: Arc<FaqCache>,
+    pub wake: Arc<Notify>,
+}
+
+impl FaqAnswers {
+    pub fn new(wake: Arc<Notify>) -> FaqAnswers {
+        FaqAnswers {
+            cache: Arc::new(FaqCache::default()),
+            wake,
+        }
+    }
+}
+
 pub async fn run(
     shared: Arc<Shared>,
     rx: mpsc::Receiver<Event>,
     source: &'static str,
+    faq: Option<FaqAnswers>,
     heartbeat: Heartbeat,
     cancel: CancellationToken,
 ) -> Result<(), store::StoreError> {
@@ -40,7 +59,7 @@ pub async fn run(
         // must let systemd kill us.
         let wedge = wedged(&shared);
         tokio::select! {
-            r = ingest(shared.clone(), rx, source, heartbeat, cancel.clone()) => r,
+            r = ingest(shared.clone(), rx, source, faq, heartbeat, cancel.clone()) => r,
             () = wedge => {
                 tracing::warn!("ingest loop wedged on request (test signal)");
                 cancel.cancelled().await;
@@ -49,7 +68,7 @@ pub async fn run(
         }
     }
     #[cfg(not(feature = "test-support"))]
-    ingest(shared, rx, source, heartbeat, cancel).await
+    ingest(shared, rx, source, faq, heartbeat, cancel).await
 }
 
 /// Resolves once the test signal has wedged the loop.
@@ -64,6 +83,7 @@ async fn ingest(
     shared: Arc<Shared>,
     mut rx: mpsc::Receiver<Event>,
     source: &'static str,
+    faq: Option<FaqAnswers>,
     heartbeat: Heartbeat,
     cancel: CancellationToken,
 ) -> Result<(), store::StoreError> {
@@ -124,7 +144,7 @@ async fn ingest(
                 Err(_) => break,
             }
         }
-        commit(&shared, batch, source).await?;
+        commit(&shared, batch, source, faq.as_ref()).await?;
     }
 }
 
@@ -134,6 +154,8 @@ pub struct BatchOutcome {
     pub opened: usize,
     pub answered: usize,
     pub duplicates: usize,
+    /// Client messages answered from the FAQ (queued with the batch).
+    pub faq_answers: usize,
     /// Chat events that changed the chat settings.
     pub chat_changes: usize,
     /// The earliest new timer, to wake the scheduler if it is sooner.
@@ -190,6 +212,7 @@ pub fn apply_batch(
     source: &str,
     now: DateTime<Utc>,
     replay: bool,
+    faq: Option<&FaqCache>,
 ) -> store::Result<BatchOutcome> {
     let tx = crate::store::write_tx(conn)?;
     let mut engine = engine;
@@ -214,6 +237,12 @@ pub fn apply_batch(
                 out.answered += r.answered;
                 out.duplicates += usize::from(r.duplicate);
                 out.earliest_at(r.earliest_timer);
+                if let Some(cache) = faq
+                    && !r.duplicate
+                    && bot::faq::answer(&tx, &engine, cache, m, now)?.is_some()
+                {
+                    out.faq_answers += 1;
+                }
             }
             chat => {
                 if !engine.chat_event(&tx, chat, now)?.changed {
@@ -236,6 +265,7 @@ async fn commit(
     shared: &Arc<Shared>,
     batch: Vec<Event>,
     source: &'static str,
+    faq: Option<&FaqAnswers>,
 ) -> Result<(), store::StoreError> {
     let now = shared.clock.now();
     let replay = source == REPLAY_SOURCE;
@@ -247,6 +277,7 @@ async fn commit(
         .max()
         .unwrap_or(0);
     let s = shared.clone();
+    let cache = faq.map(|f| f.cache.clone());
     let outcome = shared
         .store
         .run(move |conn| {
@@ -255,7 +286,15 @@ async fn commit(
             // rebuild, so that none re-times open requests from an engine
             // another replaced.
             s.engines.install_with(|engine| {
-                let out = apply_batch(conn, engine.clone(), &batch, source, now, replay)?;
+                let out = apply_batch(
+                    conn,
+                    engine.clone(),
+                    &batch,
+                    source,
+                    now,
+                    replay,
+                    cache.as_deref(),
+                )?;
                 let new = out.engine.clone();
                 Ok((out, new))
             })
@@ -290,6 +329,11 @@ async fn commit(
     if outcome.earliest.is_some() {
         shared.timers_changed.notify_one();
     }
+    if outcome.faq_answers > 0
+        && let Some(f) = faq
+    {
+        f.wake.notify_one();
+    }
     shared.outbox_changed.notify_one();
     Ok(())
 }
@@ -299,6 +343,9 @@ pub struct IngestWorker {
     pub shared: Arc<Shared>,
     pub rx: mpsc::Receiver<Event>,
     pub source: &'static str,
+    /// Set on a live Telegram source: client messages may be answered
+    /// from the FAQ.
+    pub faq: Option<FaqAnswers>,
 }
 
 impl Worker for IngestWorker {
@@ -311,6 +358,14 @@ impl Worker for IngestWorker {
     }
 
     async fn run(self, ctx: WorkerContext) -> Result<(), BoxError> {
-        Ok(run(self.shared, self.rx, self.source, ctx.heartbeat, ctx.cancel).await?)
+        Ok(run(
+            self.shared,
+            self.rx,
+            self.source,
+            self.faq,
+            ctx.heartbeat,
+            ctx.cancel,
+        )
+        .await?)
     }
 }

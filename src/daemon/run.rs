@@ -259,6 +259,9 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         shared: shared.clone(),
         rx,
         source: source_name,
+        faq: telegram
+            .as_ref()
+            .map(|t| ingest::FaqAnswers::new(t.wake.clone())),
     });
     workers.spawn(SchedulerWorker(shared.clone()));
     workers.spawn(DeliveryWorker(shared.clone()));

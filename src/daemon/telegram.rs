@@ -275,6 +275,7 @@ impl Bridge {
                     chat_is_private: m.chat_id > 0,
                     from,
                     message_id: m.message_id,
+                    reply_to: m.reply_to,
                     reply_to_author,
                     mention_ids: mentions,
                     bot_reads_all,

@@ -3,7 +3,9 @@
 
 pub mod calendar;
 pub mod classify;
+pub mod faq;
 pub mod render;
 pub mod schedule;
 pub mod sla;
 pub mod starts;
+pub mod template;

@@ -104,6 +104,22 @@ pub fn sender_of(conn: &Connection, chat_id: i64, message_id: i64) -> Result<Opt
         .flatten())
 }
 
+/// The users who wrote the latest messages of a chat, newest first, each
+/// once, with the name they wrote under: (user id, name). Templates
+/// address the client from these.
+pub fn recent_senders(conn: &Connection, chat_id: i64, limit: i64) -> Result<Vec<(i64, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT sender_id, sender_name FROM messages
+         WHERE chat_id = ?1 AND edit_version = 0 AND sender_kind = ?2 AND service = 0
+               AND sender_id IS NOT NULL AND coalesce(sender_name, '') <> ''
+         GROUP BY sender_id ORDER BY max(date) DESC LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![chat_id, SenderType::User, limit], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// The text of a message's original version.
 pub fn text_of(
     conn: &Connection,

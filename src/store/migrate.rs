@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "starts",
         include_str!("../../sql/sqlite/0007_starts.sql"),
     ),
+    (
+        8,
+        "library",
+        include_str!("../../sql/sqlite/0008_library.sql"),
+    ),
 ];
 
 /// What [`migrate`] did.

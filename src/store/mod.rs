@@ -11,6 +11,7 @@ pub mod codec;
 pub mod alerts;
 pub mod chats;
 pub mod deliveries;
+pub mod faq;
 pub mod holidays;
 pub mod messages;
 mod migrate;
@@ -23,6 +24,7 @@ pub mod settings;
 pub mod starts;
 pub mod state;
 pub mod sync_rows;
+pub mod templates;
 pub mod tg_session;
 pub mod timers;
 pub mod users;
@@ -82,6 +84,9 @@ pub enum StoreError {
     Join(String),
     #[error("{0}")]
     NotFound(String),
+    /// A row that would clash with one already there (a template name).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl StoreError {

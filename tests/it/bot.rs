@@ -84,6 +84,7 @@ fn ctx(from: i64, private: bool) -> CommandContext {
         chat_is_private: private,
         from,
         message_id: 42,
+        reply_to: None,
         reply_to_author: None,
         mention_ids: Vec::new(),
         bot_reads_all: None,

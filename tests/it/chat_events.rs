@@ -62,7 +62,16 @@ impl Setup {
             })
             .collect();
         let mut conn = self.store.conn().unwrap();
-        let out = apply_batch(&mut conn, self.engine.clone(), &batch, "test", now, false).unwrap();
+        let out = apply_batch(
+            &mut conn,
+            self.engine.clone(),
+            &batch,
+            "test",
+            now,
+            false,
+            None,
+        )
+        .unwrap();
         if let Some(e) = &out.engine {
             self.engine = e.clone();
         }

@@ -220,7 +220,13 @@ fn migration_4_retypes_old_deliveries() {
     let (store, report) = Store::open_migrated(&db).unwrap();
     assert_eq!(
         report.applied,
-        vec![(4, "deliveries"), (5, "sync"), (6, "pull"), (7, "starts")]
+        vec![
+            (4, "deliveries"),
+            (5, "sync"),
+            (6, "pull"),
+            (7, "starts"),
+            (8, "library")
+        ]
     );
     let get = |id| delivery_by(&store, id);
     assert_eq!(get(1).status, DeliveryStatus::Retrying);

@@ -18,6 +18,7 @@ mod email;
 mod engine;
 mod export;
 mod heartbeat;
+mod faq;
 mod jobs;
 mod layers;
 mod man;
@@ -33,6 +34,7 @@ mod stored_values;
 mod telegram;
 mod telegram_check;
 mod telegram_live;
+mod templates;
 mod watchdog;
 mod wire;
 
@@ -137,4 +139,35 @@ impl StaffEnv {
         )
         .unwrap()
     }
+}
+
+/// Runs the outbound queue's sender on the recording Telegram fake (on
+/// tokio's paused clock) until `want` messages went out, then 2 s more so
+/// that anything extra would show; returns what Telegram got.
+pub async fn send_queued(
+    store: &buhbot::store::Store,
+    origin: chrono::DateTime<chrono::Utc>,
+    want: usize,
+) -> Vec<buhbot::telegram::outbound::fake::Record> {
+    use std::time::Duration;
+    let api = std::sync::Arc::new(buhbot::telegram::outbound::fake::RecordingApi::new());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let sender = tokio::spawn(buhbot::telegram::outbound::run_outbound_with(
+        buhbot::telegram::outbound::OutboundConfig::default(),
+        store.clone(),
+        api.clone(),
+        buhbot::core::clock::Clock::virtual_from(origin, 1.0),
+        cancel.clone(),
+        None,
+    ));
+    for _ in 0..100 {
+        if api.records().len() >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cancel.cancel();
+    sender.await.unwrap().unwrap();
+    api.records()
 }

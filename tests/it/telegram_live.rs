@@ -380,8 +380,10 @@ impl Pipeline {
         let tasks = vec![
             tokio::spawn({
                 let (s, hb, c) = (shared.clone(), beats.register("ingest"), cancel.clone());
+                // FAQ answers on, as on a live Telegram source.
+                let faq = Some(ingest::FaqAnswers::new(Arc::new(Notify::new())));
                 async move {
-                    ingest::run(s, ingest_rx, SOURCE, hb, c).await.unwrap();
+                    ingest::run(s, ingest_rx, SOURCE, faq, hb, c).await.unwrap();
                 }
             }),
             tokio::spawn({
@@ -687,4 +689,63 @@ async fn timers_are_held_until_the_catch_up_settles() {
         cancel.cancel();
         task.await.unwrap().unwrap();
     }
+}
+
+const FAQ_REPLIES: &str = "SELECT count(*) FROM outbound_messages WHERE dedupe_key LIKE 'faq:%'";
+
+/// A client's question that matches an FAQ entry is answered in the group
+/// as a reply to it, the accountant's message with the same words is not,
+/// and the same updates delivered again after a restart are not answered
+/// again (nor counted twice).
+#[tokio::test]
+async fn faq_answers_flow_once_across_a_redelivery() {
+    let p = Pipeline::start(tempfile::tempdir().unwrap(), 10).await;
+    buhbot::store::faq::add(
+        &p.store.conn().unwrap(),
+        "Как получить акт сверки?",
+        "Акт сверки готовим за 2 рабочих дня.",
+        &["акт сверки".to_string()],
+        0,
+    )
+    .unwrap();
+    let updates = || -> Vec<tl::enums::Updates> {
+        vec![
+            short_chat(
+                20,
+                CLIENT,
+                "Добрый день! Пришлите, пожалуйста, акт сверки",
+                1,
+            )
+            .into(),
+            short_chat(21, ACCOUNTANT, "Акт сверки пришлю завтра", 2).into(),
+        ]
+    };
+    p.feed(updates()).await;
+    p.settle(MESSAGES, 2).await;
+    p.settle(FAQ_REPLIES, 1).await;
+    let (to, reply_to, text): (i64, i64, String) = p
+        .store
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT chat_id, reply_to, text FROM outbound_messages WHERE dedupe_key LIKE 'faq:%'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((to, reply_to), (CHAT, 20));
+    assert!(text.contains("2 рабочих дня"), "{text}");
+    // The request was answered by the accountant, not by the FAQ.
+    assert_eq!(
+        p.count("SELECT count(*) FROM client_requests WHERE answered_by = 7000001"),
+        1
+    );
+
+    let dir = p.stop().await;
+    let p = Pipeline::start(dir, 10).await;
+    p.feed(updates()).await;
+    p.settle(MESSAGES, 2).await;
+    p.settle(FAQ_REPLIES, 1).await;
+    assert_eq!(p.count("SELECT usage_count FROM faq_items"), 1);
+    p.stop().await;
 }

@@ -274,6 +274,15 @@ impl Calendar {
         rules::local_day(&self.spec, date)
     }
 
+    /// The first local date after `date` with working hours (within a
+    /// year; `None` for a calendar without any).
+    pub fn next_working_day(&self, date: NaiveDate) -> Option<NaiveDate> {
+        date.iter_days()
+            .skip(1)
+            .take(366)
+            .find(|d| !self.local_intervals(*d).is_empty())
+    }
+
     /// The working intervals of a local date, as UTC instants, in order.
     /// A spill past midnight is included; intervals wholly inside a DST gap
     /// are dropped.

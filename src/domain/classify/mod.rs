@@ -5,7 +5,7 @@
 //! file with the same shape can replace them. Anything the rules do not
 //! recognise is a REQUEST: a missed request costs more than a false alarm.
 
-mod normalize;
+pub(crate) mod normalize;
 mod rules;
 
 use std::fmt;

@@ -700,3 +700,52 @@ pub(super) async fn wait_for_example_chat(
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// A local FAQ entry (added with `buhbot faq add`, never in Postgres) is
+/// neither lost nor doubled by the pull, a full refetch included, and the
+/// usage counters counted here survive Postgres' edits of an entry.
+#[tokio::test]
+async fn local_faq_entries_and_usage_counters_survive_the_pull() {
+    use buhbot::store::faq;
+    let env = Env::new().await;
+    env.seed().await;
+    let local = faq::add(
+        &env.store.conn().unwrap(),
+        "Где реквизиты?",
+        "В карточке.",
+        &["реквизиты".to_string()],
+        0,
+    )
+    .unwrap();
+    let admin = env.cluster.admin().await;
+    admin
+        .batch_execute(
+            "INSERT INTO faq_items (question, answer, keywords)
+             VALUES ('Когда сдавать отчёт?', 'До 25 числа.', '{отчёт}');",
+        )
+        .await
+        .unwrap();
+    env.pull().await;
+    let rows = || faq::list(&env.store.conn().unwrap()).unwrap();
+    let pulled = rows().into_iter().find(|r| r.pg_id.is_some()).unwrap();
+    let conn = env.store.conn().unwrap();
+    for (id, user) in [(local.id, 1), (pulled.id, 1), (pulled.id, 2)] {
+        assert!(faq::record_answer(&conn, id, -100, user, 0, 3600).unwrap());
+    }
+    admin
+        .batch_execute("UPDATE faq_items SET answer = 'До 25 числа месяца.'")
+        .await
+        .unwrap();
+    env.pull().await;
+    pull::reset(&conn).unwrap();
+    env.pull().await;
+    let after = rows();
+    assert_eq!(after.len(), 2, "{after:?}");
+    let by_id = |id| after.iter().find(|r| r.id == id).unwrap();
+    assert_eq!(
+        (by_id(local.id).usage_count, by_id(local.id).pg_id.clone()),
+        (1, None)
+    );
+    assert_eq!(by_id(pulled.id).usage_count, 2);
+    assert_eq!(by_id(pulled.id).answer, "До 25 числа месяца.");
+}
