@@ -9,8 +9,8 @@ mod calendar;
 pub use calendar::DAYS as WEEK_DAYS;
 mod daemon;
 pub mod email;
-pub mod heartbeat;
 pub mod faq;
+pub mod heartbeat;
 pub mod pg_backup;
 pub mod postgres;
 mod reader;
@@ -28,8 +28,8 @@ pub use daemon::{
     StoreSettings, TelegramCredentials, TelegramSettings,
 };
 pub use email::{EmailSettings, TlsMode};
-pub use heartbeat::HeartbeatSettings;
 pub use faq::FaqSettings;
+pub use heartbeat::HeartbeatSettings;
 pub use pg_backup::PostgresBackupConfig;
 pub use postgres::{PostgresSettings, SslMode};
 pub use reader::Problem;
