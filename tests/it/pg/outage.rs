@@ -66,8 +66,17 @@ fn an_outage_and_kills_during_the_catch_up_lose_and_double_nothing() {
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let delay = Duration::from_millis(100 + (seed >> 33) % 700);
+        // Random moments of the catch-up itself: once this start has
+        // pushed its first batch (a loaded machine may take seconds to get
+        // there; a fixed delay from the start then killed it before its
+        // first push), then up to 300 ms into it.
+        let started = Instant::now();
+        while outbox_depth(&s.db) >= last && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let delay = Duration::from_millis((seed >> 33) % 300);
         std::thread::sleep(delay);
+        let delay = started.elapsed();
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let depth = outbox_depth(&s.db);
