@@ -61,8 +61,15 @@ impl Action {
 
 /// A link that opens `chat` at the client's message: `t.me/c/…/<msg>` for a
 /// supergroup (works for members), else the chat's stored invite link.
-/// Basic groups without an invite link cannot be linked to.
+/// Basic groups without an invite link cannot be linked to. A message
+/// from before a group became the supergroup (negative id, see
+/// `store::messages::move_chat`) is not in the supergroup: its link is the
+/// chat's, without a message.
 pub fn chat_link(chat: i64, message_id: i64, invite_link: Option<&str>) -> Option<String> {
+    if chat < SUPERGROUP_BASE && message_id <= 0 {
+        let internal = SUPERGROUP_BASE - chat;
+        return Some(format!("https://t.me/c/{internal}"));
+    }
     if chat < SUPERGROUP_BASE {
         let internal = SUPERGROUP_BASE - chat;
         return Some(format!("https://t.me/c/{internal}/{message_id}"));

@@ -94,6 +94,11 @@ pub fn answer(
         return Ok(None);
     };
     let chat = engine.current_id(m.chat_id);
+    // A late message of a group that became a supergroup cannot be replied
+    // to there.
+    if chat != m.chat_id {
+        return Ok(None);
+    }
     if !settings.enabled
         || m.edit_version != 0
         || m.service

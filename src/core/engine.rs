@@ -153,6 +153,19 @@ impl Engine {
             .unwrap_or(chat)
     }
 
+    /// Where a message is kept: `(chat, message id)` under
+    /// [`Self::current_id`], the id negated for a message of a basic group
+    /// that became a supergroup (as its moved history,
+    /// `store::messages::move_chat`: the supergroup numbers from 1).
+    pub fn current_message(&self, chat: i64, message_id: i64) -> (i64, i64) {
+        let current = self.current_id(chat);
+        if current == chat {
+            (chat, message_id)
+        } else {
+            (current, -message_id)
+        }
+    }
+
     /// Whether requests are tracked in `chat` (monitoring and SLA on).
     pub fn tracks(&self, chat: i64) -> bool {
         !self
@@ -197,19 +210,20 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Ingested> {
         let (sender_id, sender_kind) = messages::sender_columns(ev.sender);
-        let chat = self.current_id(ev.chat_id);
+        let (chat, message_id) = self.current_message(ev.chat_id, ev.message_id);
+        let reply_to = ev.reply_to.map(|r| self.current_message(ev.chat_id, r).1);
         let logged = messages::insert(
             conn,
             &messages::LoggedMessage {
                 chat_id: chat,
-                message_id: ev.message_id,
+                message_id,
                 edit_version: ev.edit_version,
                 date: ts(ev.date),
                 sender_id,
                 sender_kind,
                 sender_name: ev.sender_name.as_deref(),
                 text: &ev.text,
-                reply_to: ev.reply_to,
+                reply_to,
                 has_media: ev.has_media,
                 service: ev.service,
                 logged_at: ts(now),
@@ -233,16 +247,16 @@ impl Engine {
         for r in requests::open_for_chat(conn, chat)? {
             tracker.restore_open(open_request(&r));
         }
-        let reply_sender = match ev.reply_to {
+        let reply_sender = match reply_to {
             Some(id) => messages::sender_of(conn, chat, id)?,
             None => None,
         };
         let inbound = Inbound {
-            id: ev.message_id,
+            id: message_id,
             date: ev.date,
             sender: ev.sender,
             text: &ev.text,
-            reply_to: ev.reply_to,
+            reply_to,
             service: ev.service,
         };
         let changes = tracker.on_message(&ctx, &inbound, reply_sender, &self.config.classifier);

@@ -160,11 +160,17 @@ pub fn count_since(conn: &Connection, chat_id: i64, since: i64) -> Result<i64> {
         .query_row([chat_id, since], |r| r.get(0))?)
 }
 
-/// Moves a chat's log to its new id (a basic group became a supergroup);
-/// a version already logged under the new id stays as it is.
+/// Moves a chat's log to its new id (a basic group became a supergroup).
+/// A supergroup numbers its messages from 1 again, so the group's messages
+/// move with their ids negated (and their replies with them): under their
+/// own ids they would take the numbers of the supergroup's future messages,
+/// which would then be dropped as already logged. A version already logged
+/// under the new id stays as it is.
 pub fn move_chat(conn: &Connection, old: i64, new: i64) -> Result<usize> {
     Ok(conn.execute(
-        "UPDATE OR IGNORE messages SET chat_id = ?2 WHERE chat_id = ?1",
+        "UPDATE OR IGNORE messages SET chat_id = ?2, message_id = -message_id,
+                reply_to = -reply_to
+         WHERE chat_id = ?1",
         params![old, new],
     )?)
 }

@@ -289,10 +289,14 @@ pub fn delete(conn: &Connection, ids: &[i64]) -> Result<usize> {
 }
 
 /// Moves a chat's requests to its new id (a basic group became a
-/// supergroup); a request already under the new id stays as it is.
+/// supergroup), with their message ids negated as the log's
+/// ([`super::messages::move_chat`]); a request already under the new id
+/// stays as it is.
 pub fn move_chat(conn: &Connection, old: i64, new: i64) -> Result<usize> {
     Ok(conn.execute(
-        "UPDATE OR IGNORE client_requests SET chat_id = ?2 WHERE chat_id = ?1",
+        "UPDATE OR IGNORE client_requests SET chat_id = ?2, message_id = -message_id,
+                answer_message_id = -answer_message_id
+         WHERE chat_id = ?1",
         params![old, new],
     )?)
 }

@@ -232,14 +232,18 @@ pub async fn move_chat(
 ) -> Result<u64, tokio_postgres::Error> {
     let mut n = 0;
     for sql in [
+        // Message ids negated, as the store moves them
+        // (store::messages::move_chat): the supergroup numbers from 1.
         "DELETE FROM public.chat_messages o WHERE o.chat_id = $1 AND EXISTS (
              SELECT 1 FROM public.chat_messages x WHERE x.chat_id = $2
-             AND x.message_id = o.message_id AND x.edit_version = o.edit_version) RETURNING 1",
-        "UPDATE public.chat_messages SET chat_id = $2 WHERE chat_id = $1 RETURNING 1",
+             AND x.message_id = -o.message_id AND x.edit_version = o.edit_version) RETURNING 1",
+        "UPDATE public.chat_messages SET chat_id = $2, message_id = -message_id,
+             reply_to_message_id = -reply_to_message_id WHERE chat_id = $1 RETURNING 1",
         "DELETE FROM public.client_requests o WHERE o.chat_id = $1 AND EXISTS (
              SELECT 1 FROM public.client_requests x WHERE x.chat_id = $2
-             AND x.message_id = o.message_id) RETURNING 1",
-        "UPDATE public.client_requests SET chat_id = $2 WHERE chat_id = $1 RETURNING 1",
+             AND x.message_id = -o.message_id) RETURNING 1",
+        "UPDATE public.client_requests SET chat_id = $2, message_id = -message_id,
+             response_message_id = -response_message_id WHERE chat_id = $1 RETURNING 1",
         "UPDATE public.sla_alerts SET chat_id = $2 WHERE chat_id = $1 RETURNING 1",
         "UPDATE public.alert_deliveries SET chat_id = $2 WHERE chat_id = $1 RETURNING 1",
     ] {

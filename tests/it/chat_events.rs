@@ -489,9 +489,10 @@ fn telegram_chat_updates_map_to_pipeline_events() {
 }
 
 #[test]
-fn a_colliding_key_keeps_the_existing_row() {
-    // Telegram numbers a supergroup's messages apart from its basic
-    // group's, but should they meet, the upgrade must not fail.
+fn the_groups_message_and_the_supergroups_of_the_same_number_are_both_kept() {
+    // Telegram numbers a supergroup's messages from 1, apart from its basic
+    // group's: the group's message 1 and the supergroup's message 1 are two
+    // messages, and both requests live on (the group's under -1).
     let (mut s, old_request) = group_with_an_open_request();
     let out = s.batch(vec![msg(
         NEW,
@@ -510,10 +511,8 @@ fn a_colliding_key_keeps_the_existing_row() {
     let conn = s.conn();
     let kept = requests::by_message(&conn, NEW, 1).unwrap().unwrap();
     assert_eq!(kept.client_id, 101, "the supergroup's row is kept");
-    assert_eq!(
-        requests::get(&conn, old_request).unwrap().unwrap().chat_id,
-        OLD
-    );
+    let moved = requests::get(&conn, old_request).unwrap().unwrap();
+    assert_eq!((moved.chat_id, moved.message_id), (NEW, -1));
     drop(conn);
     assert_eq!(
         &s.counts()[4..6],
