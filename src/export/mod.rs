@@ -90,9 +90,13 @@ pub enum Action {
     MigrateToSupergroup,
     /// The first entry of a supergroup made from a basic group, with the
     /// group's title.
-    MigrateFromGroup { title: Option<String> },
+    MigrateFromGroup {
+        title: Option<String>,
+    },
     /// A forum topic opened; messages in it reply to this entry's id.
-    TopicCreated { title: Option<String> },
+    TopicCreated {
+        title: Option<String>,
+    },
     Other,
 }
 
@@ -124,12 +128,15 @@ pub enum ExportError {
         file: String,
         line: usize,
         column: usize,
-        /// Bytes read from the file when the error was found.
+        /// The position as a byte count from the start of the file,
+        /// 1-based like `column` (a cut file's error is at its length).
         offset: u64,
         message: String,
     },
     /// Not a JSON export at all, recognised from its first bytes.
-    #[error("{file}: byte 0: {found}, expected a Telegram Desktop JSON export (result.json): {hint}")]
+    #[error(
+        "{file}: byte 0: {found}, expected a Telegram Desktop JSON export (result.json): {hint}"
+    )]
     NotAnExport {
         file: String,
         found: &'static str,
@@ -187,17 +194,52 @@ pub fn open_export(path: &Path) -> Result<(std::fs::File, String), ExportError> 
     }
 }
 
-/// Counts the bytes serde_json has taken, for error offsets. serde_json
-/// reads one byte at a time, so this is exact up to its one byte of
-/// look-ahead.
+/// Remembers where the last lines began, so that an error's line and
+/// column become a byte offset. serde_json reads one byte at a time; after
+/// an error it still reads a little (each enclosing object checks its
+/// end), possibly past a line break or two, so a few line starts are kept.
 struct Counting<R> {
     inner: R,
     read: u64,
+    line: usize,
+    /// (line number, offset of its first byte), the latest last.
+    starts: std::collections::VecDeque<(usize, u64)>,
+}
+
+const LINE_STARTS_KEPT: usize = 64;
+
+impl<R> Counting<R> {
+    fn new(inner: R, skip: u64) -> Counting<R> {
+        Counting {
+            inner,
+            read: skip,
+            line: 1,
+            starts: std::collections::VecDeque::from([(1, skip)]),
+        }
+    }
+
+    /// 1-based like the column: the bytes up to and including (line,
+    /// column). Falls back to the bytes read for a line long gone.
+    fn offset(&self, line: usize, column: usize) -> u64 {
+        self.starts
+            .iter()
+            .find(|(l, _)| *l == line)
+            .map_or(self.read, |(_, start)| start + column as u64)
+    }
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b == b'\n' {
+                self.line += 1;
+                if self.starts.len() == LINE_STARTS_KEPT {
+                    self.starts.pop_front();
+                }
+                self.starts.push_back((self.line, self.read + i as u64 + 1));
+            }
+        }
         self.read += n as u64;
         Ok(n)
     }
@@ -231,10 +273,7 @@ pub fn read_export<R: Read>(
         }
     };
     buffered.consume(skip);
-    let mut counting = Counting {
-        inner: buffered,
-        read: skip as u64,
-    };
+    let mut counting = Counting::new(buffered, skip as u64);
     let mut de = serde_json::Deserializer::from_reader(&mut counting);
     let mut ctx = parse::Ctx {
         visit,
@@ -243,7 +282,10 @@ pub fn read_export<R: Read>(
     let result = serde::de::DeserializeSeed::deserialize(parse::RootSeed(&mut ctx), &mut de)
         .and_then(|()| de.end());
     drop(de);
-    result.map_err(|e| convert_error(e, file, counting.read))
+    result.map_err(|e| {
+        let offset = counting.offset(e.line(), e.column());
+        convert_error(e, file, offset)
+    })
 }
 
 /// Splits a serde_json error into our kinds, keeping its position but not

@@ -306,6 +306,13 @@ impl<'de> DeserializeSeed<'de> for MessageSeed {
     }
 }
 
+/// Telegram began in 2013. A date far outside (a scrubbed or corrupted
+/// file) is refused rather than replayed: the working minutes of a request
+/// dated in 1970 or in 5000 would take the calendar centuries to count.
+fn plausible(t: DateTime<Utc>) -> bool {
+    (2013..2100).contains(&chrono::Datelike::year(&t))
+}
+
 /// Resolves a date from its exact and its local form, preferring the exact.
 fn resolve<E: de::Error>(
     tz: Tz,
@@ -383,7 +390,14 @@ impl<'de> Visitor<'de> for MessageSeed {
         }
         let date = resolve(self.0, date_unix, date, "date")?
             .ok_or_else(|| A::Error::custom(format!("message {id} without `date`")))?;
-        let edited = resolve(self.0, edited_unix, edited, "edited")?;
+        if !plausible(date) {
+            return Err(A::Error::custom(format!(
+                "message {id}: date {} is outside 2013–2099, expected the date of a Telegram message",
+                date.format("%Y-%m-%dT%H:%M:%SZ")
+            )));
+        }
+        // An implausible edit date is only dropped: it changes nothing.
+        let edited = resolve(self.0, edited_unix, edited, "edited")?.filter(|t| plausible(*t));
         let service = kind == MsgType::Service;
         Ok(Parsed::Message(ExportMessage {
             id,

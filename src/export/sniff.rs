@@ -23,10 +23,7 @@ pub(super) fn sniff(head: &[u8]) -> Head {
     let body = &head[skip..];
     let not = |found, hint| Head::Not { found, hint };
     if body.starts_with(b"PK\x03\x04") || body.starts_with(b"PK\x05\x06") {
-        return not(
-            "a zip archive",
-            "unpack it and pass the result.json inside",
-        );
+        return not("a zip archive", "unpack it and pass the result.json inside");
     }
     if body.starts_with(b"\x1F\x8B") {
         return not(
@@ -70,10 +67,7 @@ mod tests {
         assert_eq!(found(b"PK\x03\x04\x14\x00"), Some("a zip archive"));
         assert_eq!(found(b"\x1F\x8B\x08"), Some("a gzip-compressed file"));
         assert_eq!(found(b"\xFF\xFE{\x00"), Some("UTF-16 text"));
-        assert_eq!(
-            found(b"\n <!DOCTYPE html>\n<html>"),
-            Some("an HTML page")
-        );
+        assert_eq!(found(b"\n <!DOCTYPE html>\n<html>"), Some("an HTML page"));
         assert_eq!(found(b"<HTML><head>"), Some("an HTML page"));
         assert_eq!(found(b"<?xml version"), Some("markup (XML or HTML)"));
         assert_eq!(found(b"{\"name\""), None);

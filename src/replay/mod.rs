@@ -180,7 +180,9 @@ impl Replayer<'_> {
                 // Just past `migrate_from_group` of a supergroup whose group
                 // was met before: the group's run goes on here, exactly.
                 let title = match &run.from_title {
-                    Some(t) if !run.self_contained && run.merged_from.is_empty() && run.is_fresh() => {
+                    Some(t)
+                        if !run.self_contained && run.merged_from.is_empty() && run.is_fresh() =>
+                    {
                         Some(t.clone())
                     }
                     _ => None,
@@ -212,16 +214,11 @@ impl Replayer<'_> {
             return;
         }
         self.outcome.groups.push(chat.clone());
-        // With `--chat`, basic groups are still replayed: one may turn out
-        // to be the first part of the chosen supergroup.
-        let wanted = self
-            .opts
-            .chat
-            .as_ref()
-            .is_none_or(|s| s.matches(&chat) || chat.kind == "private_group");
-        if wanted {
-            self.current = Some(ChatRun::new(chat, self.config, self.opts, &self.staff));
-        }
+        // Even with `--chat`, every group chat is replayed and only the
+        // chosen one reported: a chat named by its group's id or name may
+        // turn out to be a supergroup's first part, or the reverse, and
+        // that is only known once both are read.
+        self.current = Some(ChatRun::new(chat, self.config, self.opts, &self.staff));
     }
 
     fn waiting_group(&self, title: Option<&str>) -> Option<usize> {
@@ -240,7 +237,8 @@ impl Replayer<'_> {
             {
                 let sup = self.supergroups.remove(i);
                 self.emit(sup.prepend_group(run));
-            } else if let Some((_, sup)) = self.absorbed.iter().find(|(t, _)| Some(t.as_str()) == name)
+            } else if let Some((_, sup)) =
+                self.absorbed.iter().find(|(t, _)| Some(t.as_str()) == name)
             {
                 self.outcome.skipped.push(SkippedChat {
                     reason: format!(
@@ -286,9 +284,10 @@ impl Replayer<'_> {
     }
 
     fn emit(&mut self, run: ChatRun) {
-        let chosen = self.opts.chat.as_ref().is_none_or(|s| {
-            s.matches(&run.chat) || run.merged_from.iter().any(|c| s.matches(c))
-        });
+        let chosen =
+            self.opts.chat.as_ref().is_none_or(|s| {
+                s.matches(&run.chat) || run.merged_from.iter().any(|c| s.matches(c))
+            });
         if chosen {
             self.outcome.reports += 1;
             (self.on_chat)(run.finish(self.opts.until));

@@ -114,7 +114,12 @@ impl ChatRun {
         self.unsupported += 1;
     }
 
-    pub fn on_message(&mut self, msg: &ExportMessage, config: &Config, until: Option<DateTime<Utc>>) {
+    pub fn on_message(
+        &mut self,
+        msg: &ExportMessage,
+        config: &Config,
+        until: Option<DateTime<Utc>>,
+    ) {
         if until.is_some_and(|u| msg.date > u) {
             return;
         }
@@ -171,9 +176,9 @@ impl ChatRun {
                 self.first_general_answer = Some((date, id));
             }
         }
-        let changes = self
-            .tracker
-            .on_message(&self.ctx, &inbound, reply_sender, &config.classifier);
+        let changes =
+            self.tracker
+                .on_message(&self.ctx, &inbound, reply_sender, &config.classifier);
         for change in changes {
             match change {
                 Change::Opened(r) => {
@@ -200,7 +205,8 @@ impl ChatRun {
     /// its `migrate_from_group`: the group's open requests, clients and
     /// clock carry on, under the supergroup's id, staff and settings.
     pub fn continue_into(mut self, sup: ChatRun) -> ChatRun {
-        self.merged_from.push(std::mem::replace(&mut self.chat, sup.chat));
+        self.merged_from
+            .push(std::mem::replace(&mut self.chat, sup.chat));
         self.ctx = sup.ctx;
         self.calendar = sup.calendar;
         self.policy = sup.policy;

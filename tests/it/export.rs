@@ -515,7 +515,8 @@ fn errors_carry_file_line_and_column() {
     // The error's Display names the file and the position.
     let err = read_tz("{\n  nope", MOSCOW).unwrap_err();
     assert!(
-        err.to_string().starts_with("test.json: line 2, column 3 (byte 5): "),
+        err.to_string()
+            .starts_with("test.json: line 2, column 3 (byte 5): "),
         "{err}"
     );
 }
