@@ -248,7 +248,7 @@ impl Replayer<'_> {
                     chat: run.chat,
                 });
             } else {
-                self.groups.push(run);
+                self.groups.push(run.park());
             }
             return;
         }
@@ -264,7 +264,7 @@ impl Replayer<'_> {
                 return;
             }
             if run.merged_from.is_empty() {
-                self.supergroups.push(run);
+                self.supergroups.push(run.park());
                 return;
             }
         }

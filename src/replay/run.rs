@@ -110,6 +110,13 @@ impl ChatRun {
         self.spoken == 0
     }
 
+    /// Lets go of what only replying within this part needs, before the
+    /// run waits for its other part (held runs cost only their requests).
+    pub fn park(mut self) -> ChatRun {
+        self.clients = ClientMessages::default();
+        self
+    }
+
     pub fn on_unsupported(&mut self) {
         self.unsupported += 1;
     }
@@ -204,7 +211,8 @@ impl ChatRun {
     /// Goes on in `sup`, the supergroup this group became, met right after
     /// its `migrate_from_group`: the group's open requests, clients and
     /// clock carry on, under the supergroup's id, staff and settings.
-    pub fn continue_into(mut self, sup: ChatRun) -> ChatRun {
+    pub fn continue_into(mut self, mut sup: ChatRun) -> ChatRun {
+        self.add_part(&mut sup);
         self.merged_from
             .push(std::mem::replace(&mut self.chat, sup.chat));
         self.ctx = sup.ctx;
@@ -213,14 +221,18 @@ impl ChatRun {
         self.clients = ClientMessages::default();
         self.migrated_to = false;
         self.from_title = sup.from_title;
-        self.messages += sup.messages;
-        self.unsupported += sup.unsupported;
-        self.reordered += sup.reordered;
-        self.clock = self.clock.max(sup.clock);
-        for (id, name) in sup.names {
+        self
+    }
+
+    /// Counts, clock and names of the other part of the same chat.
+    fn add_part(&mut self, other: &mut ChatRun) {
+        self.messages += other.messages;
+        self.unsupported += other.unsupported;
+        self.reordered += other.reordered;
+        self.clock = self.clock.max(other.clock);
+        for (id, name) in std::mem::take(&mut other.names) {
             self.names.entry(id).or_insert(name);
         }
-        self
     }
 
     /// Puts the group's history (met after its supergroup's) in front of
@@ -228,8 +240,8 @@ impl ChatRun {
     /// open requests, so those are answered by its first general answer:
     /// exact unless a client of such a request wrote again, or got a
     /// reply, before that answer.
-    pub fn prepend_group(mut self, group: ChatRun) -> ChatRun {
-        let mut requests = group.requests;
+    pub fn prepend_group(mut self, mut group: ChatRun) -> ChatRun {
+        let mut requests = std::mem::take(&mut group.requests);
         if let Some(answer) = self.first_general_answer {
             for &i in group.open_at.values() {
                 requests[i].3 = Some(answer);
@@ -237,15 +249,9 @@ impl ChatRun {
         }
         requests.append(&mut self.requests);
         self.requests = requests;
+        self.add_part(&mut group);
         self.merged_from.push(group.chat);
-        self.merged_from.extend(group.merged_from);
-        self.messages += group.messages;
-        self.unsupported += group.unsupported;
-        self.reordered += group.reordered;
-        self.clock = self.clock.max(group.clock);
-        for (id, name) in group.names {
-            self.names.entry(id).or_insert(name);
-        }
+        self.merged_from.append(&mut group.merged_from);
         self
     }
 

@@ -2,7 +2,7 @@
 //! odd JSON values spliced in or put in place of real ones) through the
 //! reader and the whole replay. Each must end in a report or in a typed
 //! error with a position inside the file; never a panic. The number of
-//! cases is fixed, so it runs in CI in a few seconds.
+//! cases is fixed (1000), so it runs in CI in seconds.
 
 use buhbot::config::Config;
 use buhbot::export::{ExportError, read_export};
@@ -173,6 +173,12 @@ fn apply(data: &mut Vec<u8>, m: &Mutation) {
     }
 }
 
+/// Built once: loading the classifier and calendars is most of a case.
+fn config() -> &'static Config {
+    static CONFIG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+    CONFIG.get_or_init(|| Config::from_figment(&Figment::new(), None).unwrap())
+}
+
 fn check_error(e: &ExportError, data: &[u8]) -> Result<(), TestCaseError> {
     match e {
         ExportError::Syntax {
@@ -201,7 +207,7 @@ fn check_error(e: &ExportError, data: &[u8]) -> Result<(), TestCaseError> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 384,
+        cases: 1000,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
@@ -219,10 +225,9 @@ proptest! {
         if let Err(e) = &read {
             check_error(e, &data)?;
         }
-        let config = Config::from_figment(&Figment::new(), None).unwrap();
         let opts = ReplayOptions { accountants: vec![7], ..ReplayOptions::default() };
         let mut requests = 0;
-        let replayed = replay(&data[..], "fuzz.json", &config, &opts, &mut |r| {
+        let replayed = replay(&data[..], "fuzz.json", config(), &opts, &mut |r| {
             // Computing every outcome and alert is part of the replay.
             requests += r.requests().count();
             let _ = r.summary();
@@ -239,13 +244,12 @@ proptest! {
 #[test]
 fn the_base_export_is_valid_and_replays() {
     let data = base();
-    let config = Config::from_figment(&Figment::new(), None).unwrap();
     let opts = ReplayOptions {
         accountants: vec![7],
         ..ReplayOptions::default()
     };
     let mut got = Vec::new();
-    let outcome = replay(data.as_bytes(), "fuzz.json", &config, &opts, &mut |r| {
+    let outcome = replay(data.as_bytes(), "fuzz.json", config(), &opts, &mut |r| {
         got.push((
             r.chat.id,
             r.requests()
