@@ -310,7 +310,7 @@ impl<'de> DeserializeSeed<'de> for MessageSeed {
 /// file) is refused rather than replayed: the working minutes of a request
 /// dated in 1970 or in 5000 would take the calendar centuries to count.
 fn plausible(t: DateTime<Utc>) -> bool {
-    (2013..2100).contains(&chrono::Datelike::year(&t))
+    (2013..2200).contains(&chrono::Datelike::year(&t))
 }
 
 /// Resolves a date from its exact and its local form, preferring the exact.
@@ -392,7 +392,7 @@ impl<'de> Visitor<'de> for MessageSeed {
             .ok_or_else(|| A::Error::custom(format!("message {id} without `date`")))?;
         if !plausible(date) {
             return Err(A::Error::custom(format!(
-                "message {id}: date {} is outside 2013–2099, expected the date of a Telegram message",
+                "message {id}: date {} is outside 2013–2199, expected the date of a Telegram message",
                 date.format("%Y-%m-%dT%H:%M:%SZ")
             )));
         }

@@ -189,7 +189,7 @@ fn entries_read_rather_than_refused() {
         assert_eq!(
             message,
             format!(
-                "message 9: date {shown} is outside 2013–2099, expected the date of a Telegram message"
+                "message 9: date {shown} is outside 2013–2199, expected the date of a Telegram message"
             )
         );
     }
