@@ -100,14 +100,42 @@ pub struct ChatReport {
     pub names: HashMap<UserId, String>,
 }
 
-/// A request as tracked during the replay: message id, client, received
-/// at, and the answer (when and by whom) once there is one.
-type Tracked = (
-    MessageId,
-    UserId,
-    DateTime<Utc>,
-    Option<(DateTime<Utc>, UserId)>,
-);
+/// A request as tracked during the replay, in 40 bytes (a chat of
+/// millions of messages keeps a million of these): times are unix seconds
+/// (export dates have no fractions), `answered_at` is `i64::MIN` while
+/// unanswered.
+#[derive(Debug, Clone, Copy)]
+struct Tracked {
+    message_id: MessageId,
+    client_id: UserId,
+    received_at: i64,
+    answered_at: i64,
+    answered_by: UserId,
+}
+
+impl Tracked {
+    fn new(message_id: MessageId, client_id: UserId, received_at: DateTime<Utc>) -> Tracked {
+        Tracked {
+            message_id,
+            client_id,
+            received_at: received_at.timestamp(),
+            answered_at: i64::MIN,
+            answered_by: 0,
+        }
+    }
+
+    fn answer(&mut self, at: DateTime<Utc>, by: UserId) {
+        self.answered_at = at.timestamp();
+        self.answered_by = by;
+    }
+
+    fn answered(&self) -> Option<(DateTime<Utc>, UserId)> {
+        (self.answered_at != i64::MIN)
+            .then(|| DateTime::from_timestamp(self.answered_at, 0))
+            .flatten()
+            .map(|t| (t, self.answered_by))
+    }
+}
 
 /// Replays an export, handing each group chat's report to `on_chat` as
 /// soon as that chat is done. Memory grows with the number of requests and
@@ -316,30 +344,31 @@ impl ChatReport {
     /// The requests in message order, with their outcome and the alerts
     /// that fell due while they were open, up to the end of the replay.
     pub fn requests(&self) -> impl Iterator<Item = RequestReport> + '_ {
-        self.tracked
-            .iter()
-            .map(move |&(message_id, client_id, received_at, answer)| {
-                let answered_at = answer.map(|a| a.0);
-                let now = self.until.unwrap_or(received_at);
-                let (cal, policy) = (&self.calendar, &self.policy);
-                let o = sla::outcome(cal, policy, received_at, answered_at, now);
-                let alerts = sla::plan_alerts(cal, policy, received_at)
-                    .into_iter()
-                    .filter(|a| sla::alert_fires(a.due, answered_at, now))
-                    .collect();
-                RequestReport {
-                    message_id,
-                    client_id,
-                    received_at,
-                    answered_at,
-                    answered_by: answer.map(|a| a.1),
-                    working_minutes: o.working_minutes(),
-                    breached: o.breached,
-                    breached_at: o.breached_at,
-                    excess_minutes: o.excess_minutes,
-                    alerts,
-                }
-            })
+        self.tracked.iter().map(move |t| {
+            let (message_id, client_id) = (t.message_id, t.client_id);
+            let received_at = DateTime::from_timestamp(t.received_at, 0).unwrap_or_default();
+            let answer = t.answered();
+            let answered_at = answer.map(|a| a.0);
+            let now = self.until.unwrap_or(received_at);
+            let (cal, policy) = (&self.calendar, &self.policy);
+            let o = sla::outcome(cal, policy, received_at, answered_at, now);
+            let alerts = sla::plan_alerts(cal, policy, received_at)
+                .into_iter()
+                .filter(|a| sla::alert_fires(a.due, answered_at, now))
+                .collect();
+            RequestReport {
+                message_id,
+                client_id,
+                received_at,
+                answered_at,
+                answered_by: answer.map(|a| a.1),
+                working_minutes: o.working_minutes(),
+                breached: o.breached,
+                breached_at: o.breached_at,
+                excess_minutes: o.excess_minutes,
+                alerts,
+            }
+        })
     }
 
     pub fn summary(&self) -> Summary {

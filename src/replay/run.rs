@@ -191,7 +191,7 @@ impl ChatRun {
                 Change::Opened(r) => {
                     self.open_at.insert(r.client_id, self.requests.len());
                     self.requests
-                        .push((r.message_id, r.client_id, r.received_at, None));
+                        .push(Tracked::new(r.message_id, r.client_id, r.received_at));
                 }
                 Change::Answered {
                     request,
@@ -200,7 +200,7 @@ impl ChatRun {
                     ..
                 } => {
                     if let Some(i) = self.open_at.remove(&request.client_id) {
-                        self.requests[i].3 = Some((answered_at, answered_by));
+                        self.requests[i].answer(answered_at, answered_by);
                     }
                 }
                 Change::Joined { .. } => {}
@@ -242,9 +242,9 @@ impl ChatRun {
     /// reply, before that answer.
     pub fn prepend_group(mut self, mut group: ChatRun) -> ChatRun {
         let mut requests = std::mem::take(&mut group.requests);
-        if let Some(answer) = self.first_general_answer {
+        if let Some((at, by)) = self.first_general_answer {
             for &i in group.open_at.values() {
-                requests[i].3 = Some(answer);
+                requests[i].answer(at, by);
             }
         }
         requests.append(&mut self.requests);
