@@ -6,15 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 n=${1:-1000000}
+target=${CARGO_TARGET_DIR:-target}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
 cargo build --release --quiet --bin buhbot --example gen_export
-./target/release/examples/gen_export "$n" 7 > "$dir/export.json"
+"$target/release/examples/gen_export" "$n" 7 > "$dir/export.json"
 printf 'export: %s messages, %s bytes\n' "$n" "$(stat -c %s "$dir/export.json")"
 
 start=$(date +%s.%N)
-/usr/bin/time -f '%M' -o "$dir/rss" ./target/release/buhbot replay \
+/usr/bin/time -f '%M' -o "$dir/rss" "$target/release/buhbot" replay \
     --config data/examples/buhbot.toml --accountant 7000001 --accountant 7000002 \
     --format json "$dir/export.json" > "$dir/report.json"
 end=$(date +%s.%N)

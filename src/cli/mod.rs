@@ -104,8 +104,9 @@ pub struct RunArgs {
 /// code: 0 success, 78 configuration error, 69/77 for `telegram check`
 /// (Telegram unreachable / credentials refused), sysexits for the Postgres
 /// backup commands (65 not a dump, 66 no such file, 69 pg_dump missing or
-/// the server unreachable, 73 the target database not empty), 1 anything
-/// else.
+/// the server unreachable, 73 the target database not empty) and `replay`
+/// (65 not an export or no such chat in it, 66 cannot open it, 74 read
+/// error), 1 anything else.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::logging::init(None);
@@ -119,6 +120,8 @@ pub fn main() -> ExitCode {
                 ExitCode::from(c.exit_code())
             } else if let Some(b) = e.downcast_ref::<crate::backup::postgres::PgBackupError>() {
                 ExitCode::from(b.exit_code())
+            } else if let Some(r) = e.downcast_ref::<crate::replay::ReplayError>() {
+                ExitCode::from(r.exit_code())
             } else {
                 ExitCode::FAILURE
             }

@@ -1,6 +1,5 @@
 //! `buhbot replay EXPORT.json`.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -9,11 +8,13 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::config::Config;
-use crate::replay::{self, Format, ReplayOptions};
+use crate::export;
+use crate::replay::{self, ChatSelector, Format, ReplayError, ReplayOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// result.json of a Telegram Desktop export (one chat, or a full export)
+    /// result.json of a Telegram Desktop JSON export (one chat, or a full
+    /// account export), or the export's directory
     pub export: PathBuf,
     /// A Telegram user id of one of the chat's accountants (repeatable)
     #[arg(long = "accountant", value_name = "ID")]
@@ -30,9 +31,10 @@ pub struct ReplayArgs {
     /// Zone of local dates in exports without date_unixtime [default: the calendar's]
     #[arg(long, value_name = "ZONE")]
     pub export_timezone: Option<Tz>,
-    /// Only this chat (Bot-API id) of a multi-chat export
-    #[arg(long, allow_hyphen_values = true)]
-    pub chat: Option<i64>,
+    /// Only this group chat of the export: its id (Bot-API -100… or the
+    /// export's own) or its name
+    #[arg(long, value_name = "ID|NAME", allow_hyphen_values = true)]
+    pub chat: Option<ChatSelector>,
     /// Output format (json: one object per chat and line)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -45,23 +47,20 @@ fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 pub fn run(config: &Config, args: &ReplayArgs) -> anyhow::Result<()> {
-    let name = args.export.display().to_string();
-    let file = File::open(&args.export).with_context(|| format!("cannot open {name}"))?;
+    let (file, name) = export::open_export(&args.export).map_err(ReplayError::from)?;
     let opts = ReplayOptions {
         accountants: args.accountants.clone(),
         managers: args.managers.clone(),
         bots: args.bots.clone(),
         until: args.until,
         export_tz: args.export_timezone,
-        chat: args.chat,
+        chat: args.chat.clone(),
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut first = true;
     let mut write_err = None;
-    let mut chats = 0;
-    replay::replay(file, &name, config, &opts, &mut |report| {
-        chats += 1;
+    let outcome = replay::replay(file, &name, config, &opts, &mut |report| {
         if write_err.is_none()
             && let Err(e) = replay::render(&mut out, &report, args.format, first)
         {
@@ -73,13 +72,12 @@ pub fn run(config: &Config, args: &ReplayArgs) -> anyhow::Result<()> {
         return Err(e).context("cannot write the report");
     }
     out.flush().context("cannot write the report")?;
-    if chats == 0 {
-        anyhow::bail!(
-            "{name}: no chat found in the export{}",
-            match args.chat {
-                Some(id) => format!(" with id {id}"),
-                None => String::new(),
-            }
+    // On stderr, so that the report on stdout stays one format.
+    for s in &outcome.skipped {
+        eprintln!(
+            "buhbot: {name}: skipped {}: {}",
+            replay::describe(&s.chat),
+            s.reason
         );
     }
     Ok(())

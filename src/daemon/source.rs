@@ -97,7 +97,8 @@ fn message_event(chat_id: i64, chat_title: Option<&str>, m: ExportMessage) -> Me
             None => SenderKind::None,
         },
         sender_name: m.sender_name,
-        text: m.text,
+        // As `buhbot replay` reads it: forwarded words are not a request.
+        text: if m.forwarded { String::new() } else { m.text },
         reply_to: m.reply_to,
         has_media: m.has_media,
         service: m.service,
@@ -153,7 +154,7 @@ pub fn read_replay(
             let (id, title) = chat.as_ref().map_or((0, None), |(i, t)| (*i, t.as_deref()));
             open = send(message_event(id, title, m));
         }
-        ExportEvent::Message(_) => {}
+        ExportEvent::Message(_) | ExportEvent::Unsupported(_) => {}
     };
     export::read_export(f, &name, tz, &mut visit)?;
     Ok(())

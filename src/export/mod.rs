@@ -16,12 +16,19 @@
 //! after `messages` is rejected with a clear syntax error rather than
 //! guessed at (a wrong chat id would silently merge or split chats in the
 //! replay). A chat without `messages` is announced at the end of its object.
+//!
+//! What is not an export at all (an HTML export, a zip, UTF-16 text) is
+//! recognised from its first bytes ([`sniff`]); a UTF-8 byte order mark is
+//! skipped. Every error names the file and the position (line, column and
+//! byte offset) and says what was expected there.
 
 mod dates;
 mod parse;
+mod sniff;
 pub mod synth;
 
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -60,6 +67,48 @@ pub struct ExportMessage {
     /// A document, photo, sticker, voice message, … is attached.
     pub has_media: bool,
     pub edited: Option<DateTime<Utc>>,
+    /// Forwarded from someone else (`forwarded_from`): the words are not
+    /// the sender's own.
+    pub forwarded: bool,
+    /// The `action` of a service entry; `None` for plain messages and for
+    /// service entries without one (custom service texts).
+    pub action: Option<Action>,
+}
+
+impl ExportMessage {
+    /// The text as the sender's own words: empty for a forwarded message,
+    /// which asks for nothing by itself whatever it says.
+    pub fn own_text(&self) -> &str {
+        if self.forwarded { "" } else { &self.text }
+    }
+}
+
+/// The service actions that change how a chat is replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// The last entry of a basic group upgraded to a supergroup.
+    MigrateToSupergroup,
+    /// The first entry of a supergroup made from a basic group, with the
+    /// group's title.
+    MigrateFromGroup {
+        title: Option<String>,
+    },
+    /// A forum topic opened; messages in it reply to this entry's id.
+    TopicCreated {
+        title: Option<String>,
+    },
+    Other,
+}
+
+impl Action {
+    fn from_export(action: &str, title: Option<String>) -> Action {
+        match action {
+            "migrate_to_supergroup" => Action::MigrateToSupergroup,
+            "migrate_from_group" => Action::MigrateFromGroup { title },
+            "topic_created" => Action::TopicCreated { title },
+            _ => Action::Other,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -67,23 +116,133 @@ pub enum ExportEvent {
     /// Starts a chat; its messages follow.
     Chat(ExportChat),
     Message(ExportMessage),
+    /// A `type: "unsupported"` entry (a message this Telegram Desktop could
+    /// not export), with its id: no date, no sender, no text.
+    Unsupported(i64),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("{file}: line {line}, column {column}: {message}")]
+    #[error("{file}: line {line}, column {column} (byte {offset}): {message}")]
     Syntax {
         file: String,
         line: usize,
         column: usize,
+        /// The position as a byte count from the start of the file,
+        /// 1-based like `column` (a cut file's error is at its length).
+        offset: u64,
         message: String,
     },
+    /// Not a JSON export at all, recognised from its first bytes.
+    #[error(
+        "{file}: byte 0: {found}, expected a Telegram Desktop JSON export (result.json): {hint}"
+    )]
+    NotAnExport {
+        file: String,
+        found: &'static str,
+        hint: &'static str,
+    },
+    #[error("cannot open {file}: {reason}")]
+    Open { file: String, reason: String },
     #[error("{file}: {source}")]
     Io {
         file: String,
         #[source]
         source: std::io::Error,
     },
+}
+
+/// sysexits(3): the input is not an export (EX_DATAERR), cannot be opened
+/// (EX_NOINPUT), or reading it failed (EX_IOERR).
+pub const EX_DATAERR: u8 = 65;
+pub const EX_NOINPUT: u8 = 66;
+pub const EX_IOERR: u8 = 74;
+
+impl ExportError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ExportError::Syntax { .. } | ExportError::NotAnExport { .. } => EX_DATAERR,
+            ExportError::Open { .. } => EX_NOINPUT,
+            ExportError::Io { .. } => EX_IOERR,
+        }
+    }
+}
+
+/// Opens an export by path. A directory stands for the `result.json` in
+/// it (Telegram Desktop writes `ChatExport_…/result.json`); one holding
+/// only `messages.html` is an HTML export, said so.
+pub fn open_export(path: &Path) -> Result<(std::fs::File, String), ExportError> {
+    let mut path = path.to_path_buf();
+    if path.is_dir() {
+        let json = path.join("result.json");
+        if !json.exists() && path.join("messages.html").exists() {
+            return Err(ExportError::NotAnExport {
+                file: path.display().to_string(),
+                found: "a directory with messages.html (an HTML export)",
+                hint: sniff::HTML_HINT,
+            });
+        }
+        path = json;
+    }
+    let name = path.display().to_string();
+    match std::fs::File::open(&path) {
+        Ok(f) => Ok((f, name)),
+        Err(e) => Err(ExportError::Open {
+            file: name,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Remembers where the last lines began, so that an error's line and
+/// column become a byte offset. serde_json reads one byte at a time; after
+/// an error it still reads a little (each enclosing object checks its
+/// end), possibly past a line break or two, so a few line starts are kept.
+struct Counting<R> {
+    inner: R,
+    read: u64,
+    line: usize,
+    /// (line number, offset of its first byte), the latest last.
+    starts: std::collections::VecDeque<(usize, u64)>,
+}
+
+const LINE_STARTS_KEPT: usize = 64;
+
+impl<R> Counting<R> {
+    fn new(inner: R, skip: u64) -> Counting<R> {
+        Counting {
+            inner,
+            read: skip,
+            line: 1,
+            starts: std::collections::VecDeque::from([(1, skip)]),
+        }
+    }
+
+    /// 1-based like the column: the bytes up to and including (line,
+    /// column). Falls back to the bytes read for a line long gone.
+    fn offset(&self, line: usize, column: usize) -> u64 {
+        self.starts
+            .iter()
+            .find(|(l, _)| *l == line)
+            .map_or(self.read, |(_, start)| start + column as u64)
+    }
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b == b'\n' {
+                self.line += 1;
+                if self.starts.len() == LINE_STARTS_KEPT {
+                    self.starts.pop_front();
+                }
+                self.starts.push_back((self.line, self.read + i as u64 + 1));
+            }
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
 }
 
 /// Reads an export from `reader`, calling `visit` for each chat and message
@@ -97,20 +256,42 @@ pub fn read_export<R: Read>(
 ) -> Result<(), ExportError> {
     // serde_json reads byte by byte from the reader; a large buffer keeps
     // that cheap even when `reader` is an unbuffered `File`.
-    let buffered = BufReader::with_capacity(64 * 1024, reader);
-    let mut de = serde_json::Deserializer::from_reader(buffered);
+    let mut buffered = BufReader::with_capacity(64 * 1024, reader);
+    let io = |source| ExportError::Io {
+        file: file.to_owned(),
+        source,
+    };
+    let head = buffered.fill_buf().map_err(io)?;
+    let skip = match sniff::sniff(head) {
+        sniff::Head::Json { skip } => skip,
+        sniff::Head::Not { found, hint } => {
+            return Err(ExportError::NotAnExport {
+                file: file.to_owned(),
+                found,
+                hint,
+            });
+        }
+    };
+    buffered.consume(skip);
+    let mut counting = Counting::new(buffered, skip as u64);
+    let mut de = serde_json::Deserializer::from_reader(&mut counting);
     let mut ctx = parse::Ctx {
         visit,
         tz: export_tz,
     };
     let result = serde::de::DeserializeSeed::deserialize(parse::RootSeed(&mut ctx), &mut de)
         .and_then(|()| de.end());
-    result.map_err(|e| convert_error(e, file))
+    drop(de);
+    result.map_err(|e| {
+        let offset = counting.offset(e.line(), e.column());
+        convert_error(e, file, offset)
+    })
 }
 
-/// Splits a serde_json error into our two kinds, keeping its position but
-/// not repeating it in the message.
-fn convert_error(e: serde_json::Error, file: &str) -> ExportError {
+/// Splits a serde_json error into our kinds, keeping its position but not
+/// repeating it in the message, and saying what a bare serde_json message
+/// leaves the reader to guess.
+fn convert_error(e: serde_json::Error, file: &str, offset: u64) -> ExportError {
     if e.is_io() {
         return ExportError::Io {
             file: file.to_owned(),
@@ -125,10 +306,18 @@ fn convert_error(e: serde_json::Error, file: &str) -> ExportError {
             message.truncate(message.len() - suffix.len());
         }
     }
+    if e.is_eof() {
+        message.push_str(
+            ": the file ends before the export does (truncated, or not fully downloaded or copied?)",
+        );
+    } else if message.contains("invalid unicode code point") {
+        message.push_str(": expected UTF-8 text (the file has bytes that are not UTF-8)");
+    }
     ExportError::Syntax {
         file: file.to_owned(),
         line,
         column,
+        offset,
         message,
     }
 }
@@ -172,7 +361,7 @@ mod tests {
     #[test]
     fn error_message_loses_the_duplicate_position() {
         let e = serde_json::from_str::<u8>("x").unwrap_err();
-        match convert_error(e, "f.json") {
+        match convert_error(e, "f.json", 1) {
             ExportError::Syntax {
                 line,
                 column,

@@ -18,7 +18,7 @@ use serde::de::{
 };
 
 use super::dates::{local_to_utc, parse_local, parse_unixtime};
-use super::{ExportChat, ExportEvent, ExportMessage, Sender, bot_api_chat_id};
+use super::{Action, ExportChat, ExportEvent, ExportMessage, Sender, bot_api_chat_id};
 
 pub(super) struct Ctx<'a> {
     pub visit: &'a mut dyn FnMut(ExportEvent),
@@ -98,6 +98,9 @@ enum MsgKey {
     Text,
     ReplyTo,
     Media,
+    Action,
+    Title,
+    Forwarded,
     Other,
 }
 
@@ -115,6 +118,9 @@ fn msg_key(k: &str) -> MsgKey {
         "actor_id" => MsgKey::ActorId,
         "text" => MsgKey::Text,
         "reply_to_message_id" => MsgKey::ReplyTo,
+        "action" => MsgKey::Action,
+        "title" => MsgKey::Title,
+        "forwarded_from" | "forwarded_from_id" => MsgKey::Forwarded,
         "file"
         | "photo"
         | "media_type"
@@ -273,7 +279,10 @@ impl<'de> Visitor<'de> for MessagesSeed<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let tz = self.0.tz;
         while let Some(m) = seq.next_element_seed(MessageSeed(tz))? {
-            (self.0.visit)(ExportEvent::Message(m));
+            (self.0.visit)(match m {
+                Parsed::Message(m) => ExportEvent::Message(m),
+                Parsed::Unsupported(id) => ExportEvent::Unsupported(id),
+            });
         }
         Ok(())
     }
@@ -283,11 +292,25 @@ impl<'de> Visitor<'de> for MessagesSeed<'_, '_> {
 
 struct MessageSeed(Tz);
 
+/// A message entry: a message, or a `type: "unsupported"` placeholder,
+/// which Telegram Desktop writes with nothing but its id.
+pub(super) enum Parsed {
+    Message(ExportMessage),
+    Unsupported(i64),
+}
+
 impl<'de> DeserializeSeed<'de> for MessageSeed {
-    type Value = ExportMessage;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<ExportMessage, D::Error> {
+    type Value = Parsed;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Parsed, D::Error> {
         d.deserialize_map(self)
     }
+}
+
+/// Telegram began in 2013. A date far outside (a scrubbed or corrupted
+/// file) is refused rather than replayed: the working minutes of a request
+/// dated in 1970 or in 5000 would take the calendar centuries to count.
+fn plausible(t: DateTime<Utc>) -> bool {
+    (2013..2200).contains(&chrono::Datelike::year(&t))
 }
 
 /// Resolves a date from its exact and its local form, preferring the exact.
@@ -307,14 +330,14 @@ fn resolve<E: de::Error>(
 }
 
 impl<'de> Visitor<'de> for MessageSeed {
-    type Value = ExportMessage;
+    type Value = Parsed;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a message object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExportMessage, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
         let mut id: Option<i64> = None;
-        let mut service = false;
+        let mut kind = MsgType::Message;
         let (mut date, mut date_unix) = (None, None);
         let (mut edited, mut edited_unix) = (None, None);
         let (mut from, mut from_id) = (None::<String>, None::<Sender>);
@@ -322,14 +345,17 @@ impl<'de> Visitor<'de> for MessageSeed {
         let mut text = String::new();
         let mut reply_to: Option<i64> = None;
         let mut has_media = false;
+        let mut forwarded = false;
+        let mut action: Option<String> = None;
+        let mut title: Option<String> = None;
         while let Some(key) = map.next_key_seed(Key(msg_key))? {
             match key {
                 MsgKey::Id => id = Some(map.next_value()?),
-                MsgKey::Type => service = map.next_value::<IsService>()?.0,
+                MsgKey::Type => kind = map.next_value::<MsgType>()?,
                 MsgKey::Date => date = Some(map.next_value::<LocalTime>()?.0),
-                MsgKey::DateUnix => date_unix = Some(map.next_value::<UnixTime>()?.0),
+                MsgKey::DateUnix => date_unix = map.next_value::<UnixTime>()?.0,
                 MsgKey::Edited => edited = Some(map.next_value::<LocalTime>()?.0),
-                MsgKey::EditedUnix => edited_unix = Some(map.next_value::<UnixTime>()?.0),
+                MsgKey::EditedUnix => edited_unix = map.next_value::<UnixTime>()?.0,
                 MsgKey::From => from = map.next_value()?,
                 MsgKey::FromId => from_id = map.next_value::<PeerId>()?.0,
                 MsgKey::Actor => actor = map.next_value()?,
@@ -343,16 +369,37 @@ impl<'de> Visitor<'de> for MessageSeed {
                     has_media = true;
                     map.next_value::<IgnoredAny>()?;
                 }
+                // Present (even as null: a hidden or deleted author) on
+                // every forwarded message.
+                MsgKey::Forwarded => {
+                    forwarded = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                MsgKey::Action => action = map.next_value()?,
+                // Group titles of service entries; an audio file's song
+                // title on plain messages (harmless: only read for actions).
+                MsgKey::Title => title = map.next_value()?,
                 MsgKey::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
         let id = id.ok_or_else(|| A::Error::custom("message without `id`"))?;
+        if kind == MsgType::Unsupported {
+            return Ok(Parsed::Unsupported(id));
+        }
         let date = resolve(self.0, date_unix, date, "date")?
             .ok_or_else(|| A::Error::custom(format!("message {id} without `date`")))?;
-        let edited = resolve(self.0, edited_unix, edited, "edited")?;
-        Ok(ExportMessage {
+        if !plausible(date) {
+            return Err(A::Error::custom(format!(
+                "message {id}: date {} is outside 2013–2199, expected the date of a Telegram message",
+                date.format("%Y-%m-%dT%H:%M:%SZ")
+            )));
+        }
+        // An implausible edit date is only dropped: it changes nothing.
+        let edited = resolve(self.0, edited_unix, edited, "edited")?.filter(|t| plausible(*t));
+        let service = kind == MsgType::Service;
+        Ok(Parsed::Message(ExportMessage {
             id,
             service,
             date,
@@ -363,23 +410,35 @@ impl<'de> Visitor<'de> for MessageSeed {
             reply_to,
             has_media,
             edited,
-        })
+            forwarded,
+            action: action.map(|a| Action::from_export(&a, title)),
+        }))
     }
 }
 
-/// `type`: only `service` matters; `message` and anything newer are plain.
-struct IsService(bool);
+/// `type`: `service`, `unsupported`, and `message` (or anything newer,
+/// read as a plain message).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MsgType {
+    Message,
+    Service,
+    Unsupported,
+}
 
-impl<'de> de::Deserialize<'de> for IsService {
+impl<'de> de::Deserialize<'de> for MsgType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl Visitor<'_> for V {
-            type Value = IsService;
+            type Value = MsgType;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a message type")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<IsService, E> {
-                Ok(IsService(v == "service"))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MsgType, E> {
+                Ok(match v {
+                    "service" => MsgType::Service,
+                    "unsupported" => MsgType::Unsupported,
+                    _ => MsgType::Message,
+                })
             }
         }
         d.deserialize_str(V)
@@ -408,8 +467,9 @@ impl<'de> de::Deserialize<'de> for LocalTime {
 }
 
 /// `date_unixtime` / `edited_unixtime`: seconds, a string in real exports
-/// (a bare number is accepted too).
-struct UnixTime(DateTime<Utc>);
+/// (a bare number is accepted too). Zero (`"0000000000"`, what scrubbing
+/// tools leave) is no date at all: the local `date` is used instead.
+struct UnixTime(Option<DateTime<Utc>>);
 
 impl<'de> de::Deserialize<'de> for UnixTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -421,12 +481,12 @@ impl<'de> de::Deserialize<'de> for UnixTime {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<UnixTime, E> {
                 parse_unixtime(v)
-                    .map(UnixTime)
+                    .map(|t| UnixTime((t.timestamp() != 0).then_some(t)))
                     .ok_or_else(|| E::invalid_value(Unexpected::Str(v), &self))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<UnixTime, E> {
                 DateTime::from_timestamp(v, 0)
-                    .map(UnixTime)
+                    .map(|t| UnixTime((v != 0).then_some(t)))
                     .ok_or_else(|| E::invalid_value(Unexpected::Signed(v), &self))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<UnixTime, E> {

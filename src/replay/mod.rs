@@ -1,7 +1,15 @@
 //! `buhbot replay`: the SLA engine over a Telegram Desktop export, with a
 //! virtual clock driven by the messages' own dates.
+//!
+//! Every group chat of the export is replayed, one report each, handed out
+//! as soon as the chat is done (memory follows one chat, never the file);
+//! other chats are skipped and named ([`chats`]). A basic group and the
+//! supergroup it became are one chat ([`run`]): their reports wait until
+//! both parts are read or the file ends.
 
+mod chats;
 mod render;
+mod run;
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
@@ -9,15 +17,14 @@ use std::io::Read;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+pub use chats::{ChatSelector, ReplayOutcome, SkippedChat, describe, not_a_group};
 pub use render::{Format, render};
 
 use crate::config::Config;
 use crate::domain::calendar::Calendar;
-use crate::domain::sla::{
-    self, Change, ChatContext, ChatTracker, ClientMessages, Inbound, MessageId, PlannedAlert,
-    Policy, SenderKind, UserId, percentile,
-};
-use crate::export::{self, ExportChat, ExportError, ExportEvent, ExportMessage, Sender};
+use crate::domain::sla::{self, MessageId, PlannedAlert, Policy, UserId, percentile};
+use crate::export::{self, ExportChat, ExportError, ExportEvent};
+use run::ChatRun;
 
 /// What the command line adds to the configuration.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +38,27 @@ pub struct ReplayOptions {
     /// by default the chat's calendar zone.
     pub export_tz: Option<Tz>,
     /// Only this chat of a multi-chat export.
-    pub chat: Option<i64>,
+    pub chat: Option<ChatSelector>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// Nothing to report: no group chat, or none that `--chat` names.
+    #[error("{file}: {message}")]
+    NoChat { file: String, message: String },
+}
+
+impl ReplayError {
+    /// sysexits: 65 for an export without the chat asked for, as for one
+    /// that is not an export; the export reader's codes otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ReplayError::Export(e) => e.exit_code(),
+            ReplayError::NoChat { .. } => export::EX_DATAERR,
+        }
+    }
 }
 
 /// One request as the replay saw it.
@@ -56,178 +83,242 @@ pub struct RequestReport {
 #[derive(Debug, Clone)]
 pub struct ChatReport {
     pub chat: ExportChat,
+    /// The basic group(s) whose history came before this supergroup's.
+    /// Their requests keep the group's message ids.
+    pub merged_from: Vec<ExportChat>,
     pub policy: Policy,
     pub calendar: Calendar,
     /// The end of the replay (the last message's date unless `--until`).
     pub until: Option<DateTime<Utc>>,
     pub messages: u64,
+    /// `type: "unsupported"` entries, which carry nothing to replay.
+    pub unsupported: u64,
+    /// Messages dated before an earlier one, replayed at that earlier time.
+    pub reordered: u64,
     tracked: Vec<Tracked>,
     /// Display names seen in the export, by user id.
     pub names: HashMap<UserId, String>,
 }
 
-/// A request as tracked during the replay: message id, client, received
-/// at, and the answer (when and by whom) once there is one.
-type Tracked = (
-    MessageId,
-    UserId,
-    DateTime<Utc>,
-    Option<(DateTime<Utc>, UserId)>,
-);
-
-/// The state of the chat being replayed.
-struct ChatRun {
-    chat: ExportChat,
-    ctx: ChatContext,
-    calendar: Calendar,
-    policy: Policy,
-    tracker: ChatTracker,
-    clients: ClientMessages,
-    /// Sorted by message id (requests open in message order).
-    requests: Vec<Tracked>,
-    last_date: Option<DateTime<Utc>>,
-    messages: u64,
-    names: HashMap<UserId, String>,
+/// A request as tracked during the replay, in 40 bytes (a chat of
+/// millions of messages keeps a million of these): times are unix seconds
+/// (export dates have no fractions), `answered_at` is `i64::MIN` while
+/// unanswered.
+#[derive(Debug, Clone, Copy)]
+struct Tracked {
+    message_id: MessageId,
+    client_id: UserId,
+    received_at: i64,
+    answered_at: i64,
+    answered_by: UserId,
 }
 
-/// Replays an export, handing each chat's report to `on_chat` as soon as
-/// that chat is done. Memory grows with the number of requests and client
-/// messages of one chat, never with the whole file.
+impl Tracked {
+    fn new(message_id: MessageId, client_id: UserId, received_at: DateTime<Utc>) -> Tracked {
+        Tracked {
+            message_id,
+            client_id,
+            received_at: received_at.timestamp(),
+            answered_at: i64::MIN,
+            answered_by: 0,
+        }
+    }
+
+    fn answer(&mut self, at: DateTime<Utc>, by: UserId) {
+        self.answered_at = at.timestamp();
+        self.answered_by = by;
+    }
+
+    fn answered(&self) -> Option<(DateTime<Utc>, UserId)> {
+        (self.answered_at != i64::MIN)
+            .then(|| DateTime::from_timestamp(self.answered_at, 0))
+            .flatten()
+            .map(|t| (t, self.answered_by))
+    }
+}
+
+/// Replays an export, handing each group chat's report to `on_chat` as
+/// soon as that chat is done. Memory grows with the number of requests and
+/// client messages of one chat, never with the whole file. Fails with
+/// [`ReplayError::NoChat`] when no report came out.
 pub fn replay<R: Read>(
     reader: R,
     file: &str,
     config: &Config,
     opts: &ReplayOptions,
     on_chat: &mut dyn FnMut(ChatReport),
-) -> Result<(), ExportError> {
+) -> Result<ReplayOutcome, ReplayError> {
     let mut staff: BTreeSet<UserId> = config.staff();
     staff.extend(opts.accountants.iter().chain(&opts.managers));
     let export_tz = opts.export_tz.unwrap_or(config.calendar.timezone);
-    let mut current: Option<ChatRun> = None;
-    let mut visit = |event: ExportEvent| match event {
-        ExportEvent::Chat(chat) => {
-            if let Some(run) = current.take() {
-                on_chat(run.finish(opts.until));
-            }
-            if opts.chat.is_none_or(|c| c == chat.id) {
-                current = Some(ChatRun::new(chat, config, opts, &staff));
-            }
-        }
-        ExportEvent::Message(msg) => {
-            if let Some(run) = current.as_mut() {
-                run.on_message(&msg, config, opts.until);
-            }
-        }
+    let mut r = Replayer {
+        config,
+        opts,
+        staff,
+        current: None,
+        groups: Vec::new(),
+        supergroups: Vec::new(),
+        absorbed: Vec::new(),
+        outcome: ReplayOutcome::default(),
+        on_chat,
     };
+    let mut visit = |event: ExportEvent| r.on_event(event);
     export::read_export(reader, file, export_tz, &mut visit)?;
-    if let Some(run) = current.take() {
-        on_chat(run.finish(opts.until));
+    r.end();
+    if r.outcome.reports == 0 {
+        return Err(ReplayError::NoChat {
+            file: file.to_owned(),
+            message: chats::nothing_replayed(opts.chat.as_ref(), &r.outcome),
+        });
     }
-    Ok(())
+    Ok(r.outcome)
 }
 
-impl ChatRun {
-    fn new(
-        chat: ExportChat,
-        config: &Config,
-        opts: &ReplayOptions,
-        staff: &BTreeSet<UserId>,
-    ) -> ChatRun {
-        let own = config.chats.get(&chat.id);
-        let mut accountants: BTreeSet<UserId> =
-            own.map(|c| c.accountants.clone()).unwrap_or_default();
-        accountants.extend(&opts.accountants);
-        ChatRun {
-            ctx: ChatContext {
-                accountants,
-                staff: staff.clone(),
-                bots: opts
-                    .bots
-                    .iter()
-                    .copied()
-                    .chain(config.telegram.bot_id)
-                    .collect(),
-            },
-            calendar: Calendar::new(config.chat_calendar(Some(chat.id)).clone()),
-            policy: config.chat_policy(chat.id),
-            chat,
-            tracker: ChatTracker::new(),
-            clients: ClientMessages::default(),
-            requests: Vec::new(),
-            last_date: None,
-            messages: 0,
-            names: HashMap::new(),
-        }
-    }
+struct Replayer<'a> {
+    config: &'a Config,
+    opts: &'a ReplayOptions,
+    staff: BTreeSet<UserId>,
+    current: Option<ChatRun>,
+    /// Basic groups that ended in `migrate_to_supergroup`, waiting for
+    /// their supergroup.
+    groups: Vec<ChatRun>,
+    /// Supergroups made from a group not met yet.
+    supergroups: Vec<ChatRun>,
+    /// Titles of groups whose history a supergroup's list already held,
+    /// with that supergroup.
+    absorbed: Vec<(String, ExportChat)>,
+    outcome: ReplayOutcome,
+    on_chat: &'a mut dyn FnMut(ChatReport),
+}
 
-    fn on_message(&mut self, msg: &ExportMessage, config: &Config, until: Option<DateTime<Utc>>) {
-        if until.is_some_and(|u| msg.date > u) {
-            return;
-        }
-        self.messages += 1;
-        self.last_date = Some(self.last_date.map_or(msg.date, |d| d.max(msg.date)));
-        let sender = match msg.sender {
-            Some(Sender::User(id)) => SenderKind::User(id),
-            Some(Sender::Chat(id)) => SenderKind::Chat(id),
-            None => SenderKind::None,
-        };
-        if let (SenderKind::User(id), Some(name)) = (sender, &msg.sender_name)
-            && !self.names.contains_key(&id)
-        {
-            self.names.insert(id, name.clone());
-        }
-        let inbound = Inbound {
-            id: msg.id,
-            date: msg.date,
-            sender,
-            text: &msg.text,
-            reply_to: msg.reply_to,
-            service: msg.service,
-        };
-        if let SenderKind::User(id) = sender
-            && !msg.service
-            && self.ctx.is_client(id)
-        {
-            self.clients.insert(msg.id, id);
-        }
-        let reply_sender = msg.reply_to.and_then(|r| self.clients.sender(r));
-        let changes =
-            self.tracker
-                .on_message(&self.ctx, &inbound, reply_sender, &config.classifier);
-        for change in changes {
-            match change {
-                Change::Opened(r) => {
-                    let at = self.requests.partition_point(|x| x.0 < r.message_id);
-                    self.requests
-                        .insert(at, (r.message_id, r.client_id, r.received_at, None));
+impl Replayer<'_> {
+    fn on_event(&mut self, event: ExportEvent) {
+        match event {
+            ExportEvent::Chat(chat) => {
+                if let Some(run) = self.current.take() {
+                    self.chat_done(run);
                 }
-                Change::Answered {
-                    request,
-                    answered_at,
-                    answered_by,
-                    ..
-                } => {
-                    if let Ok(i) = self
-                        .requests
-                        .binary_search_by_key(&request.message_id, |x| x.0)
+                self.start(chat);
+            }
+            ExportEvent::Message(msg) => {
+                let Some(run) = self.current.as_mut() else {
+                    return;
+                };
+                run.on_message(&msg, self.config, self.opts.until);
+                // Just past `migrate_from_group` of a supergroup whose group
+                // was met before: the group's run goes on here, exactly.
+                let title = match &run.from_title {
+                    Some(t)
+                        if !run.self_contained && run.merged_from.is_empty() && run.is_fresh() =>
                     {
-                        self.requests[i].3 = Some((answered_at, answered_by));
+                        Some(t.clone())
                     }
+                    _ => None,
+                };
+                if let Some(title) = title
+                    && let Some(i) = self.waiting_group(Some(&title))
+                {
+                    let group = self.groups.remove(i);
+                    let sup = self.current.take().expect("current run");
+                    self.current = Some(group.continue_into(sup));
                 }
-                Change::Joined { .. } => {}
+            }
+            ExportEvent::Unsupported(_) => {
+                if let Some(run) = self.current.as_mut() {
+                    run.on_unsupported();
+                }
             }
         }
     }
 
-    fn finish(self, until: Option<DateTime<Utc>>) -> ChatReport {
-        ChatReport {
-            chat: self.chat,
-            policy: self.policy,
-            calendar: self.calendar,
-            until: until.or(self.last_date),
-            messages: self.messages,
-            tracked: self.requests,
-            names: self.names,
+    fn start(&mut self, chat: ExportChat) {
+        if let Some(reason) = not_a_group(&chat.kind) {
+            if self.opts.chat.as_ref().is_none_or(|s| s.matches(&chat)) {
+                self.outcome.skipped.push(SkippedChat {
+                    chat,
+                    reason: reason.to_owned(),
+                });
+            }
+            return;
+        }
+        self.outcome.groups.push(chat.clone());
+        // Even with `--chat`, every group chat is replayed and only the
+        // chosen one reported: a chat named by its group's id or name may
+        // turn out to be a supergroup's first part, or the reverse, and
+        // that is only known once both are read.
+        self.current = Some(ChatRun::new(chat, self.config, self.opts, &self.staff));
+    }
+
+    fn waiting_group(&self, title: Option<&str>) -> Option<usize> {
+        self.groups
+            .iter()
+            .position(|g| g.chat.name.as_deref() == title)
+    }
+
+    fn chat_done(&mut self, run: ChatRun) {
+        if run.chat.kind == "private_group" && run.migrated_to {
+            let name = run.chat.name.as_deref();
+            if let Some(i) = self
+                .supergroups
+                .iter()
+                .position(|s| s.from_title.as_deref() == name)
+            {
+                let sup = self.supergroups.remove(i);
+                self.emit(sup.prepend_group(run));
+            } else if let Some((_, sup)) =
+                self.absorbed.iter().find(|(t, _)| Some(t.as_str()) == name)
+            {
+                self.outcome.skipped.push(SkippedChat {
+                    reason: format!(
+                        "its history is already part of supergroup {}",
+                        describe(sup)
+                    ),
+                    chat: run.chat,
+                });
+            } else {
+                self.groups.push(run.park());
+            }
+            return;
+        }
+        if let Some(title) = run.from_title.clone() {
+            if run.self_contained {
+                let mut run = run;
+                if let Some(i) = self.waiting_group(Some(&title)) {
+                    let copy = self.groups.remove(i);
+                    run.merged_from.push(copy.chat);
+                }
+                self.absorbed.push((title, run.chat.clone()));
+                self.emit(run);
+                return;
+            }
+            if run.merged_from.is_empty() {
+                self.supergroups.push(run.park());
+                return;
+            }
+        }
+        self.emit(run);
+    }
+
+    fn end(&mut self) {
+        if let Some(run) = self.current.take() {
+            self.chat_done(run);
+        }
+        for run in std::mem::take(&mut self.groups) {
+            self.emit(run);
+        }
+        for run in std::mem::take(&mut self.supergroups) {
+            self.emit(run);
+        }
+    }
+
+    fn emit(&mut self, run: ChatRun) {
+        let chosen =
+            self.opts.chat.as_ref().is_none_or(|s| {
+                s.matches(&run.chat) || run.merged_from.iter().any(|c| s.matches(c))
+            });
+        if chosen {
+            self.outcome.reports += 1;
+            (self.on_chat)(run.finish(self.opts.until));
         }
     }
 }
@@ -253,30 +344,31 @@ impl ChatReport {
     /// The requests in message order, with their outcome and the alerts
     /// that fell due while they were open, up to the end of the replay.
     pub fn requests(&self) -> impl Iterator<Item = RequestReport> + '_ {
-        self.tracked
-            .iter()
-            .map(move |&(message_id, client_id, received_at, answer)| {
-                let answered_at = answer.map(|a| a.0);
-                let now = self.until.unwrap_or(received_at);
-                let (cal, policy) = (&self.calendar, &self.policy);
-                let o = sla::outcome(cal, policy, received_at, answered_at, now);
-                let alerts = sla::plan_alerts(cal, policy, received_at)
-                    .into_iter()
-                    .filter(|a| sla::alert_fires(a.due, answered_at, now))
-                    .collect();
-                RequestReport {
-                    message_id,
-                    client_id,
-                    received_at,
-                    answered_at,
-                    answered_by: answer.map(|a| a.1),
-                    working_minutes: o.working_minutes(),
-                    breached: o.breached,
-                    breached_at: o.breached_at,
-                    excess_minutes: o.excess_minutes,
-                    alerts,
-                }
-            })
+        self.tracked.iter().map(move |t| {
+            let (message_id, client_id) = (t.message_id, t.client_id);
+            let received_at = DateTime::from_timestamp(t.received_at, 0).unwrap_or_default();
+            let answer = t.answered();
+            let answered_at = answer.map(|a| a.0);
+            let now = self.until.unwrap_or(received_at);
+            let (cal, policy) = (&self.calendar, &self.policy);
+            let o = sla::outcome(cal, policy, received_at, answered_at, now);
+            let alerts = sla::plan_alerts(cal, policy, received_at)
+                .into_iter()
+                .filter(|a| sla::alert_fires(a.due, answered_at, now))
+                .collect();
+            RequestReport {
+                message_id,
+                client_id,
+                received_at,
+                answered_at,
+                answered_by: answer.map(|a| a.1),
+                working_minutes: o.working_minutes(),
+                breached: o.breached,
+                breached_at: o.breached_at,
+                excess_minutes: o.excess_minutes,
+                alerts,
+            }
+        })
     }
 
     pub fn summary(&self) -> Summary {

@@ -29,6 +29,9 @@ fn opt_ts(t: Option<DateTime<Utc>>) -> Option<String> {
 struct JsonChat<'a> {
     id: i64,
     name: Option<&'a str>,
+    /// The basic groups whose history came first (only when there are).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    merged_from: Vec<JsonChat<'a>>,
 }
 
 #[derive(Serialize)]
@@ -89,6 +92,15 @@ pub fn render(
             let chat = JsonChat {
                 id: report.chat.id,
                 name: report.chat.name.as_deref(),
+                merged_from: report
+                    .merged_from
+                    .iter()
+                    .map(|c| JsonChat {
+                        id: c.id,
+                        name: c.name.as_deref(),
+                        merged_from: Vec::new(),
+                    })
+                    .collect(),
             };
             out.write_all(b"{\"chat\":")?;
             serde_json::to_writer(&mut *out, &chat)?;
@@ -171,6 +183,27 @@ fn render_text(out: &mut dyn Write, report: &ChatReport) -> io::Result<()> {
             .map(|u| format!(", until {}", ts(u)))
             .unwrap_or_default()
     )?;
+    for group in &report.merged_from {
+        writeln!(
+            out,
+            "Includes the history of group {} before it became this supergroup",
+            super::describe(group)
+        )?;
+    }
+    if report.unsupported > 0 {
+        writeln!(
+            out,
+            "{} messages this Telegram Desktop could not export (\"unsupported\") were left out",
+            report.unsupported
+        )?;
+    }
+    if report.reordered > 0 {
+        writeln!(
+            out,
+            "{} messages dated before an earlier one were taken at that earlier time",
+            report.reordered
+        )?;
+    }
     writeln!(out)?;
     writeln!(
         out,

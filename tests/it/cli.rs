@@ -228,12 +228,16 @@ fn replay_of_the_shipped_example_in_every_format() {
 #[test]
 fn replay_of_a_missing_or_broken_file_fails_cleanly() {
     let o = buhbot(&["replay", "/nonexistent.json"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(66), "EX_NOINPUT");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot open /nonexistent.json"),
+        "{o:?}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.json");
     std::fs::write(&path, "{\"messages\": [ {\"id\": 1,,}]}").unwrap();
     let o = buhbot(&["replay", path.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(65), "EX_DATAERR");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("broken.json") && err.contains("line 1"),

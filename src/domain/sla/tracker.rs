@@ -1,6 +1,6 @@
 //! Which messages open, join and answer requests.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
@@ -191,29 +191,99 @@ impl ChatTracker {
 }
 
 /// Client messages of a chat (id → sender), to resolve replies during a
-/// replay. Message ids grow within a chat, so this stays sorted and compact
-/// (16 bytes a client message).
+/// replay. Message ids grow within a chat, so this stays sorted; each
+/// message costs 10 bytes (its id, and the index of its client among the
+/// chat's distinct clients, 16 bits until there are more than 65 536 of
+/// them), which is what a multi-gigabyte chat needs.
 #[derive(Debug, Clone, Default)]
-pub struct ClientMessages(Vec<(MessageId, UserId)>);
+pub struct ClientMessages {
+    ids: Vec<MessageId>,
+    who: Who,
+    clients: Vec<UserId>,
+    index: HashMap<UserId, u32>,
+}
+
+#[derive(Debug, Clone)]
+enum Who {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
+
+impl Default for Who {
+    fn default() -> Who {
+        Who::Narrow(Vec::new())
+    }
+}
+
+impl Who {
+    fn insert(&mut self, pos: usize, who: u32) {
+        if let (Who::Narrow(v), Err(_)) = (&*self, u16::try_from(who)) {
+            *self = Who::Wide(v.iter().map(|&w| u32::from(w)).collect());
+        }
+        match self {
+            Who::Narrow(v) => v.insert(pos, who as u16),
+            Who::Wide(v) => v.insert(pos, who),
+        }
+    }
+
+    fn get(&self, pos: usize) -> usize {
+        match self {
+            Who::Narrow(v) => usize::from(v[pos]),
+            Who::Wide(v) => v[pos] as usize,
+        }
+    }
+}
 
 impl ClientMessages {
     pub fn insert(&mut self, id: MessageId, client: UserId) {
-        match self.0.last() {
-            Some(&(last, _)) if last >= id => {
-                let pos = self.0.partition_point(|&(m, _)| m < id);
-                if self.0.get(pos).map(|&(m, _)| m) != Some(id) {
-                    self.0.insert(pos, (id, client));
-                }
-            }
-            _ => self.0.push((id, client)),
+        let next = self.clients.len() as u32;
+        let who = *self.index.entry(client).or_insert(next);
+        if who == next {
+            self.clients.push(client);
         }
+        let pos = match self.ids.last() {
+            Some(&last) if last >= id => {
+                let pos = self.ids.partition_point(|&m| m < id);
+                if self.ids.get(pos) == Some(&id) {
+                    return;
+                }
+                pos
+            }
+            _ => self.ids.len(),
+        };
+        self.ids.insert(pos, id);
+        self.who.insert(pos, who);
     }
 
     /// The client who wrote message `id`, if it was a client's.
     pub fn sender(&self, id: MessageId) -> Option<UserId> {
-        self.0
-            .binary_search_by_key(&id, |&(m, _)| m)
+        self.ids
+            .binary_search(&id)
             .ok()
-            .map(|i| self.0[i].1)
+            .map(|i| self.clients[self.who.get(i)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_resolve_in_and_out_of_order_keeping_the_first_of_a_repeated_id() {
+        let mut m = ClientMessages::default();
+        m.insert(10, 100);
+        m.insert(12, 200);
+        m.insert(11, 100);
+        m.insert(12, 300);
+        m.insert(5, 300);
+        let got: Vec<_> = [5, 10, 11, 12, 13].iter().map(|&id| m.sender(id)).collect();
+        assert_eq!(got, [Some(300), Some(100), Some(100), Some(200), None]);
+        // More distinct clients than 16 bits index: the index widens.
+        for c in 0..70_000 {
+            m.insert(100 + c, 1_000_000 + c);
+        }
+        assert_eq!(m.sender(10), Some(100));
+        assert_eq!(m.sender(100 + 69_999), Some(1_069_999));
+        assert_eq!(m.sender(100 + 65_000), Some(1_065_000));
     }
 }
