@@ -74,8 +74,12 @@ fn settings(dir: &Path) -> BackupSettings {
 fn db_and_archive(root: &Path, now: DateTime<Utc>) -> (PathBuf, PathBuf) {
     let db = root.join("buhbot.db");
     make_db(&db, 300);
-    let info = backup::create(&db, None, &settings(&root.join("bak")), now, &NoProgress).unwrap();
-    (db, info.path)
+    (db.clone(), archive_of(root, &db, now).path)
+}
+
+/// An archive of `db` in `root/bak` at `now`.
+fn archive_of(root: &Path, db: &Path, now: DateTime<Utc>) -> backup::BackupInfo {
+    backup::create(db, None, &settings(&root.join("bak")), now, &NoProgress).unwrap()
 }
 
 #[test]
@@ -456,14 +460,7 @@ fn a_restored_store_forgets_its_pull_cursor() {
         state::set_position(&c, "telegram", "42", 1).unwrap();
     }
     let now = t(2025, 1, 15, 9, 30, 0);
-    let info = backup::create(
-        &db,
-        None,
-        &settings(&root.path().join("bak")),
-        now,
-        &NoProgress,
-    )
-    .unwrap();
+    let info = archive_of(root.path(), &db, now);
     backup::restore(&info.path, &db, false, now).unwrap();
     let c = Connection::open(&db).unwrap();
     assert_eq!(state::position(&c, state::PULL_CURSOR).unwrap(), None);
@@ -481,14 +478,7 @@ fn two_backups_in_one_second_both_land_under_unique_names() {
     let root = tempfile::tempdir().unwrap();
     let now = t(2025, 3, 4, 5, 6, 7);
     let (db, first) = db_and_archive(root.path(), now);
-    let second = backup::create(
-        &db,
-        None,
-        &settings(&root.path().join("bak")),
-        now,
-        &NoProgress,
-    )
-    .unwrap();
+    let second = archive_of(root.path(), &db, now);
     assert_eq!(first.file_name().unwrap(), "buhbot-20250304T050607Z.tar.gz");
     assert_eq!(
         second.path.file_name().unwrap(),
