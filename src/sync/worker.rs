@@ -116,9 +116,20 @@ impl Worker for SyncPushWorker {
         let pool = connector.pool()?;
         let store = self.shared.store.clone();
         let now = self.shared.clock.now().timestamp();
-        let id = {
+        // The first start writes the id, possibly into a burst of ingest
+        // (a catch-up): a busy database is waited out, never fatal.
+        let id = loop {
             let store = store.clone();
-            tokio::task::spawn_blocking(move || daemon_id(&store, now)).await??
+            match tokio::task::spawn_blocking(move || daemon_id(&store, now)).await? {
+                Ok(id) => break id,
+                Err(e) if e.is_busy() => {
+                    tracing::warn!(error = %e, "sync: the database is busy; retrying");
+                    if !pause(Duration::from_millis(500), &ctx.heartbeat, &ctx.cancel).await {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
         };
         tracing::info!(daemon_id = %id, target = %self.settings.target(), "sync: pushing to Postgres");
         ::metrics::gauge!(m::SYNC_CONFIGURED).set(1.0);
