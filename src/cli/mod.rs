@@ -10,6 +10,7 @@ mod library;
 pub mod man;
 mod migrate;
 mod replay;
+mod report;
 mod shell;
 mod sync;
 mod telegram;
@@ -57,6 +58,8 @@ pub enum Command {
     },
     /// Run the SLA engine over a Telegram Desktop chat export and report
     Replay(replay::ReplayArgs),
+    /// Reports over the daemon's store (report sla)
+    Report(report::ReportArgs),
     /// Back up the database (online), or list / verify backups
     Backup(backup::BackupArgs),
     /// Replace the database with a verified backup (stop the daemon first)
@@ -210,6 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Replay(args) => replay::run(&load_config(&cli)?, args),
+        Command::Report(args) => report::run(&load_config(&cli)?, &args.cmd),
         Command::Backup(args) => backup::run(&cli, args),
         Command::Restore(args) => backup::restore(&cli, args),
         Command::Run(args) => {

@@ -300,3 +300,20 @@ pub fn move_chat(conn: &Connection, old: i64, new: i64) -> Result<usize> {
         params![old, new],
     )?)
 }
+
+/// The requests received in `[from, to)` (Unix seconds), of one chat or all,
+/// oldest first: what `buhbot report sla` aggregates (the received_at index).
+pub fn received_between(
+    conn: &Connection,
+    from: i64,
+    to: i64,
+    chat: Option<i64>,
+) -> Result<Vec<RequestRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM client_requests
+         WHERE received_at >= ?1 AND received_at < ?2 AND (?3 IS NULL OR chat_id = ?3)
+         ORDER BY received_at, id"
+    ))?;
+    let rows = stmt.query_map(params![from, to, chat], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

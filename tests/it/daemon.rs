@@ -19,7 +19,7 @@ pub struct Setup {
     pub running_before: std::cell::Cell<usize>,
 }
 
-fn manifest(path: &str) -> String {
+pub fn manifest(path: &str) -> String {
     format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
