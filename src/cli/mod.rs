@@ -104,7 +104,8 @@ pub struct RunArgs {
 }
 
 /// Parses the arguments, runs the command and maps its outcome to an exit
-/// code: 0 success, 78 configuration error, 69/77 for `telegram check`
+/// code: 0 success, 78 configuration error, 2 a usage error (clap's, and
+/// `report sla`'s --from after --to), 69/77 for `telegram check`
 /// (Telegram unreachable / credentials refused), sysexits for the Postgres
 /// backup commands (65 not a dump, 66 no such file, 69 pg_dump missing or
 /// the server unreachable, 73 the target database not empty) and `replay`
