@@ -164,6 +164,20 @@ pub fn export_extent(path: &Path) -> (u64, i64) {
     (n, last)
 }
 
+/// The daemon started on `export` at full speed, once it has processed
+/// every message and delivered every alert due by the last one; with the
+/// instant of that last message.
+pub fn replayed(s: &Setup, export: &Path) -> (Daemon, i64) {
+    let (n, end) = export_extent(export);
+    let mut child = start(
+        s,
+        &format!("replay:{}?speed=1e9", export.display()),
+        "daemon.log",
+    );
+    wait_done(s, n, end, &mut child, Duration::from_secs(60));
+    (child, end)
+}
+
 /// Waits until the daemon has processed all `n` events and every timer
 /// due by `end` has fired and been delivered.
 pub fn wait_done(s: &Setup, n: u64, end: i64, child: &mut Daemon, timeout: Duration) {
@@ -336,13 +350,7 @@ fn rfc(t: &Value) -> Option<i64> {
 fn the_daemon_ends_with_what_replay_reports() {
     let s = setup("");
     let export = PathBuf::from(manifest("data/examples/chat-export.json"));
-    let (n, end) = export_extent(&export);
-    let mut child = start(
-        &s,
-        &format!("replay:{}?speed=1e9", export.display()),
-        "daemon.log",
-    );
-    wait_done(&s, n, end, &mut child, Duration::from_secs(60));
+    let (child, end) = replayed(&s, &export);
     assert!(stop(child).success(), "{}", log_tail(&s));
 
     let (expected, expected_alerts) = replay_report(&s, &export);

@@ -3,12 +3,11 @@
 
 use std::path::PathBuf;
 use std::process::Output;
-use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat};
 use serde_json::Value;
 
-use crate::daemon::{Setup, export_extent, log_tail, manifest, setup, start, stop, wait_done};
+use crate::daemon::{Setup, log_tail, manifest, replayed, setup, stop};
 
 const CHAT: &str = "-1001987654321";
 
@@ -16,13 +15,7 @@ const CHAT: &str = "-1001987654321";
 fn filled_store() -> (Setup, PathBuf, i64) {
     let s = setup("");
     let export = PathBuf::from(manifest("data/examples/chat-export.json"));
-    let (n, end) = export_extent(&export);
-    let mut child = start(
-        &s,
-        &format!("replay:{}?speed=1e9", export.display()),
-        "daemon.log",
-    );
-    wait_done(&s, n, end, &mut child, Duration::from_secs(60));
+    let (child, end) = replayed(&s, &export);
     assert!(stop(child).success(), "{}", log_tail(&s));
     (s, export, end)
 }
@@ -51,7 +44,8 @@ fn report_json(s: &Setup, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-const FIGURES: [&str; 6] = [
+/// The keys of a replay summary, which the report's lines share.
+pub const FIGURES: [&str; 6] = [
     "requests",
     "answered",
     "breached",
