@@ -171,9 +171,10 @@ pub fn run(config: &Config, cmd: &ReportCmd) -> anyhow::Result<()> {
     if let Some(chat) = args.chat
         && !config.chats.contains_key(&chat)
         && !titles.contains_key(&chat)
+        && !requests::any_for_chat(&conn, chat)?
     {
         anyhow::bail!(
-            "report sla: unknown chat {chat}: neither in the configuration's [[chats]] nor in the store {}",
+            "report sla: unknown chat {chat}: not in the configuration's [[chats]], and the store {} knows nothing of it",
             config.store.path.display()
         );
     }
@@ -184,15 +185,14 @@ pub fn run(config: &Config, cmd: &ReportCmd) -> anyhow::Result<()> {
         args.to.checked_add_days(Days::new(1)).unwrap_or(args.to),
     );
     let at = args.at.unwrap_or_else(Utc::now);
-    let rows = requests::received_between(&conn, from.timestamp(), to.timestamp(), args.chat)?;
-
     let (mut chats, mut accountants) = (BTreeMap::new(), BTreeMap::new());
     let mut total = Group::default();
-    for r in &rows {
-        let (f, open) = figures(r, at.timestamp());
+    let (from, to) = (from.timestamp(), to.timestamp());
+    requests::each_received_between(&conn, from, to, args.chat, &mut |r| {
+        let (f, open) = figures(&r, at.timestamp());
         let by = r.answered_by.filter(|_| !open);
         if args.accountant.is_some_and(|a| by != Some(a)) {
-            continue;
+            return;
         }
         chats
             .entry(r.chat_id)
@@ -205,7 +205,7 @@ pub fn run(config: &Config, cmd: &ReportCmd) -> anyhow::Result<()> {
                 .add(f, open);
         }
         total.add(f, open);
-    }
+    })?;
     let staff: BTreeMap<i64, String> = crate::store::users::list(&conn)?
         .into_iter()
         .map(|u| (u.id, u.name))
