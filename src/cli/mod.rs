@@ -10,6 +10,7 @@ mod library;
 pub mod man;
 mod migrate;
 mod replay;
+mod report;
 mod shell;
 mod sync;
 mod telegram;
@@ -57,6 +58,8 @@ pub enum Command {
     },
     /// Run the SLA engine over a Telegram Desktop chat export and report
     Replay(replay::ReplayArgs),
+    /// Reports over the daemon's store (report sla)
+    Report(report::ReportArgs),
     /// Back up the database (online), or list / verify backups
     Backup(backup::BackupArgs),
     /// Replace the database with a verified backup (stop the daemon first)
@@ -101,7 +104,8 @@ pub struct RunArgs {
 }
 
 /// Parses the arguments, runs the command and maps its outcome to an exit
-/// code: 0 success, 78 configuration error, 69/77 for `telegram check`
+/// code: 0 success, 78 configuration error, 2 a usage error (clap's, and
+/// `report sla`'s --from after --to), 69/77 for `telegram check`
 /// (Telegram unreachable / credentials refused), sysexits for the Postgres
 /// backup commands (65 not a dump, 66 no such file, 69 pg_dump missing or
 /// the server unreachable, 73 the target database not empty) and `replay`
@@ -210,6 +214,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Replay(args) => replay::run(&load_config(&cli)?, args),
+        Command::Report(args) => report::run(&load_config(&cli)?, &args.cmd),
         Command::Backup(args) => backup::run(&cli, args),
         Command::Restore(args) => backup::restore(&cli, args),
         Command::Run(args) => {

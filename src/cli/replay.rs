@@ -40,7 +40,7 @@ pub struct ReplayArgs {
     pub format: Format,
 }
 
-fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+pub(super) fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("{e}: expected RFC 3339 with an offset"))

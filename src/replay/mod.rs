@@ -22,7 +22,8 @@ pub use render::{Format, render};
 
 use crate::config::Config;
 use crate::domain::calendar::Calendar;
-use crate::domain::sla::{self, MessageId, PlannedAlert, Policy, UserId, percentile};
+pub use crate::domain::sla::Summary;
+use crate::domain::sla::{self, MessageId, PlannedAlert, Policy, RequestFigures, UserId};
 use crate::export::{self, ExportChat, ExportError, ExportEvent};
 use run::ChatRun;
 
@@ -323,19 +324,6 @@ impl Replayer<'_> {
     }
 }
 
-/// Aggregate figures of a chat report.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Summary {
-    pub requests: usize,
-    pub answered: usize,
-    pub breached: usize,
-    /// Share of requests not breached, in percent (one decimal).
-    pub compliance_percent: Option<f64>,
-    /// Over answered requests, in working minutes (nearest rank).
-    pub median_minutes: Option<i64>,
-    pub p95_minutes: Option<i64>,
-}
-
 impl ChatReport {
     pub fn request_count(&self) -> usize {
         self.tracked.len()
@@ -371,27 +359,12 @@ impl ChatReport {
         })
     }
 
+    /// The figures as of the end of the replay, by the same definition as
+    /// `buhbot report sla` over the daemon's store.
     pub fn summary(&self) -> Summary {
-        let requests = self.tracked.len();
-        let mut breached = 0;
-        let mut minutes = Vec::new();
-        for r in self.requests() {
-            breached += usize::from(r.breached);
-            if r.answered_at.is_some() {
-                minutes.push(r.working_minutes);
-            }
-        }
-        minutes.sort_unstable();
-        Summary {
-            requests,
-            answered: minutes.len(),
-            breached,
-            compliance_percent: (requests > 0).then(|| {
-                let pct = 100.0 * (requests - breached) as f64 / requests as f64;
-                (pct * 10.0).round() / 10.0
-            }),
-            median_minutes: percentile(&minutes, 50.0),
-            p95_minutes: percentile(&minutes, 95.0),
-        }
+        Summary::of(self.requests().map(|r| RequestFigures {
+            breached: r.breached,
+            answered_minutes: r.answered_at.map(|_| r.working_minutes),
+        }))
     }
 }

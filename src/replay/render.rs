@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::{ChatReport, RequestReport};
-use crate::domain::sla::percentile;
+use crate::domain::sla::{RequestFigures, Summary};
 use crate::store::codec::StoredEnum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -231,13 +231,15 @@ fn render_text(out: &mut dyn Write, report: &ChatReport) -> io::Result<()> {
             r.answered_by.map_or_else(|| "—".into(), name),
         )?;
     }
-    // Per accountant: answers given, median response, late answers.
-    let mut per: BTreeMap<i64, (Vec<i64>, usize)> = BTreeMap::new();
+    // Per accountant: answers given, median response, late answers, by the
+    // definitions of the summary (and of `buhbot report sla`).
+    let mut per: BTreeMap<i64, Vec<RequestFigures>> = BTreeMap::new();
     for r in report.requests() {
         if let Some(by) = r.answered_by {
-            let e = per.entry(by).or_default();
-            e.0.push(r.working_minutes);
-            e.1 += usize::from(r.breached);
+            per.entry(by).or_default().push(RequestFigures {
+                breached: r.breached,
+                answered_minutes: Some(r.working_minutes),
+            });
         }
     }
     writeln!(out)?;
@@ -246,15 +248,15 @@ fn render_text(out: &mut dyn Write, report: &ChatReport) -> io::Result<()> {
         "{:<40}  {:>8}  {:>14}  {:>5}",
         "accountant", "answered", "median minutes", "late"
     )?;
-    for (by, (mut mins, late)) in per {
-        mins.sort_unstable();
+    for (by, figures) in per {
+        let a = Summary::of(figures);
         writeln!(
             out,
             "{:<40}  {:>8}  {:>14}  {:>5}",
             name(by),
-            mins.len(),
-            percentile(&mins, 50.0).unwrap_or(0),
-            late
+            a.answered,
+            a.median_minutes.unwrap_or(0),
+            a.breached
         )?;
     }
     let fmt_opt = |v: Option<i64>| v.map_or_else(|| "—".into(), |v| v.to_string());

@@ -300,3 +300,32 @@ pub fn move_chat(conn: &Connection, old: i64, new: i64) -> Result<usize> {
         params![old, new],
     )?)
 }
+
+/// Hands `f` the requests received in `[from, to)` (Unix seconds), of one
+/// chat or all, oldest first: what `buhbot report sla` aggregates, streamed
+/// so that memory does not follow the period's size (the received_at index).
+pub fn each_received_between(
+    conn: &Connection,
+    from: i64,
+    to: i64,
+    chat: Option<i64>,
+    f: &mut dyn FnMut(RequestRow),
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM client_requests
+         WHERE received_at >= ?1 AND received_at < ?2 AND (?3 IS NULL OR chat_id = ?3)
+         ORDER BY received_at, id"
+    ))?;
+    for row in stmt.query_map(params![from, to, chat], from_row)? {
+        f(row?);
+    }
+    Ok(())
+}
+
+/// Whether the store holds any request of `chat` (the (chat_id,
+/// message_id) index answers without a scan).
+pub fn any_for_chat(conn: &Connection, chat: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM client_requests WHERE chat_id = ?1)")?
+        .query_row([chat], |r| r.get(0))?)
+}

@@ -191,14 +191,7 @@ fn replay_of_the_shipped_example_in_every_format() {
         assert!(requests[0].get(key).is_some(), "missing {key}");
     }
     let summary = &json["summary"];
-    for key in [
-        "requests",
-        "answered",
-        "breached",
-        "compliance_percent",
-        "median_minutes",
-        "p95_minutes",
-    ] {
+    for key in crate::report::FIGURES {
         assert!(summary.get(key).is_some(), "missing {key}");
     }
     assert!(

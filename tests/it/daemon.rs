@@ -19,7 +19,7 @@ pub struct Setup {
     pub running_before: std::cell::Cell<usize>,
 }
 
-fn manifest(path: &str) -> String {
+pub fn manifest(path: &str) -> String {
     format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -162,6 +162,20 @@ pub fn export_extent(path: &Path) -> (u64, i64) {
     })
     .unwrap();
     (n, last)
+}
+
+/// The daemon started on `export` at full speed, once it has processed
+/// every message and delivered every alert due by the last one; with the
+/// instant of that last message.
+pub fn replayed(s: &Setup, export: &Path) -> (Daemon, i64) {
+    let (n, end) = export_extent(export);
+    let mut child = start(
+        s,
+        &format!("replay:{}?speed=1e9", export.display()),
+        "daemon.log",
+    );
+    wait_done(s, n, end, &mut child, Duration::from_secs(60));
+    (child, end)
 }
 
 /// Waits until the daemon has processed all `n` events and every timer
@@ -336,13 +350,7 @@ fn rfc(t: &Value) -> Option<i64> {
 fn the_daemon_ends_with_what_replay_reports() {
     let s = setup("");
     let export = PathBuf::from(manifest("data/examples/chat-export.json"));
-    let (n, end) = export_extent(&export);
-    let mut child = start(
-        &s,
-        &format!("replay:{}?speed=1e9", export.display()),
-        "daemon.log",
-    );
-    wait_done(&s, n, end, &mut child, Duration::from_secs(60));
+    let (child, end) = replayed(&s, &export);
     assert!(stop(child).success(), "{}", log_tail(&s));
 
     let (expected, expected_alerts) = replay_report(&s, &export);

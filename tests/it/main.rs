@@ -31,6 +31,7 @@ mod prometheus;
 mod replay;
 mod replay_cli;
 mod replay_shapes;
+mod report;
 mod sla;
 mod starts;
 mod store;

@@ -7,6 +7,7 @@
 
 mod plan;
 mod status;
+mod summary;
 mod tracker;
 
 pub use plan::{
@@ -14,6 +15,7 @@ pub use plan::{
     plan_alerts, plan_alerts_from,
 };
 pub use status::{Closing, RequestStatus, Resolution};
+pub use summary::{RequestFigures, Summary};
 pub use tracker::{
     Change, ChatContext, ChatTracker, ClientMessages, Inbound, OpenRequest, SenderKind,
 };
