@@ -108,15 +108,17 @@ pub fn answer(
     {
         return Ok(None);
     }
+    // Matching first: it is pure and most messages match nothing, while
+    // the staff check reads the store.
+    let index = cache.index(conn)?;
+    let Some(found) = index.best(&m.text, settings.min_score) else {
+        return Ok(None);
+    };
     let eff = engine.effective(conn)?;
     // The firm's users and everyone configured as staff anywhere.
     if auth::role_of(conn, &eff, user)?.is_staff() {
         return Ok(None);
     }
-    let index = cache.index(conn)?;
-    let Some(found) = index.best(&m.text, settings.min_score) else {
-        return Ok(None);
-    };
     let Some(entry) = faq::get(conn, found.id)? else {
         return Ok(None); // removed since the index was built
     };

@@ -360,24 +360,7 @@ pub(crate) fn supergroup(id: i64, title: &str) -> tl::enums::Chat {
 }
 
 pub(crate) fn basic_group(id: i64, title: &str) -> tl::enums::Chat {
-    tl::types::Chat {
-        creator: false,
-        left: false,
-        deactivated: false,
-        call_active: false,
-        call_not_empty: false,
-        noforwards: false,
-        id,
-        title: title.to_string(),
-        photo: tl::enums::ChatPhoto::Empty,
-        participants_count: 3,
-        date: DATE - 86_400,
-        version: 1,
-        migrated_to: None,
-        admin_rights: None,
-        default_banned_rights: None,
-    }
-    .into()
+    mtproto_test_server::tl_util::basic_group(id, title, DATE - 86_400).into()
 }
 
 /// `updates` with the peers Telegram sends along (seq 0: unordered).

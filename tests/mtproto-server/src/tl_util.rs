@@ -96,3 +96,26 @@ pub fn gunzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
     flate2::read::GzDecoder::new(data).read_to_end(&mut out)?;
     Ok(out)
 }
+
+/// A basic group of three members, as Telegram describes one in updates
+/// and in `getDifference` (the server's world and the offline client
+/// tests both need it).
+pub fn basic_group(id: i64, title: &str, date: i32) -> tl::types::Chat {
+    tl::types::Chat {
+        creator: false,
+        left: false,
+        deactivated: false,
+        call_active: false,
+        call_not_empty: false,
+        noforwards: false,
+        id,
+        title: title.to_string(),
+        photo: tl::enums::ChatPhoto::Empty,
+        participants_count: 3,
+        date,
+        version: 1,
+        migrated_to: None,
+        admin_rights: None,
+        default_banned_rights: None,
+    }
+}

@@ -141,26 +141,8 @@ impl World {
                 },
             );
         } else {
-            self.groups.insert(
-                -chat,
-                tl::types::Chat {
-                    creator: false,
-                    left: false,
-                    deactivated: false,
-                    call_active: false,
-                    call_not_empty: false,
-                    noforwards: false,
-                    id: -chat,
-                    title: title.to_string(),
-                    photo: chat_photo_empty(),
-                    participants_count: 3,
-                    date: now(),
-                    version: 1,
-                    migrated_to: None,
-                    admin_rights: None,
-                    default_banned_rights: None,
-                },
-            );
+            self.groups
+                .insert(-chat, crate::tl_util::basic_group(-chat, title, now()));
         }
     }
 
