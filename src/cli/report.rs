@@ -1,23 +1,22 @@
 //! `buhbot report sla`: SLA figures per chat and per accountant over the
 //! daemon's store, by the definitions `buhbot replay` uses
-//! ([`Summary::of`]), so that both give the same numbers for the same
+//! ([`Summary::of`](crate::domain::sla::Summary::of)), so that both give the same numbers for the same
 //! messages.
 
-use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 
 use anyhow::Context;
-use chrono::{DateTime, Days, NaiveDate, SecondsFormat, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Days, NaiveDate, SecondsFormat, Utc};
 use clap::{Args, CommandFactory, Subcommand};
 use serde::Serialize;
 
 use super::replay::parse_instant;
 use super::shell::open_store;
 use crate::config::Config;
-use crate::domain::sla::{RequestFigures, RequestStatus, Summary, alert_fires};
+use crate::core::sla_report::{self, Names, Scope, day_start};
+use crate::domain::sla::Line;
 use crate::replay::Format;
-use crate::store::requests::{self, RequestRow};
+use crate::store::requests;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -31,6 +30,21 @@ pub enum ReportCmd {
     /// requests, answered, breached, still open, compliance, median and p95
     /// response in working minutes, as `buhbot replay` defines them
     Sla(SlaArgs),
+    /// The weekly digest the managers get ([digest]): last full week's
+    /// compliance per accountant and chat, the longest waits, the requests
+    /// open now; printed, not sent
+    Digest(DigestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// Compose it as a run at this instant would (RFC 3339): the week
+    /// before it, judged as of it [default: now]
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    pub at: Option<DateTime<Utc>>,
+    /// Print the Telegram HTML as sent instead of plain text
+    #[arg(long)]
+    pub html: bool,
 }
 
 #[derive(Debug, Args)]
@@ -63,77 +77,6 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| format!("{e}: expected YYYY-MM-DD"))
 }
 
-/// The instant a local day starts (the earliest one across a DST gap).
-fn day_start(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
-    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    tz.from_local_datetime(&midnight)
-        .earliest()
-        .or_else(|| {
-            tz.from_local_datetime(&(midnight + chrono::Duration::hours(1)))
-                .earliest()
-        })
-        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
-}
-
-/// A request's contribution as of `at`, and whether it is open then.
-fn figures(r: &RequestRow, at: i64) -> (RequestFigures, bool) {
-    let closed_by_then = r.status != RequestStatus::Open && r.answered_at.is_none_or(|a| a <= at);
-    if closed_by_then {
-        let answered = r.status == RequestStatus::Answered;
-        let f = RequestFigures {
-            breached: r.breached,
-            answered_minutes: r.working_minutes.filter(|_| answered),
-        };
-        return (f, false);
-    }
-    // As replay judges a request still open at its end: breached once the
-    // deadline has passed, otherwise neither answered nor breached.
-    let at = DateTime::from_timestamp(at, 0).unwrap_or_default();
-    let breached = r
-        .deadline_at
-        .and_then(|d| DateTime::from_timestamp(d, 0))
-        .is_some_and(|d| alert_fires(d, None, at));
-    let f = RequestFigures {
-        breached,
-        answered_minutes: None,
-    };
-    (f, true)
-}
-
-/// The figures of a group of requests.
-#[derive(Debug, Serialize)]
-struct Line {
-    id: i64,
-    name: Option<String>,
-    #[serde(flatten)]
-    summary: Summary,
-    /// Not answered as of the report's instant (breached or not).
-    open: usize,
-    /// Of those, still within their deadline.
-    open_in_time: usize,
-}
-
-#[derive(Default)]
-struct Group(Vec<RequestFigures>, usize, usize);
-
-impl Group {
-    fn add(&mut self, f: RequestFigures, open: bool) {
-        self.0.push(f);
-        self.1 += usize::from(open);
-        self.2 += usize::from(open && !f.breached);
-    }
-
-    fn line(self, id: i64, name: Option<String>) -> Line {
-        Line {
-            id,
-            name,
-            summary: Summary::of(self.0),
-            open: self.1,
-            open_in_time: self.2,
-        }
-    }
-}
-
 #[derive(Debug, Serialize)]
 struct Report {
     from: NaiveDate,
@@ -146,7 +89,10 @@ struct Report {
 }
 
 pub fn run(config: &Config, cmd: &ReportCmd) -> anyhow::Result<()> {
-    let ReportCmd::Sla(args) = cmd;
+    let args = match cmd {
+        ReportCmd::Sla(args) => args,
+        ReportCmd::Digest(args) => return digest(config, args),
+    };
     if args.from > args.to {
         // A usage error like clap's own for a malformed date (exit code 2),
         // with the subcommand's usage line.
@@ -164,13 +110,10 @@ pub fn run(config: &Config, cmd: &ReportCmd) -> anyhow::Result<()> {
     }
     let store = open_store(config)?;
     let conn = store.conn()?;
-    let titles: BTreeMap<i64, String> = crate::store::chats::list(&conn)?
-        .into_iter()
-        .map(|c| (c.id, c.title))
-        .collect();
+    let names = Names::load(&conn, config)?;
     if let Some(chat) = args.chat
         && !config.chats.contains_key(&chat)
-        && !titles.contains_key(&chat)
+        && !names.knows_chat(chat)
         && !requests::any_for_chat(&conn, chat)?
     {
         anyhow::bail!(
@@ -179,58 +122,26 @@ pub fn run(config: &Config, cmd: &ReportCmd) -> anyhow::Result<()> {
         );
     }
     let tz = config.calendar.timezone;
-    let from = day_start(tz, args.from);
-    let to = day_start(
-        tz,
-        args.to.checked_add_days(Days::new(1)).unwrap_or(args.to),
-    );
     let at = args.at.unwrap_or_else(Utc::now);
-    let (mut chats, mut accountants) = (BTreeMap::new(), BTreeMap::new());
-    let mut total = Group::default();
-    let (from, to) = (from.timestamp(), to.timestamp());
-    requests::each_received_between(&conn, from, to, args.chat, &mut |r| {
-        let (f, open) = figures(&r, at.timestamp());
-        let by = r.answered_by.filter(|_| !open);
-        if args.accountant.is_some_and(|a| by != Some(a)) {
-            return;
-        }
-        chats
-            .entry(r.chat_id)
-            .or_insert_with(Group::default)
-            .add(f, open);
-        if let Some(by) = by {
-            accountants
-                .entry(by)
-                .or_insert_with(Group::default)
-                .add(f, open);
-        }
-        total.add(f, open);
-    })?;
-    let staff: BTreeMap<i64, String> = crate::store::users::list(&conn)?
-        .into_iter()
-        .map(|u| (u.id, u.name))
-        .collect();
-    let title = |id: i64| {
-        config
-            .chats
-            .get(&id)
-            .and_then(|c| c.title.clone())
-            .or_else(|| titles.get(&id).cloned())
+    let scope = Scope {
+        from: day_start(tz, args.from),
+        to: day_start(
+            tz,
+            args.to.checked_add_days(Days::new(1)).unwrap_or(args.to),
+        ),
+        chat: args.chat,
+        accountant: args.accountant,
+        at,
     };
+    let built = sla_report::build(&conn, &names, &scope, 0)?;
     let report = Report {
         from: args.from,
         to: args.to,
         timezone: tz.name().to_string(),
         at: at.to_rfc3339_opts(SecondsFormat::Secs, true),
-        chats: chats
-            .into_iter()
-            .map(|(id, g)| g.line(id, title(id)))
-            .collect(),
-        accountants: accountants
-            .into_iter()
-            .map(|(id, g)| g.line(id, staff.get(&id).cloned()))
-            .collect(),
-        total: total.line(0, None),
+        chats: built.chats,
+        accountants: built.accountants,
+        total: built.total,
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -243,6 +154,21 @@ pub fn run(config: &Config, cmd: &ReportCmd) -> anyhow::Result<()> {
         Format::Text => render_text(&mut out, &report)?,
     }
     out.flush().context("cannot write the report")
+}
+
+fn digest(config: &Config, args: &DigestArgs) -> anyhow::Result<()> {
+    let store = open_store(config)?;
+    let conn = store.conn()?;
+    let at = args.at.unwrap_or_else(Utc::now);
+    let composed = crate::core::digest::compose(&conn, config, at, &[])?;
+    let text = if args.html {
+        composed.html
+    } else {
+        crate::telegram::html::parse(&composed.html).0
+    };
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush().context("cannot write the digest")
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {

@@ -8,6 +8,7 @@ mod calendar;
 /// The keys of a calendar's `week` table, Monday first.
 pub use calendar::DAYS as WEEK_DAYS;
 mod daemon;
+pub mod digest;
 pub mod email;
 pub mod faq;
 pub mod heartbeat;
@@ -27,6 +28,7 @@ pub use daemon::{
     AlertSettings, BackupConfig, DEFAULT_DB_PATH, DaemonSettings, EmailConfig, MetricsSettings,
     StoreSettings, TelegramCredentials, TelegramSettings,
 };
+pub use digest::DigestSettings;
 pub use email::{EmailSettings, TlsMode};
 pub use faq::FaqSettings;
 pub use heartbeat::HeartbeatSettings;
@@ -60,6 +62,7 @@ const TOP_KEYS: &[&str] = &[
     "postgres",
     "heartbeat",
     "faq",
+    "digest",
 ];
 const CLASSIFIER_KEYS: &[&str] = &["rules"];
 /// A `[[chats]]` entry's own keys; it also takes every [`POLICY_KEYS`] key.
@@ -127,6 +130,7 @@ pub fn all_keys() -> Vec<String> {
             "postgres" => postgres::POSTGRES_KEYS,
             "heartbeat" => heartbeat::HEARTBEAT_KEYS,
             "faq" => faq::FAQ_KEYS,
+            "digest" => digest::DIGEST_KEYS,
             other => unreachable!("section {other} has no key list in all_keys"),
         };
         out.extend(keys.iter().map(|k| format!("{section}.{k}")));
@@ -208,6 +212,7 @@ pub struct Config {
     /// Present when `[heartbeat]` has a URL.
     pub heartbeat: Option<HeartbeatSettings>,
     pub faq: FaqSettings,
+    pub digest: DigestSettings,
 }
 
 impl Config {
@@ -396,6 +401,13 @@ impl Config {
         let heartbeat = heartbeat::read(&mut problems, &hb);
         let faq_table = Table::new(&mut problems, "faq", top.raw("faq"), faq::FAQ_KEYS);
         let faq = faq::read_faq(&mut problems, &faq_table);
+        let digest_table = Table::new(
+            &mut problems,
+            "digest",
+            top.raw("digest"),
+            digest::DIGEST_KEYS,
+        );
+        let digest = digest::read_digest(&mut problems, &digest_table);
 
         if !problems.list.is_empty() {
             return Err(ConfigError::Invalid(problems.list));
@@ -417,6 +429,7 @@ impl Config {
             postgres,
             heartbeat,
             faq,
+            digest,
         })
     }
 }

@@ -19,10 +19,13 @@
 //!   [`worker`]: the trait of every background task, run by the daemon's
 //!   supervisor; [`health_check`]: what the external heartbeat reports
 //!   (stalled loops, Telegram, failing workers, the store).
+//! - [`sla_report`]: SLA figures per chat and accountant over the store
+//!   (`buhbot report sla`), and the weekly [`digest`] built on them.
 
 pub mod chat_events;
 pub mod clock;
 pub mod delivery;
+pub mod digest;
 pub mod effective;
 pub mod engine;
 pub mod engine_owner;
@@ -31,4 +34,5 @@ pub mod health;
 pub mod health_check;
 pub mod live_settings;
 pub mod shared;
+pub mod sla_report;
 pub mod worker;

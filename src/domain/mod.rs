@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod classify;
+pub mod digest;
 pub mod faq;
 pub mod render;
 pub mod schedule;

@@ -13,6 +13,7 @@ mod daemon;
 mod daemon_email;
 mod daemon_telegram;
 mod delivery;
+mod digest;
 mod docs;
 mod email;
 mod engine;

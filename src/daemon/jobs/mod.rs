@@ -5,6 +5,7 @@
 //! the next start.
 
 mod backup;
+mod digest;
 mod pg_backup;
 mod reconcile;
 mod retention;
@@ -20,6 +21,7 @@ use croner::Cron;
 use tokio_util::sync::CancellationToken;
 
 pub use backup::run_backup;
+pub use digest::{DigestRun, run_digest};
 pub use pg_backup::run_postgres_backup;
 pub use reconcile::{Repair, RepairKind, reconcile};
 pub use retention::{
@@ -47,6 +49,8 @@ pub enum JobError {
     NotConfigured(&'static str),
     #[error(transparent)]
     Cron(#[from] CronParseError),
+    #[error(transparent)]
+    Enqueue(#[from] crate::store::outbound::EnqueueError),
     #[error("the job's task failed: {0}")]
     Join(String),
     #[error("the job scheduler: {0}")]
@@ -67,14 +71,16 @@ pub enum JobName {
     Retention,
     Backup,
     PostgresBackup,
+    Digest,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 4] = [
+    pub const ALL: [JobName; 5] = [
         JobName::Reconcile,
         JobName::Retention,
         JobName::Backup,
         JobName::PostgresBackup,
+        JobName::Digest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +89,7 @@ impl JobName {
             JobName::Retention => "retention",
             JobName::Backup => "backup",
             JobName::PostgresBackup => "postgres_backup",
+            JobName::Digest => "digest",
         }
     }
 
@@ -121,6 +128,12 @@ pub fn planned_jobs(config: &Config) -> Vec<JobPlan> {
         plans.push(JobPlan {
             job: JobName::PostgresBackup,
             expr: config.backup.postgres.schedule.clone(),
+        });
+    }
+    if config.digest.enabled {
+        plans.push(JobPlan {
+            job: JobName::Digest,
+            expr: config.digest.schedule.clone(),
         });
     }
     plans
@@ -179,7 +192,7 @@ pub enum RunOutcome {
 /// per job.
 pub struct JobRunner {
     shared: Arc<Shared>,
-    running: [AtomicBool; 4],
+    running: [AtomicBool; JobName::ALL.len()],
 }
 
 /// Marks a job as running until dropped (also when its future is dropped
@@ -286,6 +299,13 @@ impl JobRunner {
                     "{} ({} bytes)",
                     info.path.display(),
                     info.size_bytes
+                ))
+            }
+            JobName::Digest => {
+                let run = run_digest(shared).await?;
+                Ok(format!(
+                    "week of {}: {} of {} manager(s) queued",
+                    run.monday, run.queued, run.recipients
                 ))
             }
             JobName::PostgresBackup => {

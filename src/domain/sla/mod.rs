@@ -6,6 +6,7 @@
 //! answered instants. Nothing here reads the clock: "now" is always passed in.
 
 mod plan;
+mod report;
 mod status;
 mod summary;
 mod tracker;
@@ -14,6 +15,7 @@ pub use plan::{
     AlertKind, Outcome, PlannedAlert, Policy, SlaClock, alert_fires, alert_offsets, outcome,
     plan_alerts, plan_alerts_from,
 };
+pub use report::{Group, Line};
 pub use status::{Closing, RequestStatus, Resolution};
 pub use summary::{RequestFigures, Summary};
 pub use tracker::{
