@@ -161,3 +161,34 @@ fn an_active_daemon_whose_lock_session_ends_exits_at_once() {
         log_tail(&s)
     );
 }
+
+#[test]
+fn a_lock_taken_through_a_transaction_mode_pooler_is_seen_as_lost() {
+    use buhbot::sync::pg::{Connector, Login};
+    use buhbot::sync::standby::{self, LockError};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cluster = Cluster::start(Options::default());
+    let bouncer = super::pooler::Pgbouncer::start(&cluster);
+    rt.block_on(async {
+        let connector = Connector::new(&super::settings(bouncer.port)).unwrap();
+        let session = standby::session(&connector).await.unwrap();
+        let lock = match standby::try_acquire(session, &connector, "buhbot", "buhbot active t x")
+            .await
+            .unwrap()
+        {
+            Ok(lock) => lock,
+            Err(_) => panic!("the lock is free"),
+        };
+        // Another client of the pooler is handed the server connection
+        // that took the lock, and keeps it in a transaction: the lock's
+        // "session" is now someone else's, and the daemon must see that.
+        let other = connector
+            .connect(&Login::daemon(connector.settings()))
+            .await
+            .unwrap();
+        other.batch_execute("BEGIN; SELECT 1").await.unwrap();
+        let err = lock.check().await.unwrap_err();
+        assert!(matches!(err, LockError::Lost { .. }), "{err}");
+        assert!(err.to_string().contains("transaction-mode pooler"), "{err}");
+    });
+}
