@@ -33,6 +33,7 @@ fn settings(port: u16) -> PostgresSettings {
         push_interval: Duration::from_secs(1),
         pull_interval: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(5),
+        standby_lock: None,
     }
 }
 

@@ -170,7 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => println!("postgres: not configured (SQLite only)"),
                 Some(pg) => println!(
                     "postgres: {} (sslmode {}{}), pool {}, push every {}s, pull every {}s, \
-                     password {}",
+                     password {}{}",
                     pg.target(),
                     pg.sslmode.as_str(),
                     pg.ca_file
@@ -184,6 +184,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     } else {
                         "not set"
                     },
+                    pg.standby_lock
+                        .as_ref()
+                        .map_or_else(String::new, |l| format!(
+                            ", hot standby (lock {l:?}: active only while holding it)"
+                        )),
                 ),
             }
             match &config.heartbeat {

@@ -5,9 +5,10 @@ use anyhow::Context;
 
 use crate::config::{Config, ConfigError, PostgresSettings, Problem};
 use crate::store::{Store, outbox, state};
-use crate::sync::pg::Connector;
+use crate::sync::pg::{Connector, Login};
 use crate::sync::pull;
 use crate::sync::push::Pusher;
+use crate::sync::standby;
 use crate::sync::worker::daemon_id;
 
 #[derive(Debug, clap::Args)]
@@ -18,7 +19,8 @@ pub struct SyncArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SyncCmd {
-    /// Show the local queue, the last push and pull, Postgres' position and the dead letters
+    /// Show this host's role (active or standby), the local queue, the last push and pull,
+    /// Postgres' position and the dead letters
     Status {
         /// Print JSON instead of text
         #[arg(long)]
@@ -95,10 +97,17 @@ fn status(config: &Config, store: &Store, now: i64, json: bool) -> anyhow::Resul
         }),
     };
     let lag = stats.oldest_at.map_or(0, |t| (now - t).max(0));
+    let role = role(config);
     if json {
         let v = serde_json::json!({
             "configured": config.postgres.is_some(),
             "queue": stats,
+            "role": role.as_ref().map_or("active", |r| r.role),
+            "standby": role.as_ref().map(|r| serde_json::json!({
+                "lock": r.lock,
+                "holder": r.holder,
+                "error": r.error,
+            })),
             "lag_rows": stats.depth,
             "lag_seconds": lag,
             "postgres": match &remote {
@@ -118,6 +127,17 @@ fn status(config: &Config, store: &Store, now: i64, json: bool) -> anyhow::Resul
     match &config.postgres {
         None => println!("sync: not configured (no [postgres] section): nothing is queued"),
         Some(pg) => println!("sync: {}", pg.target()),
+    }
+    match &role {
+        None => println!("role: active (no standby configured)"),
+        Some(r) => {
+            let holder = match (&r.holder, &r.error) {
+                (_, Some(e)) => format!("holder unknown: {e}"),
+                (Some(h), None) => format!("held by {} (pid {})", h.application_name, h.pid),
+                (None, None) => "held by nobody".to_string(),
+            };
+            println!("role: {} (lock {:?} {holder})", r.role, r.lock);
+        }
     }
     match &remote {
         Ok(pos) => println!("postgres: connected, has this daemon's changes up to #{pos}"),
@@ -150,6 +170,45 @@ fn status(config: &Config, store: &Store, now: i64, json: bool) -> anyhow::Resul
     }
     println!("dead letters: {}", stats.dead_letters);
     Ok(())
+}
+
+/// This host's part with `[postgres] standby = true` (`None`: no standby
+/// configured, the daemon is always active): active when the lock's
+/// holder is the daemon of this configuration's store, else standby.
+struct Role {
+    role: &'static str,
+    lock: String,
+    holder: Option<standby::Holder>,
+    error: Option<String>,
+}
+
+fn role(config: &Config) -> Option<Role> {
+    let pg = config.postgres.as_ref()?;
+    let lock = pg.standby_lock.clone()?;
+    let looked_up = runtime().map_err(|e| e.to_string()).and_then(|rt| {
+        rt.block_on(async {
+            let connector = Connector::new(pg).map_err(|e| e.to_string())?;
+            let client = connector
+                .connect(&Login::daemon(pg))
+                .await
+                .map_err(|e| e.to_string())?;
+            standby::holder(&client, &connector, &lock)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    });
+    let me = standby::holder_label(&standby::host_name(), &config.store.path);
+    let (holder, error) = match looked_up {
+        Ok(h) => (h, None),
+        Err(e) => (None, Some(e)),
+    };
+    let active = holder.as_ref().is_some_and(|h| h.application_name == me);
+    Some(Role {
+        role: if active { "active" } else { "standby" },
+        lock,
+        holder,
+        error,
+    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -26,7 +26,12 @@ pub const POSTGRES_KEYS: &[&str] = &[
     "push_interval_seconds",
     "pull_interval_seconds",
     "connect_timeout_seconds",
+    "standby",
+    "standby_lock",
 ];
+
+/// The standby lock's name unless `standby_lock` says otherwise.
+pub const DEFAULT_STANDBY_LOCK: &str = "buhbot";
 
 /// The systemd credential holding the daemon role's password.
 pub const PASSWORD_CREDENTIAL: &str = "postgres_password";
@@ -77,6 +82,10 @@ pub struct PostgresSettings {
     pub push_interval: Duration,
     pub pull_interval: Duration,
     pub connect_timeout: Duration,
+    /// `standby = true`: this daemon is one of two hosts of one bot and is
+    /// active only while it holds the Postgres lock `standby_lock`
+    /// (`sync::standby`); `None`: it always is.
+    pub standby_lock: Option<String>,
 }
 
 impl PostgresSettings {
@@ -323,6 +332,20 @@ pub fn read_postgres(problems: &mut Problems<'_>, raw: Option<&Value>) -> Option
     let push_interval = secs(problems, "push_interval_seconds", 1..=3600, 1);
     let pull_interval = secs(problems, "pull_interval_seconds", 1..=3600, 5);
     let connect_timeout = secs(problems, "connect_timeout_seconds", 1..=300, 10);
+    let lock = t.get::<String>(problems, "standby_lock");
+    if let Some(l) = &lock
+        && (l.trim().is_empty() || l.len() > 63)
+    {
+        problems.push(
+            &key("standby_lock"),
+            t.raw("standby_lock"),
+            "must be a name of 1 to 63 bytes (the same on both hosts of one bot)",
+        );
+    }
+    let standby_lock = match t.get::<bool>(problems, "standby") {
+        Some(true) => Some(lock.unwrap_or_else(|| DEFAULT_STANDBY_LOCK.into())),
+        _ => None,
+    };
 
     if problems.list.len() > before {
         return None;
@@ -339,6 +362,7 @@ pub fn read_postgres(problems: &mut Problems<'_>, raw: Option<&Value>) -> Option
         push_interval,
         pull_interval,
         connect_timeout,
+        standby_lock,
     })
 }
 

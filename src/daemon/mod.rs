@@ -18,6 +18,8 @@
 //!   start history and the release and crash-loop notices. The clock and
 //!   the state the workers share live in the core
 //!   ([`crate::core::clock`], [`crate::core::shared`]).
+//! - [`standby`]: `[postgres] standby = true`: the standby's wait for the
+//!   Postgres lock and the active daemon's renewal of it.
 
 pub mod delivery;
 pub mod heartbeat;
@@ -28,6 +30,7 @@ pub mod run;
 mod run_telegram;
 pub mod scheduler;
 pub mod source;
+pub mod standby;
 pub mod starts;
 pub mod status;
 pub mod supervisor;

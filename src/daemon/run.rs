@@ -115,9 +115,37 @@ impl Signals {
 }
 
 async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError> {
-    let signals = Signals::install()?;
+    let mut signals = Signals::install()?;
     let notifier = Notifier::from_env();
     let db = config.store.path.clone();
+    // A standby waits here for the Postgres lock, having touched nothing.
+    let standby_lock = match config
+        .postgres
+        .as_ref()
+        .and_then(|pg| pg.standby_lock.as_deref().map(|name| (pg, name)))
+    {
+        None => None,
+        Some((pg, name)) => {
+            let label = crate::sync::standby::holder_label(&crate::sync::standby::host_name(), &db);
+            let waited = super::standby::wait_active(
+                pg,
+                name,
+                &label,
+                &notifier,
+                &mut signals.term,
+                &mut signals.int,
+            )
+            .await
+            .map_err(startup("standby"))?;
+            match waited {
+                Some(lock) => Some(lock),
+                None => {
+                    tracing::info!("buhbot stopped (it was the standby)");
+                    return Ok(());
+                }
+            }
+        }
+    };
     let sync_on = config.postgres.is_some();
     let started_at = chrono::Utc::now();
     let store = tokio::task::spawn_blocking({
@@ -313,6 +341,9 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         notifier: notifier.clone(),
         link: link.clone(),
     });
+    if let Some(lock) = standby_lock {
+        workers.spawn(super::standby::StandbyLockWorker { lock });
+    }
     workers.spawn(LiveSettingsWorker(shared.clone()));
     workers.spawn(JobsWorker(shared.clone()));
     if let Some(settings) = &config.postgres {

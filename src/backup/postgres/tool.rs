@@ -175,6 +175,7 @@ mod tests {
             push_interval: Duration::from_secs(1),
             pull_interval: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(7),
+            standby_lock: None,
         }
     }
 

@@ -153,3 +153,29 @@ fn a_password_in_the_file_is_refused_and_not_printed() {
         );
     }
 }
+
+#[test]
+fn standby_is_described_and_a_bad_lock_name_is_refused() {
+    let base = "[postgres]\nhost = \"localhost\"\nsslmode = \"disable\"\n";
+    let (code, text, _) = check(&format!("{base}standby = true\n"), None);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("hot standby (lock \"buhbot\""), "{text}");
+    let (code, text, _) = check(
+        &format!("{base}standby = false\nstandby_lock = \"x\"\n"),
+        None,
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!text.contains("hot standby"), "{text}");
+    let (code, text, file) = check(
+        &format!("{base}standby = true\nstandby_lock = \"\"\n"),
+        None,
+    );
+    assert_eq!(code, Some(78), "{text}");
+    assert!(
+        text.contains("postgres.standby_lock") && text.contains(&file),
+        "{text}"
+    );
+    let (code, text, _) = check(&format!("{base}standby = \"yes\"\n"), None);
+    assert_eq!(code, Some(78), "{text}");
+    assert!(text.contains("postgres.standby"), "{text}");
+}

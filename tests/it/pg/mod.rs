@@ -11,6 +11,7 @@ mod pull;
 mod pull_ops;
 mod push;
 mod replay_sync;
+mod standby;
 mod tls;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ pub fn settings(port: u16) -> PostgresSettings {
         push_interval: Duration::from_secs(1),
         pull_interval: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(5),
+        standby_lock: None,
     }
 }
 

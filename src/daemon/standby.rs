@@ -1,0 +1,138 @@
+//! `[postgres] standby = true` in the daemon: the standby's wait for the
+//! lock (before the store, Telegram or the sync are touched: a standby
+//! connects to nothing but Postgres), and the active daemon's renewal,
+//! which ends the process the moment the lock is gone. The lock itself:
+//! [`crate::sync::standby`].
+
+use std::time::Duration;
+
+use tokio::signal::unix::Signal;
+
+use super::notify::Notifier;
+use crate::config::PostgresSettings;
+use crate::core::worker::{BoxError, Worker, WorkerContext};
+use crate::sync::pg::Connector;
+use crate::sync::standby::{self, FENCE, Lock, POLL, RENEW};
+
+/// The exit status of a daemon that lost its lock (EX_TEMPFAIL): systemd's
+/// `Restart=on-failure` starts it again, as the standby.
+pub const LOST_LOCK_EXIT: i32 = 75;
+
+/// Waits until this daemon holds the lock `name`, then [`FENCE`] more;
+/// `None` when told to stop meanwhile. READY=1 at once (a waiting standby
+/// is a healthy service), the watchdog pinged while it waits, STATUS= says
+/// who is active.
+pub async fn wait_active(
+    settings: &PostgresSettings,
+    name: &str,
+    label: &str,
+    notifier: &Notifier,
+    term: &mut Signal,
+    int: &mut Signal,
+) -> Result<Option<Lock>, BoxError> {
+    let connector = Connector::new(settings)?;
+    let _ = notifier.ready(&format!("standby: waiting for the lock {name:?}"));
+    tracing::info!(lock = name, target = %settings.target(), "standby: waiting for the Postgres lock; nothing else is started until this daemon holds it");
+    let mut session = None;
+    let mut shown = String::new();
+    let mut last_error: Option<String> = None;
+    let lock = loop {
+        let _ = notifier.watchdog_ping();
+        let attempt = async {
+            let client = match session.take() {
+                Some(c) => c,
+                None => standby::session(&connector).await?,
+            };
+            match standby::try_acquire(client, &connector, name, label).await? {
+                Ok(lock) => Ok(Ok(lock)),
+                Err(client) => {
+                    let holder = standby::holder(&client, &connector, name).await?;
+                    Ok(Err((client, holder)))
+                }
+            }
+        };
+        let status = match attempt.await {
+            Ok(Ok(lock)) => break lock,
+            Ok(Err((client, holder))) => {
+                session = Some(client);
+                if last_error.take().is_some() {
+                    tracing::info!("standby: Postgres reachable again");
+                }
+                match holder {
+                    Some(h) => format!("standby: {} is active", h.application_name),
+                    None => "standby: the lock is free, taking it".to_string(),
+                }
+            }
+            Err(e) => {
+                let e: crate::sync::pg::PgError = e;
+                let text = e.to_string();
+                if last_error.as_deref() != Some(text.as_str()) {
+                    tracing::warn!(error = %text, "standby: cannot reach Postgres to take the lock; retrying");
+                }
+                last_error = Some(text);
+                "standby: Postgres unreachable, waiting".to_string()
+            }
+        };
+        if status != shown {
+            tracing::info!("{status}");
+            let _ = notifier.status(&status);
+            shown = status;
+        }
+        if !wait(POLL, notifier, term, int).await {
+            return Ok(None);
+        }
+    };
+    tracing::info!(
+        lock = name,
+        fence_seconds = FENCE.as_secs(),
+        "standby: this daemon holds the lock; starting after the fence"
+    );
+    let _ = notifier.status("standby: got the lock, starting");
+    if !wait(FENCE, notifier, term, int).await {
+        return Ok(None);
+    }
+    // Still ours after the fence, or another round of waiting by restart.
+    lock.check().await?;
+    Ok(Some(lock))
+}
+
+/// Sleeps `total` pinging the watchdog; false on SIGTERM/SIGINT.
+async fn wait(total: Duration, notifier: &Notifier, term: &mut Signal, int: &mut Signal) -> bool {
+    let until = tokio::time::Instant::now() + total;
+    while tokio::time::Instant::now() < until {
+        let step = (until - tokio::time::Instant::now()).min(Duration::from_secs(1));
+        tokio::select! {
+            _ = tokio::time::sleep(step) => {}
+            _ = term.recv() => { tracing::info!("SIGTERM: stopping the standby"); return false; }
+            _ = int.recv() => { tracing::info!("SIGINT: stopping the standby"); return false; }
+        }
+        let _ = notifier.watchdog_ping();
+    }
+    true
+}
+
+/// The active daemon's renewal: the lock checked every [`RENEW`]. Lost, the
+/// process ends there and then (no drain: an alert sent after the lock is
+/// gone could be sent again by the new active one); the store is safe
+/// after an abrupt end like after a kill.
+pub struct StandbyLockWorker {
+    pub lock: Lock,
+}
+
+impl Worker for StandbyLockWorker {
+    fn name(&self) -> &'static str {
+        "standby-lock"
+    }
+
+    async fn run(self, ctx: WorkerContext) -> Result<(), BoxError> {
+        loop {
+            if !crate::core::shared::pause(RENEW, &ctx.heartbeat, &ctx.cancel).await {
+                return Ok(());
+            }
+            if let Err(e) = self.lock.check().await {
+                tracing::error!(error = %e, "standby: lost the Postgres lock; exiting at once so that this host becomes the standby");
+                std::process::exit(LOST_LOCK_EXIT);
+            }
+        }
+    }
+}
