@@ -378,7 +378,7 @@ async fn catch_up_runs_what_was_missed_while_down_and_nothing_else() {
     let plans = planned_jobs(&shared.engine().config);
     assert_eq!(
         plans.iter().map(|p| p.job).collect::<Vec<_>>(),
-        vec![JobName::Reconcile, JobName::Retention],
+        vec![JobName::Reconcile, JobName::Retention, JobName::Digest],
         "a disabled backup is not scheduled"
     );
     let hour_ago = (Utc::now() - chrono::Duration::hours(1)).timestamp();
@@ -394,7 +394,11 @@ async fn catch_up_runs_what_was_missed_while_down_and_nothing_else() {
     let moscow = chrono_tz::Europe::Moscow;
     let cancel = CancellationToken::new();
     let ran = runner.catch_up(&plans, moscow, &cancel).await.unwrap();
-    assert_eq!(ran, vec![JobName::Reconcile], "retention never ran: waits");
+    assert_eq!(
+        ran,
+        vec![JobName::Reconcile],
+        "retention and the digest never ran: they wait"
+    );
     let ran = runner.catch_up(&plans, moscow, &cancel).await.unwrap();
     assert_eq!(ran, vec![], "made up once");
     cancel.cancel();

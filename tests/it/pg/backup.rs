@@ -480,8 +480,9 @@ async fn the_scheduler_takes_a_first_postgres_dump_at_start() {
             (JobName::Reconcile, "0 */5 * * * *"),
             (JobName::Retention, "0 30 4 * * *"),
             (JobName::PostgresBackup, "0 0 4 * * *"),
+            (JobName::Digest, "0 0 9 * * Mon"),
         ],
-        "only the Postgres backup, daily at 04:00"
+        "of the backups only the Postgres one, daily at 04:00"
     );
     let cancel = CancellationToken::new();
     let task = tokio::spawn(run_jobs(world.clone(), cancel.clone()));
