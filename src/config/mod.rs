@@ -15,6 +15,7 @@ pub mod pg_backup;
 pub mod postgres;
 mod reader;
 pub mod secret;
+pub mod surveys;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ pub use postgres::{PostgresSettings, SslMode};
 pub use reader::Problem;
 use reader::{Problems, Table, join};
 pub use secret::{Secret, SecretError, credential, credential_in, read_secret_file};
+pub use surveys::SurveySettings;
 
 use crate::domain::calendar::CalendarSpec;
 use crate::domain::classify::Classifier;
@@ -60,6 +62,7 @@ const TOP_KEYS: &[&str] = &[
     "postgres",
     "heartbeat",
     "faq",
+    "surveys",
 ];
 const CLASSIFIER_KEYS: &[&str] = &["rules"];
 /// A `[[chats]]` entry's own keys; it also takes every [`POLICY_KEYS`] key.
@@ -127,6 +130,7 @@ pub fn all_keys() -> Vec<String> {
             "postgres" => postgres::POSTGRES_KEYS,
             "heartbeat" => heartbeat::HEARTBEAT_KEYS,
             "faq" => faq::FAQ_KEYS,
+            "surveys" => surveys::SURVEYS_KEYS,
             other => unreachable!("section {other} has no key list in all_keys"),
         };
         out.extend(keys.iter().map(|k| format!("{section}.{k}")));
@@ -208,6 +212,7 @@ pub struct Config {
     /// Present when `[heartbeat]` has a URL.
     pub heartbeat: Option<HeartbeatSettings>,
     pub faq: FaqSettings,
+    pub surveys: SurveySettings,
 }
 
 impl Config {
@@ -396,6 +401,13 @@ impl Config {
         let heartbeat = heartbeat::read(&mut problems, &hb);
         let faq_table = Table::new(&mut problems, "faq", top.raw("faq"), faq::FAQ_KEYS);
         let faq = faq::read_faq(&mut problems, &faq_table);
+        let surveys_table = Table::new(
+            &mut problems,
+            "surveys",
+            top.raw("surveys"),
+            surveys::SURVEYS_KEYS,
+        );
+        let surveys = surveys::read_surveys(&mut problems, &surveys_table);
 
         if !problems.list.is_empty() {
             return Err(ConfigError::Invalid(problems.list));
@@ -417,6 +429,7 @@ impl Config {
             postgres,
             heartbeat,
             faq,
+            surveys,
         })
     }
 }
