@@ -109,6 +109,9 @@ pub fn on_callback(
     press: &CallbackPress,
     now: DateTime<Utc>,
 ) -> store::Result<CallbackOutcome> {
+    if let Some(button) = super::survey::VoteButton::decode(&press.data) {
+        return super::survey::on_vote(conn, engine, press, button, now);
+    }
     let Some(action) = Action::decode(&press.data) else {
         tracing::debug!(
             user = press.user_id,

@@ -17,6 +17,8 @@ pub mod handle;
 pub mod parse;
 pub mod ratelimit;
 mod report;
+pub mod survey;
+pub mod survey_steps;
 mod template;
 mod texts;
 

@@ -12,6 +12,7 @@ mod migrate;
 mod replay;
 mod report;
 mod shell;
+mod surveys;
 mod sync;
 mod telegram;
 
@@ -76,6 +77,8 @@ pub enum Command {
     Faq(library::FaqArgs),
     /// Reply templates staff post in a chat with /template NAME (/t NAME)
     Templates(library::TemplatesArgs),
+    /// Client satisfaction surveys: start, list, show results, close
+    Surveys(surveys::SurveysArgs),
     /// Inspect client requests
     #[command(subcommand)]
     Requests(admin::RequestsCmd),
@@ -240,6 +243,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Requests(cmd) => admin::requests(&load_config(&cli)?, cmd),
         Command::Faq(args) => library::faq(&load_config(&cli)?, args),
         Command::Templates(args) => library::templates(&load_config(&cli)?, args),
+        Command::Surveys(args) => surveys::run(&load_config(&cli)?, args),
         Command::Telegram(args) => telegram::run(&load_config(&cli)?, args),
         Command::Sync(args) => sync::run(&load_config(&cli)?, args),
         Command::Man(args) => man::run(args),

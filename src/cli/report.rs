@@ -160,7 +160,7 @@ fn digest(config: &Config, args: &DigestArgs) -> anyhow::Result<()> {
     let store = open_store(config)?;
     let conn = store.conn()?;
     let at = args.at.unwrap_or_else(Utc::now);
-    let composed = crate::core::digest::compose(&conn, config, at, &[])?;
+    let composed = crate::core::digest::compose(&conn, config, at)?;
     let text = if args.html {
         composed.html
     } else {

@@ -16,6 +16,7 @@ pub mod pg_backup;
 pub mod postgres;
 mod reader;
 pub mod secret;
+pub mod surveys;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ pub use postgres::{PostgresSettings, SslMode};
 pub use reader::Problem;
 use reader::{Problems, Table, join};
 pub use secret::{Secret, SecretError, credential, credential_in, read_secret_file};
+pub use surveys::SurveySettings;
 
 use crate::domain::calendar::CalendarSpec;
 use crate::domain::classify::Classifier;
@@ -63,6 +65,7 @@ const TOP_KEYS: &[&str] = &[
     "heartbeat",
     "faq",
     "digest",
+    "surveys",
 ];
 const CLASSIFIER_KEYS: &[&str] = &["rules"];
 /// A `[[chats]]` entry's own keys; it also takes every [`POLICY_KEYS`] key.
@@ -131,6 +134,7 @@ pub fn all_keys() -> Vec<String> {
             "heartbeat" => heartbeat::HEARTBEAT_KEYS,
             "faq" => faq::FAQ_KEYS,
             "digest" => digest::DIGEST_KEYS,
+            "surveys" => surveys::SURVEYS_KEYS,
             other => unreachable!("section {other} has no key list in all_keys"),
         };
         out.extend(keys.iter().map(|k| format!("{section}.{k}")));
@@ -213,6 +217,7 @@ pub struct Config {
     pub heartbeat: Option<HeartbeatSettings>,
     pub faq: FaqSettings,
     pub digest: DigestSettings,
+    pub surveys: SurveySettings,
 }
 
 impl Config {
@@ -408,6 +413,13 @@ impl Config {
             digest::DIGEST_KEYS,
         );
         let digest = digest::read_digest(&mut problems, &digest_table);
+        let surveys_table = Table::new(
+            &mut problems,
+            "surveys",
+            top.raw("surveys"),
+            surveys::SURVEYS_KEYS,
+        );
+        let surveys = surveys::read_surveys(&mut problems, &surveys_table);
 
         if !problems.list.is_empty() {
             return Err(ConfigError::Invalid(problems.list));
@@ -430,6 +442,7 @@ impl Config {
             heartbeat,
             faq,
             digest,
+            surveys,
         })
     }
 }

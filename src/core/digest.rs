@@ -1,5 +1,6 @@
 //! The weekly digest's content over the store: last week's SLA report
-//! ([`sla_report`]), the requests open now, and the text
+//! ([`sla_report`]), the requests open now, the survey campaigns of the
+//! week, and the text
 //! ([`crate::domain::digest`]). Sending it is the daemon's digest job;
 //! `buhbot report digest` prints it.
 
@@ -9,7 +10,8 @@ use rusqlite::Connection;
 use super::sla_report::{self, Names, Scope, day_start, figures};
 use crate::config::Config;
 use crate::domain::digest::{Digest, OpenLine, SurveyLine, WaitLine, week_before};
-use crate::store::{StoreError, requests};
+use crate::domain::survey::Results;
+use crate::store::{StoreError, requests, surveys};
 
 /// A digest ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,13 +27,47 @@ fn instant(t: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(t, 0).unwrap_or_default()
 }
 
+/// The survey campaigns that ran in `[from, to)` (started before its end,
+/// not closed before its start), oldest first, with their results so far:
+/// a campaign spans a week or two, so a manager sees it grow and then
+/// its final figures once.
+fn survey_lines(
+    conn: &Connection,
+    tz: chrono_tz::Tz,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<SurveyLine>, StoreError> {
+    let mut lines = Vec::new();
+    for c in surveys::campaigns(conn)? {
+        if c.started_at >= to.timestamp() || c.closed_at.is_some_and(|t| t < from.timestamp()) {
+            continue;
+        }
+        let mut total = Results::default();
+        for r in surveys::results_of(conn, c.id)? {
+            total.merge(&r.results);
+        }
+        let started = instant(c.started_at).with_timezone(&tz).format("%d.%m.%Y");
+        let state = if c.closed_at.is_some() {
+            "завершён"
+        } else {
+            "идёт"
+        };
+        lines.push(SurveyLine {
+            title: format!("опрос №{} от {started} ({state})", c.id),
+            votes: total.total() as usize,
+            average: total.average(),
+            response_percent: total.response_rate().map(|r| r * 100.0),
+        });
+    }
+    Ok(lines)
+}
+
 /// The digest for the last full week before `now` (in the `[calendar]`
 /// timezone), its requests judged as of `now`.
 pub fn compose(
     conn: &Connection,
     config: &Config,
     now: DateTime<Utc>,
-    surveys: &[SurveyLine],
 ) -> Result<Composed, StoreError> {
     let tz = config.calendar.timezone;
     let (monday, sunday) = week_before(tz, now);
@@ -79,7 +115,7 @@ pub fn compose(
         open_now: open.len(),
         open_breached: open.iter().filter(|r| breached(r)).count(),
         oldest_open: &oldest,
-        surveys,
+        surveys: &survey_lines(conn, tz, scope.from, scope.to)?,
         top,
     };
     Ok(Composed {

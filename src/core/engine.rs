@@ -174,6 +174,11 @@ impl Engine {
             .is_some_and(|e| e.paused.contains(&chat))
     }
 
+    /// The `[calendar]` of the configuration (firm-wide schedules).
+    pub fn default_calendar(&self) -> &Arc<Calendar> {
+        &self.default_calendar
+    }
+
     pub fn calendar(&self, chat: i64) -> &Arc<Calendar> {
         self.calendars.get(&chat).unwrap_or(&self.default_calendar)
     }

@@ -156,6 +156,8 @@ pub struct BatchOutcome {
     pub duplicates: usize,
     /// Client messages answered from the FAQ (queued with the batch).
     pub faq_answers: usize,
+    /// Client messages taken as survey comments (replies queued).
+    pub survey_comments: usize,
     /// Chat events that changed the chat settings.
     pub chat_changes: usize,
     /// The earliest new timer, to wake the scheduler if it is sooner.
@@ -237,7 +239,15 @@ pub fn apply_batch(
                 out.answered += r.answered;
                 out.duplicates += usize::from(r.duplicate);
                 out.earliest_at(r.earliest_timer);
-                if let Some(cache) = faq
+                // The live Telegram source (the FAQ cache is only given
+                // there): a voter's next message may be a survey comment,
+                // which is then not looked up in the FAQ.
+                if faq.is_some()
+                    && !r.duplicate
+                    && bot::survey::capture_comment(&tx, &engine, m, now)?.is_some()
+                {
+                    out.survey_comments += 1;
+                } else if let Some(cache) = faq
                     && !r.duplicate
                     && bot::faq::answer(&tx, &engine, cache, m, now)?.is_some()
                 {
@@ -329,7 +339,7 @@ async fn commit(
     if outcome.earliest.is_some() {
         shared.timers_changed.notify_one();
     }
-    if outcome.faq_answers > 0
+    if outcome.faq_answers + outcome.survey_comments > 0
         && let Some(f) = faq
     {
         f.wake.notify_one();

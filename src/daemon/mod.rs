@@ -12,7 +12,8 @@
 //! - [`scheduler`]: durable timers fired when due; [`delivery`]: alerts sent
 //!   through their sinks under one retry policy
 //!   ([`crate::core::delivery`]).
-//! - [`jobs`]: cron jobs (reconciliation, retention, backups).
+//! - [`jobs`]: cron jobs (reconciliation, retention, backups);
+//!   [`surveys`]: the survey campaigns' scheduled steps.
 //! - [`notify`]: sd_notify and the progress-gated watchdog; [`heartbeat`]:
 //!   the external heartbeat URL, called while healthy; [`starts`]: the
 //!   start history and the release and crash-loop notices. The clock and
@@ -34,5 +35,6 @@ pub mod standby;
 pub mod starts;
 pub mod status;
 pub mod supervisor;
+pub mod surveys;
 pub mod telegram;
 mod workers;

@@ -293,6 +293,12 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
     });
     workers.spawn(SchedulerWorker(shared.clone()));
     workers.spawn(DeliveryWorker(shared.clone()));
+    if let Some(t) = telegram.as_ref() {
+        workers.spawn(super::surveys::SurveysWorker {
+            shared: shared.clone(),
+            wake: t.wake.clone(),
+        });
+    }
     match feed {
         Feed::Replay(reader) => {
             drop(tx);

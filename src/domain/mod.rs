@@ -9,4 +9,6 @@ pub mod render;
 pub mod schedule;
 pub mod sla;
 pub mod starts;
+pub mod survey;
+pub mod survey_text;
 pub mod template;

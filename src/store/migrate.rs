@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "library",
         include_str!("../../sql/sqlite/0008_library.sql"),
     ),
+    (
+        9,
+        "surveys",
+        include_str!("../../sql/sqlite/0009_surveys.sql"),
+    ),
 ];
 
 /// What [`migrate`] did.

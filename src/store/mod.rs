@@ -23,6 +23,7 @@ pub mod retention;
 pub mod settings;
 pub mod starts;
 pub mod state;
+pub mod surveys;
 pub mod sync_rows;
 pub mod templates;
 pub mod tg_session;

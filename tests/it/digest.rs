@@ -349,3 +349,48 @@ fn bad_digest_settings_name_the_key_and_the_file() {
         assert!(err.contains(path.to_str().unwrap()), "{err}");
     }
 }
+
+/// The survey section: a campaign that ran in the week, with its votes so
+/// far and its response rate over the chats asked; one closed before the
+/// week is not shown.
+#[tokio::test]
+async fn the_digest_shows_the_surveys_that_ran_in_the_week() {
+    use buhbot::domain::survey::Timeline;
+    use buhbot::store::surveys::{self, StartedBy};
+    let dir = tempfile::tempdir().unwrap();
+    let shared = world(dir.path(), t(MONDAY_9));
+    fill(&shared);
+    {
+        let conn = shared.store.conn().unwrap();
+        let old = Timeline::new(t("2026-11-09T10:00:00+03:00"), 1, 5, 7);
+        let old_id = surveys::create_campaign(&conn, None, StartedBy::Cli, &old)
+            .unwrap()
+            .unwrap();
+        let s = surveys::add_chat(&conn, old_id, CHAT, old.started_at.timestamp()).unwrap();
+        surveys::press(&conn, s, CLIENT, 1, old.started_at.timestamp()).unwrap();
+        assert!(surveys::close(&conn, old_id, t("2026-11-16T10:00:00+03:00").timestamp()).unwrap());
+
+        let week = Timeline::new(t("2026-12-01T10:00:00+03:00"), 1, 5, 7);
+        let id = surveys::create_campaign(&conn, None, StartedBy::Cli, &week)
+            .unwrap()
+            .unwrap();
+        let at = week.started_at.timestamp();
+        let a = surveys::add_chat(&conn, id, CHAT, at).unwrap();
+        surveys::add_chat(&conn, id, OTHER, at).unwrap();
+        surveys::press(&conn, a, CLIENT, 5, at + 60).unwrap();
+        surveys::press(&conn, a, CLIENT + 1, 2, at + 120).unwrap();
+        // Changed from 2 to 3: the effective vote counts.
+        surveys::press(&conn, a, CLIENT + 1, 3, at + 180).unwrap();
+    }
+    let runner = JobRunner::new(shared.clone());
+    runner.run(JobName::Digest, "test").await;
+    let text = &digests(&shared)[0].2;
+    assert!(
+        text.contains(
+            "Опросы клиентов</b>:\n• опрос №2 от 01.12.2026 (идёт): 2 голоса, \
+             средняя оценка 4,00, ответили 50,0 %\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("опрос №1"), "{text}");
+}

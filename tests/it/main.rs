@@ -37,6 +37,7 @@ mod sla;
 mod starts;
 mod store;
 mod stored_values;
+mod surveys;
 mod telegram;
 mod telegram_check;
 mod telegram_live;

@@ -30,7 +30,7 @@ pub async fn run_digest(shared: &Shared) -> Result<DigestRun, JobError> {
         .store
         .run(move |c| {
             Ok((|| -> Result<DigestRun, JobError> {
-                let composed = digest::compose(c, &config, now, &[])?;
+                let composed = digest::compose(c, &config, now)?;
                 let to: BTreeSet<i64> = config
                     .alerts
                     .managers
