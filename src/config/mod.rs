@@ -14,6 +14,7 @@ pub mod heartbeat;
 pub mod pg_backup;
 pub mod postgres;
 mod reader;
+pub mod receipts;
 pub mod secret;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,6 +35,7 @@ pub use pg_backup::PostgresBackupConfig;
 pub use postgres::{PostgresSettings, SslMode};
 pub use reader::Problem;
 use reader::{Problems, Table, join};
+pub use receipts::{MenuSettings, ReceiptsSettings};
 pub use secret::{Secret, SecretError, credential, credential_in, read_secret_file};
 
 use crate::domain::calendar::CalendarSpec;
@@ -60,6 +62,8 @@ const TOP_KEYS: &[&str] = &[
     "postgres",
     "heartbeat",
     "faq",
+    "receipts",
+    "menu",
 ];
 const CLASSIFIER_KEYS: &[&str] = &["rules"];
 /// A `[[chats]]` entry's own keys; it also takes every [`POLICY_KEYS`] key.
@@ -70,6 +74,8 @@ const CHAT_KEYS: &[&str] = &[
     "managers",
     "calendar",
     "faq_stops_sla",
+    "receipts",
+    "out_of_hours_reply",
 ];
 const POLICY_KEYS: &[&str] = &[
     "threshold_minutes",
@@ -127,6 +133,8 @@ pub fn all_keys() -> Vec<String> {
             "postgres" => postgres::POSTGRES_KEYS,
             "heartbeat" => heartbeat::HEARTBEAT_KEYS,
             "faq" => faq::FAQ_KEYS,
+            "receipts" => receipts::RECEIPTS_KEYS,
+            "menu" => receipts::MENU_KEYS,
             other => unreachable!("section {other} has no key list in all_keys"),
         };
         out.extend(keys.iter().map(|k| format!("{section}.{k}")));
@@ -181,6 +189,10 @@ pub struct ChatConfig {
     pub policy: Policy,
     /// `faq_stops_sla`: `None` follows `[faq] stops_sla`.
     pub faq_stops_sla: Option<bool>,
+    /// `receipts`: `None` follows `[receipts] enabled`.
+    pub receipts: Option<bool>,
+    /// `out_of_hours_reply`: `None` follows `[menu] out_of_hours_reply`.
+    pub out_of_hours_reply: Option<bool>,
 }
 
 /// The validated configuration.
@@ -208,6 +220,8 @@ pub struct Config {
     /// Present when `[heartbeat]` has a URL.
     pub heartbeat: Option<HeartbeatSettings>,
     pub faq: FaqSettings,
+    pub receipts: ReceiptsSettings,
+    pub menu: MenuSettings,
 }
 
 impl Config {
@@ -249,6 +263,23 @@ impl Config {
             .get(&chat)
             .and_then(|c| c.faq_stops_sla)
             .unwrap_or(self.faq.stops_sla)
+    }
+
+    /// Whether client files in `chat` are confirmed.
+    pub fn receipts_on(&self, chat: i64) -> bool {
+        self.chats
+            .get(&chat)
+            .and_then(|c| c.receipts)
+            .unwrap_or(self.receipts.enabled)
+    }
+
+    /// Whether requests opened outside working time in `chat` get the
+    /// out-of-hours reply.
+    pub fn out_of_hours_on(&self, chat: i64) -> bool {
+        self.chats
+            .get(&chat)
+            .and_then(|c| c.out_of_hours_reply)
+            .unwrap_or(self.menu.out_of_hours_reply)
     }
 
     pub fn chat_policy(&self, chat: i64) -> Policy {
@@ -396,6 +427,15 @@ impl Config {
         let heartbeat = heartbeat::read(&mut problems, &hb);
         let faq_table = Table::new(&mut problems, "faq", top.raw("faq"), faq::FAQ_KEYS);
         let faq = faq::read_faq(&mut problems, &faq_table);
+        let rc = Table::new(
+            &mut problems,
+            "receipts",
+            top.raw("receipts"),
+            receipts::RECEIPTS_KEYS,
+        );
+        let receipts = receipts::read_receipts(&mut problems, &rc);
+        let mn = Table::new(&mut problems, "menu", top.raw("menu"), receipts::MENU_KEYS);
+        let menu = receipts::read_menu(&mut problems, &mn);
 
         if !problems.list.is_empty() {
             return Err(ConfigError::Invalid(problems.list));
@@ -417,6 +457,8 @@ impl Config {
             postgres,
             heartbeat,
             faq,
+            receipts,
+            menu,
         })
     }
 }
@@ -476,6 +518,8 @@ fn read_chat(
     let calendar = calendar::read(problems, &[global_cal, own_cal], base_dir, xml);
     let policy = read_policy(problems, &[global_sla, t]);
     let faq_stops_sla = t.get::<bool>(problems, "faq_stops_sla");
+    let receipts = t.get::<bool>(problems, "receipts");
+    let out_of_hours_reply = t.get::<bool>(problems, "out_of_hours_reply");
     Some(ChatConfig {
         id: id?,
         title,
@@ -484,5 +528,7 @@ fn read_chat(
         calendar,
         policy,
         faq_stops_sla,
+        receipts,
+        out_of_hours_reply,
     })
 }

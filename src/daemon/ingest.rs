@@ -156,6 +156,10 @@ pub struct BatchOutcome {
     pub duplicates: usize,
     /// Client messages answered from the FAQ (queued with the batch).
     pub faq_answers: usize,
+    /// Client files confirmed (one per burst).
+    pub receipts: usize,
+    /// Requests answered with the out-of-hours reply.
+    pub out_of_hours: usize,
     /// Chat events that changed the chat settings.
     pub chat_changes: usize,
     /// The earliest new timer, to wake the scheduler if it is sooner.
@@ -237,11 +241,20 @@ pub fn apply_batch(
                 out.answered += r.answered;
                 out.duplicates += usize::from(r.duplicate);
                 out.earliest_at(r.earliest_timer);
+                // The bot's answers to clients: live sources only (a
+                // replay never answers).
                 if let Some(cache) = faq
                     && !r.duplicate
-                    && bot::faq::answer(&tx, &engine, cache, m, now)?.is_some()
                 {
-                    out.faq_answers += 1;
+                    if bot::faq::answer(&tx, &engine, cache, m, now)?.is_some() {
+                        out.faq_answers += 1;
+                    }
+                    if bot::receipts::confirm(&tx, &engine, m, now)?.is_some() {
+                        out.receipts += 1;
+                    }
+                    if r.opened > 0 && bot::out_of_hours::reply(&tx, &engine, m, now)? {
+                        out.out_of_hours += 1;
+                    }
                 }
             }
             chat => {
@@ -329,7 +342,7 @@ async fn commit(
     if outcome.earliest.is_some() {
         shared.timers_changed.notify_one();
     }
-    if outcome.faq_answers > 0
+    if outcome.faq_answers + outcome.receipts + outcome.out_of_hours > 0
         && let Some(f) = faq
     {
         f.wake.notify_one();

@@ -4,6 +4,8 @@
 pub mod calendar;
 pub mod classify;
 pub mod faq;
+pub mod hours;
+pub mod receipts;
 pub mod render;
 pub mod schedule;
 pub mod sla;

@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Result;
 use crate::domain::classify::Category;
+use crate::domain::receipts::Attachment;
 use crate::domain::sla::SenderKind;
 
 /// Who sent a logged message, as `messages.sender_kind` holds it (the id
@@ -44,6 +45,8 @@ pub struct LoggedMessage<'a> {
     pub text: &'a str,
     pub reply_to: Option<i64>,
     pub has_media: bool,
+    /// A document or photo: (kind, file name, size).
+    pub attachment: Option<&'a Attachment>,
     pub service: bool,
     pub logged_at: i64,
 }
@@ -55,8 +58,9 @@ pub fn insert(conn: &Connection, m: &LoggedMessage<'_>) -> Result<bool> {
     let n = conn
         .prepare_cached(
             "INSERT INTO messages (chat_id, message_id, edit_version, date, sender_id, sender_kind,
-                 sender_name, text, reply_to, has_media, service, logged_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 sender_name, text, reply_to, has_media, service, logged_at,
+                 media_kind, file_name, file_size)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![
@@ -71,7 +75,12 @@ pub fn insert(conn: &Connection, m: &LoggedMessage<'_>) -> Result<bool> {
             m.reply_to,
             m.has_media,
             m.service,
-            m.logged_at
+            m.logged_at,
+            m.attachment.map(|a| a.kind.as_str()),
+            m.attachment.and_then(|a| a.file_name.as_deref()),
+            m.attachment
+                .and_then(|a| a.size)
+                .and_then(|s| i64::try_from(s).ok()),
         ])?;
     Ok(n == 1)
 }

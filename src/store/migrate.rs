@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "library",
         include_str!("../../sql/sqlite/0008_library.sql"),
     ),
+    (
+        10,
+        "receipts_menu",
+        include_str!("../../sql/sqlite/0010_receipts_menu.sql"),
+    ),
 ];
 
 /// What [`migrate`] did.

@@ -9,6 +9,7 @@
 pub mod codec;
 
 pub mod alerts;
+pub mod chat_options;
 pub mod chats;
 pub mod deliveries;
 pub mod faq;

@@ -28,6 +28,7 @@ mod metrics;
 mod outbound;
 mod pg;
 mod prometheus;
+mod receipts;
 mod replay;
 mod replay_cli;
 mod replay_shapes;
@@ -77,6 +78,7 @@ pub fn user_message(
         text: text.into(),
         reply_to: None,
         has_media: false,
+        attachment: None,
         service: false,
     }
 }
