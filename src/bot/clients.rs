@@ -1,5 +1,5 @@
-//! What the bot's client helpers (file receipts, the out-of-hours reply)
-//! share: which messages are a client's in a monitored group, and queueing
+//! What the bot's client helpers (FAQ answers, file receipts, the
+//! out-of-hours reply) share: which messages are a client's in a monitored group, and queueing
 //! a plain message in the ingest transaction.
 
 use std::sync::Arc;
@@ -14,19 +14,13 @@ use crate::domain::sla::SenderKind;
 use crate::store::Result;
 use crate::store::outbound::{self as queue, NewOutbound};
 
-/// A client's new message in a monitored group: (chat, user) and the
-/// effective settings it was judged on. `None` for staff (the firm's users,
-/// any chat's accountants and managers), edits, service messages, private
-/// chats, commands and chats outside the configuration, and for a late
-/// message of a group that became a supergroup (it cannot be replied to
-/// there).
-pub fn client_message(
-    conn: &Connection,
-    engine: &Engine,
-    m: &MessageEvent,
-) -> Result<Option<(i64, i64, Arc<Effective>)>> {
+/// A user's new message in a monitored group, before any store read:
+/// (chat, user). `None` for edits, service messages, private chats,
+/// commands, chats outside the configuration, and a late message of a
+/// group that became a supergroup (it cannot be replied to there).
+pub fn group_message(engine: &Engine, m: &MessageEvent) -> Option<(i64, i64)> {
     let SenderKind::User(user) = m.sender else {
-        return Ok(None);
+        return None;
     };
     let chat = engine.current_id(m.chat_id);
     if chat != m.chat_id
@@ -36,8 +30,22 @@ pub fn client_message(
         || m.text.trim_start().starts_with('/')
         || !engine.config.chats.contains_key(&chat)
     {
-        return Ok(None);
+        return None;
     }
+    Some((chat, user))
+}
+
+/// A client's new message in a monitored group ([`group_message`] whose
+/// sender is not staff: the firm's users, any chat's accountants and
+/// managers): (chat, user) and the effective settings it was judged on.
+pub fn client_message(
+    conn: &Connection,
+    engine: &Engine,
+    m: &MessageEvent,
+) -> Result<Option<(i64, i64, Arc<Effective>)>> {
+    let Some((chat, user)) = group_message(engine, m) else {
+        return Ok(None);
+    };
     let eff = engine.effective(conn)?;
     if auth::role_of(conn, &eff, user)?.is_staff() {
         return Ok(None);

@@ -83,6 +83,25 @@ pub fn user_message(
     }
 }
 
+/// One message through the ingest batch as of its own date, as from a live
+/// source when `cache` is given (the bot answers clients), as from a replay
+/// otherwise.
+pub fn apply_one(
+    env: &StaffEnv,
+    ev: buhbot::core::event::MessageEvent,
+    cache: Option<&buhbot::bot::faq::FaqCache>,
+) -> buhbot::daemon::ingest::BatchOutcome {
+    let now = ev.date;
+    let batch = [buhbot::core::event::Event {
+        kind: buhbot::core::event::EventKind::Message(ev),
+        position: "1".into(),
+    }];
+    let mut conn = env.store.conn().unwrap();
+    let engine = std::sync::Arc::new(env.engine());
+    buhbot::daemon::ingest::apply_batch(&mut conn, engine, &batch, "telegram", now, false, cache)
+        .unwrap()
+}
+
 /// Ingests one event in its own write transaction, as of its own date.
 pub fn ingest_one(
     store: &buhbot::store::Store,

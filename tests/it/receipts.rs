@@ -3,11 +3,9 @@
 //! Telegram fake; the working-hours texts over a chat's calendar with a
 //! holiday; the per-chat switches through `buhbot chats set|show`.
 
-use std::sync::Arc;
-
 use buhbot::bot::faq::FaqCache;
-use buhbot::core::event::{Event, EventKind, MessageEvent};
-use buhbot::daemon::ingest::{BatchOutcome, apply_batch};
+use buhbot::core::event::MessageEvent;
+use buhbot::daemon::ingest::BatchOutcome;
 use buhbot::domain::hours::{Hours, hours_html, status};
 use buhbot::domain::receipts::{Attachment, AttachmentKind};
 use buhbot::store::chat_options::{self, OptionsChange};
@@ -48,23 +46,7 @@ impl Env {
 
     /// One message through the ingest transaction as on a live source.
     fn feed(&self, ev: MessageEvent) -> BatchOutcome {
-        let now = ev.date;
-        let batch = [Event {
-            kind: EventKind::Message(ev),
-            position: "1".into(),
-        }];
-        let mut conn = self.env.store.conn().unwrap();
-        let engine = Arc::new(self.env.engine());
-        apply_batch(
-            &mut conn,
-            engine,
-            &batch,
-            "telegram",
-            now,
-            false,
-            Some(&self.cache),
-        )
-        .unwrap()
+        crate::apply_one(&self.env, ev, Some(&self.cache))
     }
 
     fn file(&self, chat: i64, id: i64, from: i64, at: &str, kind: AttachmentKind) -> usize {
