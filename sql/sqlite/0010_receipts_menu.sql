@@ -34,3 +34,31 @@ CREATE TABLE out_of_hours_replies (
     replied_at  INTEGER NOT NULL,
     PRIMARY KEY (chat_id, user_id, opening_at)
 ) WITHOUT ROWID;
+
+-- "Contact the accountant" presses of the client menu: one open contact
+-- per client per chat; its escalation steps are driven by next_step_at
+-- (the accountants are told first, then the chat's managers, then the
+-- firm's managers, [menu] contact_escalate_minutes apart). Closed when a
+-- staff member writes in the chat or presses "Беру", or after the last
+-- level's wait ran out.
+CREATE TABLE menu_contacts (
+    id            INTEGER PRIMARY KEY,
+    chat_id       INTEGER NOT NULL,
+    client_id     INTEGER NOT NULL,
+    client_name   TEXT,
+    -- The menu message the button was pressed on (linked to in notices).
+    message_id    INTEGER NOT NULL,
+    opened_at     INTEGER NOT NULL,
+    -- The last level told: 1 accountants, 2 the chat's managers, 3 the
+    -- firm's managers.
+    level         INTEGER NOT NULL CHECK (level BETWEEN 1 AND 3),
+    next_step_at  INTEGER,
+    closed_at     INTEGER,
+    closed_by     INTEGER,
+    outcome       TEXT CHECK (outcome IN ('answered', 'taken', 'expired')),
+    CHECK ((closed_at IS NULL) = (outcome IS NULL))
+);
+CREATE UNIQUE INDEX menu_contacts_open ON menu_contacts (chat_id, client_id)
+    WHERE closed_at IS NULL;
+CREATE INDEX menu_contacts_due ON menu_contacts (next_step_at)
+    WHERE next_step_at IS NOT NULL;

@@ -7,6 +7,9 @@
 //! queues them in the same transaction ([`CallbackOutcome::enqueue`]),
 //! commits, then answers the query.
 //!
+//! Presses of the client menu's buttons (their own callback codes) are
+//! handed to [`super::menu::on_press`].
+//!
 //! Idempotent by construction: a request closes once (a second "resolve"
 //! finds it closed), reminders and edits have dedupe keys, and a press on a
 //! closed request only re-queues the final edit under the same key.
@@ -17,63 +20,17 @@ use rusqlite::Connection;
 
 use super::auth;
 use super::buttons::{self, Action, NOTIFY};
+use super::press::display_name;
+pub use super::press::{CallbackOutcome, CallbackPress};
 use crate::core::effective::Effective;
 use crate::core::engine::{Engine, at};
 use crate::domain::render::{escape_html, plural};
 use crate::domain::sla::{Closing, RequestStatus};
 use crate::metrics::catalogue as m;
 use crate::store::requests::RequestRow;
-use crate::store::{self, requests, users};
-use crate::telegram::outbound::queue::{self, EnqueueError, Enqueued, NewOutbound};
+use crate::store::{self, requests};
+use crate::telegram::outbound::queue::{self, NewOutbound};
 use crate::telegram::outbound::{Button, Kind};
-
-/// One press of an inline button, as the transport received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallbackPress {
-    pub query_id: i64,
-    /// The chat of the pressed message: the presser's private chat.
-    pub chat_id: i64,
-    /// Telegram's id of the pressed (alert) message.
-    pub message_id: i64,
-    pub user_id: i64,
-    pub data: Vec<u8>,
-}
-
-/// What to do about a press.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallbackOutcome {
-    /// The toast (plain text, not HTML).
-    pub answer: String,
-    /// Show the answer as a dialog rather than a toast.
-    pub alert: bool,
-    /// Edits and reminders to queue in the same transaction.
-    pub queue: Vec<NewOutbound>,
-    /// Whether the store changed (a request resolved, reminders queued).
-    pub changed: bool,
-}
-
-impl CallbackOutcome {
-    fn toast(answer: impl Into<String>) -> CallbackOutcome {
-        CallbackOutcome {
-            answer: answer.into(),
-            alert: false,
-            queue: Vec::new(),
-            changed: false,
-        }
-    }
-
-    /// Queues [`Self::queue`]; returns how many rows were new (a repeated
-    /// press finds them queued already).
-    pub fn enqueue(&self, conn: &Connection, now: i64) -> Result<usize, EnqueueError> {
-        let mut new = 0;
-        for msg in &self.queue {
-            if let Enqueued::New(_) = queue::enqueue(conn, msg, now)? {
-                new += 1;
-            }
-        }
-        Ok(new)
-    }
-}
 
 pub const STALE: &str = "Эта кнопка устарела. Пожалуйста, откройте свежее уведомление.";
 pub const NOT_FOUND: &str = "Запрос не найден.";
@@ -93,15 +50,6 @@ fn short_time(secs: i64, tz: Tz) -> String {
         .to_string()
 }
 
-/// A staff member's name for texts (plain; escape for HTML).
-fn display_name(conn: &Connection, user: i64) -> store::Result<String> {
-    Ok(match users::get(conn, user)? {
-        Some(u) if !u.name.trim().is_empty() => u.name.trim().to_string(),
-        Some(u) => u.username.map_or(format!("id {user}"), |n| format!("@{n}")),
-        None => format!("id {user}"),
-    })
-}
-
 /// Handles one press; see the module documentation.
 pub fn on_callback(
     conn: &Connection,
@@ -109,6 +57,9 @@ pub fn on_callback(
     press: &CallbackPress,
     now: DateTime<Utc>,
 ) -> store::Result<CallbackOutcome> {
+    if let Some(action) = super::menu::MenuAction::decode(&press.data) {
+        return super::menu::on_press(conn, engine, press, action, now);
+    }
     let Some(action) = Action::decode(&press.data) else {
         tracing::debug!(
             user = press.user_id,

@@ -1,10 +1,10 @@
 //! `[receipts]` and `[menu]`: the bot's client-facing helpers (issue 13):
-//! file receipts and the out-of-hours auto-reply.
+//! file receipts, the client menu and the out-of-hours auto-reply.
 
 use super::reader::{Problems, Table};
 
 pub const RECEIPTS_KEYS: &[&str] = &["enabled", "burst_seconds", "notify_accountant"];
-pub const MENU_KEYS: &[&str] = &["out_of_hours_reply"];
+pub const MENU_KEYS: &[&str] = &["enabled", "contact_escalate_minutes", "out_of_hours_reply"];
 
 /// How client files are confirmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,19 +42,39 @@ pub fn read_receipts(problems: &mut Problems<'_>, t: &Table<'_>) -> ReceiptsSett
     }
 }
 
-/// `[menu]`: the client menu's settings; so far the out-of-hours reply
-/// (the `/menu` command itself is not implemented yet).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `[menu]`: the client menu (`/menu` in a chat) and the out-of-hours
+/// reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MenuSettings {
+    /// Whether `/menu` posts the menu (off: the command is ignored).
+    pub enabled: bool,
+    /// How long "contact the accountant" waits for a staff answer before
+    /// the next level is told (accountants, the chat's managers, the
+    /// firm's managers).
+    pub contact_escalate_minutes: u32,
     /// The default for every chat (per chat: `[[chats]]
     /// out_of_hours_reply`, or `buhbot chats set ID --out-of-hours-reply`).
     /// Off by default.
     pub out_of_hours_reply: bool,
 }
 
+impl Default for MenuSettings {
+    fn default() -> Self {
+        MenuSettings {
+            enabled: true,
+            contact_escalate_minutes: 30,
+            out_of_hours_reply: false,
+        }
+    }
+}
+
 pub fn read_menu(problems: &mut Problems<'_>, t: &Table<'_>) -> MenuSettings {
     let d = MenuSettings::default();
     MenuSettings {
+        enabled: t.get(problems, "enabled").unwrap_or(d.enabled),
+        contact_escalate_minutes: t
+            .int_in(problems, "contact_escalate_minutes", 1..=1_440)
+            .unwrap_or(d.contact_escalate_minutes),
         out_of_hours_reply: t
             .get(problems, "out_of_hours_reply")
             .unwrap_or(d.out_of_hours_reply),

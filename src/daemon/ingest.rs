@@ -160,6 +160,8 @@ pub struct BatchOutcome {
     pub receipts: usize,
     /// Requests answered with the out-of-hours reply.
     pub out_of_hours: usize,
+    /// Client menu contacts closed by a staff member's message.
+    pub contacts_answered: usize,
     /// Chat events that changed the chat settings.
     pub chat_changes: usize,
     /// The earliest new timer, to wake the scheduler if it is sooner.
@@ -255,6 +257,7 @@ pub fn apply_batch(
                     if r.opened > 0 && bot::out_of_hours::reply(&tx, &engine, m, now)? {
                         out.out_of_hours += 1;
                     }
+                    out.contacts_answered += bot::menu::staff_answered(&tx, &engine, m, now)?;
                 }
             }
             chat => {

@@ -183,3 +183,23 @@ pub fn move_chat(conn: &Connection, old: i64, new: i64) -> Result<usize> {
         params![old, new],
     )?)
 }
+
+/// A user's latest text in a chat (not a command), with the name they
+/// wrote under: what a notice about them quotes.
+pub fn last_text_of(
+    conn: &Connection,
+    chat_id: i64,
+    user: i64,
+) -> Result<Option<(String, Option<String>)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT text, sender_name FROM messages
+             WHERE chat_id = ?1 AND sender_id = ?2 AND sender_kind = ?3 AND edit_version = 0
+                   AND service = 0 AND text <> '' AND substr(text, 1, 1) <> '/'
+             ORDER BY date DESC, message_id DESC LIMIT 1",
+        )?
+        .query_row(params![chat_id, user, SenderType::User], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
+}

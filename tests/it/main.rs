@@ -24,6 +24,7 @@ mod heartbeat;
 mod jobs;
 mod layers;
 mod man;
+mod menu;
 mod metrics;
 mod outbound;
 mod pg;
@@ -154,6 +155,14 @@ impl StaffEnv {
             store,
             config,
         }
+    }
+
+    /// The store opened afresh on the same file, as after a daemon
+    /// restart (the old handle is dropped).
+    pub fn reopen(&mut self) {
+        let (store, _) =
+            buhbot::store::Store::open_migrated(&self._dir.path().join("b.db")).unwrap();
+        self.store = store;
     }
 
     /// The engine over the configuration and the store, as the daemon

@@ -1,0 +1,66 @@
+//! One press of an inline button and what to do about it: shared by the
+//! alert buttons ([`super::callback`]) and the client menu
+//! ([`super::menu`]).
+
+use rusqlite::Connection;
+
+use crate::store::{self, users};
+use crate::telegram::outbound::queue::{self, EnqueueError, Enqueued, NewOutbound};
+
+/// One press of an inline button, as the transport received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackPress {
+    pub query_id: i64,
+    /// The chat of the pressed message: the presser's private chat for an
+    /// alert, the group for the client menu.
+    pub chat_id: i64,
+    /// Telegram's id of the pressed message.
+    pub message_id: i64,
+    pub user_id: i64,
+    pub data: Vec<u8>,
+}
+
+/// What to do about a press.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackOutcome {
+    /// The toast (plain text, not HTML).
+    pub answer: String,
+    /// Show the answer as a dialog rather than a toast.
+    pub alert: bool,
+    /// Edits and reminders to queue in the same transaction.
+    pub queue: Vec<NewOutbound>,
+    /// Whether the store changed (a request resolved, reminders queued).
+    pub changed: bool,
+}
+
+impl CallbackOutcome {
+    pub(super) fn toast(answer: impl Into<String>) -> CallbackOutcome {
+        CallbackOutcome {
+            answer: answer.into(),
+            alert: false,
+            queue: Vec::new(),
+            changed: false,
+        }
+    }
+
+    /// Queues [`Self::queue`]; returns how many rows were new (a repeated
+    /// press finds them queued already).
+    pub fn enqueue(&self, conn: &Connection, now: i64) -> Result<usize, EnqueueError> {
+        let mut new = 0;
+        for msg in &self.queue {
+            if let Enqueued::New(_) = queue::enqueue(conn, msg, now)? {
+                new += 1;
+            }
+        }
+        Ok(new)
+    }
+}
+
+/// A staff member's name for texts (plain; escape for HTML).
+pub fn display_name(conn: &Connection, user: i64) -> store::Result<String> {
+    Ok(match users::get(conn, user)? {
+        Some(u) if !u.name.trim().is_empty() => u.name.trim().to_string(),
+        Some(u) => u.username.map_or(format!("id {user}"), |n| format!("@{n}")),
+        None => format!("id {user}"),
+    })
+}
