@@ -19,6 +19,11 @@ use crate::store::outbound::{self as queue, NewOutbound};
 /// commands, chats outside the configuration, and a late message of a
 /// group that became a supergroup (it cannot be replied to there).
 pub fn group_message(engine: &Engine, m: &MessageEvent) -> Option<(i64, i64)> {
+    group_post(engine, m).filter(|_| !m.text.trim_start().starts_with('/'))
+}
+
+/// [`group_message`], commands included.
+pub fn group_post(engine: &Engine, m: &MessageEvent) -> Option<(i64, i64)> {
     let SenderKind::User(user) = m.sender else {
         return None;
     };
@@ -27,7 +32,6 @@ pub fn group_message(engine: &Engine, m: &MessageEvent) -> Option<(i64, i64)> {
         || m.edit_version != 0
         || m.service
         || chat > 0
-        || m.text.trim_start().starts_with('/')
         || !engine.config.chats.contains_key(&chat)
     {
         return None;

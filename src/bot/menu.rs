@@ -26,7 +26,7 @@ use super::auth::{self, Role};
 use super::buttons::{chat_link, url_row};
 use super::clients;
 use super::press::{CallbackOutcome, CallbackPress, display_name};
-use super::{CommandContext, Reply};
+use super::{Command, CommandContext, Reply};
 use crate::core::effective::Effective;
 use crate::core::engine::{Engine, at};
 use crate::core::event::MessageEvent;
@@ -514,16 +514,21 @@ pub fn escalate_due(
 }
 
 /// A staff member's message in a chat answers its open contacts (written
-/// after they opened). Returns how many closed.
+/// after they opened); so does `/t NAME` (the bot posts the template for
+/// them), not other commands. Returns how many closed.
 pub fn staff_answered(
     conn: &Connection,
     engine: &Engine,
     m: &MessageEvent,
     now: DateTime<Utc>,
 ) -> store::Result<usize> {
-    let Some((chat, user)) = clients::group_message(engine, m) else {
+    let Some((chat, user)) = clients::group_post(engine, m) else {
         return Ok(0);
     };
+    let command = m.text.trim_start().starts_with('/');
+    if command && !matches!(super::parse(&m.text, None), Ok(Some(Command::Template(_)))) {
+        return Ok(0);
+    }
     if !contacts::any_open(conn, chat)? {
         return Ok(0);
     }

@@ -494,3 +494,40 @@ fn bad_menu_values_are_configuration_errors() {
     assert!(d.enabled && !d.out_of_hours_reply);
     assert_eq!(d.contact_escalate_minutes, 30);
 }
+
+/// A staff member's template (`/t NAME`) answers the contact like a
+/// message; other commands do not. Out of hours, the client's confirmation
+/// names the next opening.
+#[test]
+fn a_template_answers_and_out_of_hours_the_client_is_told_when() {
+    let e = Env::new();
+    let t0 = t("2025-01-14T12:00:00+03:00"); // the holiday
+    e.press(CHAT, CLIENT, "mc", t0);
+    let ack = &e.queued("contact:1:ack")[0].1;
+    assert!(
+        ack.contains("Сейчас нерабочее время, ближайшее начало работы: завтра в 09:00."),
+        "{ack}"
+    );
+    e.say(CHAT, 5, ACC, t0 + Duration::minutes(1), "/diagnose");
+    let conn = e.0.store.conn().unwrap();
+    assert!(contacts::open_of(&conn, CHAT, CLIENT).unwrap().is_some());
+    e.say(CHAT, 6, ACC, t0 + Duration::minutes(2), "/t Готово");
+    assert!(contacts::open_of(&conn, CHAT, CLIENT).unwrap().is_none());
+    assert_eq!(e.step(t0 + Duration::minutes(30)), Escalated::default());
+}
+
+/// `[menu] enabled = false`: `/menu` says the menu is off, and a button of
+/// an old menu does nothing.
+#[test]
+fn a_disabled_menu_posts_nothing() {
+    let e = Env(crate::StaffEnv::new(
+        &format!("[menu]\nenabled = false\n[[chats]]\nid = {CHAT}\naccountants = [{ACC}]\n"),
+        &[],
+    ));
+    let reply = e.command(CLIENT, CHAT, "/menu");
+    assert_eq!(reply.text_html, menu::DISABLED);
+    assert!(reply.buttons.is_empty());
+    let out = e.press(CHAT, CLIENT, "mc", t("2025-01-13T10:00:00+03:00"));
+    assert_eq!(out.answer, menu::DISABLED);
+    assert!(out.queue.is_empty() && e.notified().is_empty());
+}
