@@ -225,7 +225,8 @@ fn migration_4_retypes_old_deliveries() {
             (5, "sync"),
             (6, "pull"),
             (7, "starts"),
-            (8, "library")
+            (8, "library"),
+            (10, "receipts_menu")
         ]
     );
     let get = |id| delivery_by(&store, id);
