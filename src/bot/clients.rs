@@ -1,6 +1,7 @@
 //! What the bot's client helpers (FAQ answers, file receipts, the
-//! out-of-hours reply) share: which messages are a client's in a monitored group, and queueing
-//! a plain message in the ingest transaction.
+//! out-of-hours reply, the menu's contacts) share: which messages are a
+//! client's in a monitored group, and queueing a plain message in the
+//! ingest transaction.
 
 use std::sync::Arc;
 

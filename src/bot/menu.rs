@@ -149,32 +149,27 @@ pub fn on_press(
     now: DateTime<Utc>,
 ) -> store::Result<CallbackOutcome> {
     let eff = engine.effective(conn)?;
-    if let MenuAction::Take(id) = action {
-        return take(conn, &eff, press, id, now);
-    }
     let chat = engine.current_id(press.chat_id);
-    if !eff.config.menu.enabled {
+    // «Беру» is pressed in a private chat, on a notice.
+    let group_button = !matches!(action, MenuAction::Take(_));
+    if group_button && !eff.config.menu.enabled {
         return Ok(CallbackOutcome::toast(DISABLED));
     }
-    if !eff.config.chats.contains_key(&chat) {
+    if group_button && !eff.config.chats.contains_key(&chat) {
         return Ok(CallbackOutcome::toast(NOT_MONITORED));
     }
-    // One post per kind per presser per minute: a client tapping a button
-    // again and again does not flood the chat.
-    let minute = now.timestamp() / 60;
-    let post = |key: String, text: String| {
-        let mut msg = NewOutbound::new(key, chat, Kind::Reply, text);
-        msg.reply_to = Some(press.message_id);
-        msg
-    };
-    let (answer, msg) = match action {
-        MenuAction::Hours => (
-            "Часы работы отправлены в чат.".to_string(),
-            post(
-                format!("menu:hours:{chat}:{}:{minute}", press.user_id),
-                hours_html(engine.calendar(chat), now),
-            ),
-        ),
+    match action {
+        MenuAction::Contact => contact(conn, engine, &eff, press, chat, now),
+        MenuAction::Take(id) => take(conn, &eff, press, id, now),
+        MenuAction::Hours => Ok(post(
+            press,
+            chat,
+            "hours",
+            "Часы работы отправлены в чат.",
+            hours_html(engine.calendar(chat), now),
+            Vec::new(),
+            now,
+        )),
         MenuAction::Faq => {
             let entries: Vec<faq::FaqRow> =
                 faq::list(conn)?.into_iter().filter(|e| e.enabled).collect();
@@ -182,9 +177,8 @@ pub fn on_press(
                 return Ok(CallbackOutcome::toast(NO_FAQ));
             }
             let (text, keyboard) = faq_list(&entries);
-            let mut msg = post(format!("menu:faq:{chat}:{}:{minute}", press.user_id), text);
-            msg.buttons = keyboard;
-            ("Список вопросов отправлен в чат.".to_string(), msg)
+            let toast = "Список вопросов отправлен в чат.";
+            Ok(post(press, chat, "faq", toast, text, keyboard, now))
         }
         MenuAction::Answer(id) => {
             let Some(entry) = faq::get(conn, id)?.filter(|e| e.enabled) else {
@@ -195,18 +189,35 @@ pub fn on_press(
                 escape_html(&clip(&entry.question, 300)),
                 escape_html(&clip(&entry.answer, TEXT_MAX))
             );
-            let key = format!("menu:answer:{chat}:{id}:{}:{minute}", press.user_id);
-            (POSTED.to_string(), post(key, text))
+            let kind = format!("answer:{id}");
+            Ok(post(press, chat, &kind, POSTED, text, Vec::new(), now))
         }
-        MenuAction::Contact => return contact(conn, engine, &eff, press, chat, now),
-        MenuAction::Take(_) => unreachable!("handled above"),
-    };
-    Ok(CallbackOutcome {
-        answer,
+    }
+}
+
+/// A post in the chat replying to the menu. One per `kind` per presser
+/// per minute (the dedupe key): a client tapping a button again and again
+/// does not flood the chat, and a redelivered press posts nothing new.
+fn post(
+    press: &CallbackPress,
+    chat: i64,
+    kind: &str,
+    toast: &str,
+    text: String,
+    buttons: Vec<Vec<Button>>,
+    now: DateTime<Utc>,
+) -> CallbackOutcome {
+    let minute = now.timestamp() / 60;
+    let key = format!("menu:{kind}:{chat}:{}:{minute}", press.user_id);
+    let mut msg = NewOutbound::new(key, chat, Kind::Reply, text);
+    msg.reply_to = Some(press.message_id);
+    msg.buttons = buttons;
+    CallbackOutcome {
+        answer: toast.to_string(),
         alert: false,
         queue: vec![msg],
         changed: true,
-    })
+    }
 }
 
 /// `s` cut to at most `max` characters, with an ellipsis when cut.
