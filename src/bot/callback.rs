@@ -57,7 +57,7 @@ pub fn on_callback(
     press: &CallbackPress,
     now: DateTime<Utc>,
 ) -> store::Result<CallbackOutcome> {
-    if let Some(action) = super::menu::MenuAction::decode(&press.data) {
+    if let Some(action) = super::buttons::MenuAction::decode(&press.data) {
         return super::menu::on_press(conn, engine, press, action, now);
     }
     let Some(action) = Action::decode(&press.data) else {

@@ -13,6 +13,7 @@ pub(crate) mod auth;
 pub mod buttons;
 pub mod callback;
 mod clients;
+pub mod contact;
 pub mod faq;
 pub mod handle;
 pub mod menu;

@@ -257,7 +257,7 @@ pub fn apply_batch(
                     if r.opened > 0 && bot::out_of_hours::reply(&tx, &engine, m, now)? {
                         out.out_of_hours += 1;
                     }
-                    out.contacts_answered += bot::menu::staff_answered(&tx, &engine, m, now)?;
+                    out.contacts_answered += bot::contact::staff_answered(&tx, &engine, m, now)?;
                 }
             }
             chat => {

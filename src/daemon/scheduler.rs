@@ -74,7 +74,7 @@ async fn fire_due(shared: &Arc<Shared>, upto: i64) -> Result<(), store::StoreErr
         .run(move |conn| {
             let tx = crate::store::write_tx(conn)?;
             let fired = engine.fire_due(&tx, upto, now)?;
-            crate::bot::menu::escalate_due(&tx, &engine, upto, now)?;
+            crate::bot::contact::escalate_due(&tx, &engine, upto, now)?;
             tx.commit()?;
             Ok(fired)
         })

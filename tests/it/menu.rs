@@ -8,8 +8,10 @@
 //! nobody skipped, a repeated press not re-notifying, and a restart (or a
 //! crash mid-step) between steps losing and repeating nothing.
 
+use buhbot::bot::buttons::MenuAction;
 use buhbot::bot::callback::{CallbackOutcome, CallbackPress, on_callback};
-use buhbot::bot::menu::{self, Escalated, MenuAction};
+use buhbot::bot::contact::{self, Escalated};
+use buhbot::bot::menu;
 use buhbot::bot::{Command, CommandContext, handle, parse};
 use buhbot::store::{contacts, faq, write_tx};
 use buhbot::telegram::outbound::queue;
@@ -92,7 +94,7 @@ impl Env {
         let engine = self.0.engine();
         let mut conn = self.0.store.conn().unwrap();
         let tx = write_tx(&mut conn).unwrap();
-        let out = menu::escalate_due(&tx, &engine, now.timestamp(), now).unwrap();
+        let out = contact::escalate_due(&tx, &engine, now.timestamp(), now).unwrap();
         tx.commit().unwrap();
         out
     }
@@ -164,7 +166,7 @@ async fn menu_posts_the_three_buttons() {
     let reply = e.command(CLIENT, CHAT, "/menu@buhbot_bot");
     assert_eq!(reply.text_html, menu::MENU_HTML);
     let want = vec![
-        (menu::CONTACT.to_string(), "mc".to_string()),
+        (contact::CONTACT.to_string(), "mc".to_string()),
         (menu::HOURS.to_string(), "mh".to_string()),
         (menu::FAQ.to_string(), "mf".to_string()),
     ];
@@ -321,7 +323,7 @@ fn contact_escalates_accountant_then_chat_manager_then_managers() {
         "Нужна справка о доходах",
     );
     let out = e.press(CHAT, CLIENT, "mc", t0);
-    assert_eq!(out.answer, menu::CONTACTED);
+    assert_eq!(out.answer, contact::CONTACTED);
     assert_eq!(e.notified(), vec![ACC]);
     let notice = &e.queued(&format!("contact:1:1:{ACC}"))[0].1;
     assert!(
@@ -338,7 +340,7 @@ fn contact_escalates_accountant_then_chat_manager_then_managers() {
     );
 
     // A repeated press while open: told, nobody notified again.
-    assert_eq!(e.press(CHAT, CLIENT, "mc", min(5)).answer, menu::ALREADY);
+    assert_eq!(e.press(CHAT, CLIENT, "mc", min(5)).answer, contact::ALREADY);
     assert_eq!(e.notified(), vec![ACC]);
     // Another client's press is their own contact.
     e.press(CHAT, OTHER_CLIENT, "mc", min(6));
@@ -407,15 +409,15 @@ fn take_stops_the_chain_and_tells_the_client() {
     e.press(CHAT, CLIENT, "mc", t0);
     // A client cannot take it; the accountant can, from the notice.
     let refused = e.press(CLIENT, CLIENT, "mt:1", t0 + Duration::minutes(1));
-    assert_eq!(refused.answer, menu::REFUSED_TAKE);
+    assert_eq!(refused.answer, contact::REFUSED_TAKE);
     let out = e.press(ACC, ACC, "mt:1", t0 + Duration::minutes(2));
-    assert_eq!(out.answer, menu::TAKEN);
+    assert_eq!(out.answer, contact::TAKEN);
     let taken = e.queued("contact:1:taken");
     assert_eq!(taken[0].0, CHAT);
     assert!(taken[0].1.contains("Иванова занимается вашим вопросом"));
     assert_eq!(
         e.press(ACC, ACC, "mt:1", t0 + Duration::minutes(3)).answer,
-        menu::CLOSED
+        contact::CLOSED
     );
     assert_eq!(e.step(t0 + Duration::minutes(30)), Escalated::default());
     assert_eq!(e.notified(), vec![ACC]);
@@ -425,7 +427,7 @@ fn take_stops_the_chain_and_tells_the_client() {
 fn staff_pressing_contact_get_a_note_not_a_contact() {
     let e = Env::new();
     let out = e.press(CHAT, ACC, "mc", t("2025-01-13T10:00:00+03:00"));
-    assert_eq!(out.answer, menu::STAFF_CONTACT);
+    assert_eq!(out.answer, contact::STAFF_CONTACT);
     assert!(out.alert && !out.changed);
     assert!(e.notified().is_empty());
 }
@@ -440,7 +442,7 @@ fn a_restart_between_steps_loses_and_repeats_nothing() {
         let engine = e.0.engine();
         let mut conn = e.0.store.conn().unwrap();
         let tx = write_tx(&mut conn).unwrap();
-        let s = menu::escalate_due(&tx, &engine, t0.timestamp() + 1800, t0).unwrap();
+        let s = contact::escalate_due(&tx, &engine, t0.timestamp() + 1800, t0).unwrap();
         assert_eq!(s.notices, 1);
         drop(tx);
     }

@@ -788,7 +788,7 @@ async fn the_menu_contact_escalates_through_the_timer_loop() {
     let peer = super::telegram::peer_chat(GROUP);
     p.feed(vec![press_in(peer.clone(), 1, CLIENT, "mc")]).await;
     wait_for("the press's answer", || p.api.answers().len() == 1).await;
-    assert_eq!(p.api.answers()[0].text, buhbot::bot::menu::CONTACTED);
+    assert_eq!(p.api.answers()[0].text, buhbot::bot::contact::CONTACTED);
     let notice = |u: i64| {
         format!("SELECT count(*) FROM outbound_messages WHERE dedupe_key LIKE 'contact:%:{u}'")
     };
@@ -796,7 +796,7 @@ async fn the_menu_contact_escalates_through_the_timer_loop() {
     // Pressed again: on its way, nobody told twice.
     p.feed(vec![press_in(peer, 2, CLIENT, "mc")]).await;
     wait_for("the second answer", || p.api.answers().len() == 2).await;
-    assert_eq!(p.api.answers()[1].text, buhbot::bot::menu::ALREADY);
+    assert_eq!(p.api.answers()[1].text, buhbot::bot::contact::ALREADY);
     p.settle(&notice(MANAGER), 1).await;
     p.settle(
         "SELECT count(*) FROM menu_contacts WHERE outcome = 'expired'",
