@@ -51,6 +51,7 @@ fn events(n: u64) -> Vec<MessageEvent> {
                     text: m.text,
                     reply_to: m.reply_to,
                     has_media: m.has_media,
+                    attachment: None,
                     service: m.service,
                 })
             }
@@ -375,6 +376,7 @@ fn telegram_path(dir: &Path) {
                 text: "/mychats".into(),
                 reply_to: None,
                 has_media: false,
+                attachment: None,
                 service: false,
             };
             tx.send(inbound(m)).await.unwrap();

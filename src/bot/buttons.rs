@@ -1,5 +1,5 @@
 //! The inline keyboard of alert messages: what each button's callback data
-//! means ([`Action`]), the link that opens the client's chat, and which
+//! means ([`Action`]; the client menu's: [`MenuAction`]), the link that opens the client's chat, and which
 //! buttons a recipient gets (only those they are allowed to press).
 
 use rusqlite::Connection;
@@ -56,6 +56,62 @@ impl Action {
         match self {
             Action::Resolve(id) | Action::Notify(id) => id,
         }
+    }
+}
+
+/// What a menu button press asks for. Callback data `m<code>[:<id>]`,
+/// apart from the alert buttons' one-letter codes
+/// ([`Action`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MenuAction {
+    Contact,
+    Hours,
+    Faq,
+    /// Post the answer of FAQ entry `id`.
+    Answer(i64),
+    /// «Беру» on a contact notice.
+    Take(i64),
+}
+
+impl MenuAction {
+    pub fn encode(self) -> String {
+        match self {
+            MenuAction::Contact => "mc".into(),
+            MenuAction::Hours => "mh".into(),
+            MenuAction::Faq => "mf".into(),
+            MenuAction::Answer(id) => format!("ma:{id}"),
+            MenuAction::Take(id) => format!("mt:{id}"),
+        }
+    }
+
+    /// `None` for anything [`MenuAction::encode`] did not write.
+    pub fn decode(data: &[u8]) -> Option<MenuAction> {
+        let s = std::str::from_utf8(data).ok()?;
+        match s {
+            "mc" => return Some(MenuAction::Contact),
+            "mh" => return Some(MenuAction::Hours),
+            "mf" => return Some(MenuAction::Faq),
+            _ => {}
+        }
+        let (code, id) = s.split_once(':')?;
+        let n: i64 = id.parse().ok().filter(|n: &i64| *n > 0)?;
+        if n.to_string() != id {
+            return None;
+        }
+        match code {
+            "ma" => Some(MenuAction::Answer(n)),
+            "mt" => Some(MenuAction::Take(n)),
+            _ => None,
+        }
+    }
+}
+
+/// A button pressing `action`.
+pub fn menu_button(text: &str, action: MenuAction) -> Button {
+    Button {
+        text: text.to_string(),
+        callback_data: Some(action.encode()),
+        url: None,
     }
 }
 

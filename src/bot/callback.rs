@@ -7,6 +7,9 @@
 //! queues them in the same transaction ([`CallbackOutcome::enqueue`]),
 //! commits, then answers the query.
 //!
+//! Presses of the client menu's buttons (their own callback codes) are
+//! handed to [`super::menu::on_press`].
+//!
 //! Idempotent by construction: a request closes once (a second "resolve"
 //! finds it closed), reminders and edits have dedupe keys, and a press on a
 //! closed request only re-queues the final edit under the same key.
@@ -17,18 +20,19 @@ use rusqlite::Connection;
 
 use super::auth;
 use super::buttons::{self, Action, NOTIFY};
+use super::press::display_name;
+pub use super::press::{CallbackOutcome, CallbackPress};
 use crate::core::effective::Effective;
 use crate::core::engine::{Engine, at};
 use crate::domain::render::{escape_html, plural};
 use crate::domain::sla::{Closing, RequestStatus};
 use crate::metrics::catalogue as m;
 use crate::store::requests::RequestRow;
-use crate::store::{self, requests, users};
+use crate::store::{self, requests};
 use crate::telegram::outbound::queue::{self, NewOutbound};
 use crate::telegram::outbound::{Button, Kind};
 
-pub use super::press::{CallbackOutcome, CallbackPress, STALE};
-
+pub use super::press::STALE;
 pub const NOT_FOUND: &str = "Запрос не найден.";
 pub const REFUSED_RESOLVE: &str =
     "Отметить запрос решённым могут только бухгалтеры и менеджеры этого чата.";
@@ -46,15 +50,6 @@ fn short_time(secs: i64, tz: Tz) -> String {
         .to_string()
 }
 
-/// A staff member's name for texts (plain; escape for HTML).
-fn display_name(conn: &Connection, user: i64) -> store::Result<String> {
-    Ok(match users::get(conn, user)? {
-        Some(u) if !u.name.trim().is_empty() => u.name.trim().to_string(),
-        Some(u) => u.username.map_or(format!("id {user}"), |n| format!("@{n}")),
-        None => format!("id {user}"),
-    })
-}
-
 /// Handles one press; see the module documentation.
 pub fn on_callback(
     conn: &Connection,
@@ -64,6 +59,9 @@ pub fn on_callback(
 ) -> store::Result<CallbackOutcome> {
     if let Some(button) = super::survey::VoteButton::decode(&press.data) {
         return super::survey::on_vote(conn, engine, press, button, now);
+    }
+    if let Some(action) = super::buttons::MenuAction::decode(&press.data) {
+        return super::menu::on_press(conn, engine, press, action, now);
     }
     let Some(action) = Action::decode(&press.data) else {
         tracing::debug!(

@@ -18,12 +18,12 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-use super::auth;
+use super::{auth, clients};
 use crate::core::engine::Engine;
 use crate::core::event::MessageEvent;
 use crate::domain::faq::FaqIndex;
 use crate::domain::render::escape_html;
-use crate::domain::sla::{Closing, RequestStatus, SenderKind};
+use crate::domain::sla::{Closing, RequestStatus};
 use crate::store::outbound::{self as queue, Kind, NewOutbound};
 use crate::store::{Result, faq, requests};
 
@@ -90,22 +90,10 @@ pub fn answer(
     now: DateTime<Utc>,
 ) -> Result<Option<FaqAnswered>> {
     let settings = engine.config.faq;
-    let SenderKind::User(user) = m.sender else {
+    let Some((chat, user)) = clients::group_message(engine, m) else {
         return Ok(None);
     };
-    let chat = engine.current_id(m.chat_id);
-    // A late message of a group that became a supergroup cannot be replied
-    // to there.
-    if chat != m.chat_id {
-        return Ok(None);
-    }
-    if !settings.enabled
-        || m.edit_version != 0
-        || m.service
-        || chat > 0
-        || m.text.trim_start().starts_with('/')
-        || !engine.config.chats.contains_key(&chat)
-    {
+    if !settings.enabled {
         return Ok(None);
     }
     // Matching first: it is pure and most messages match nothing, while

@@ -39,6 +39,9 @@ pub fn handle(
         Command::Template(name) => {
             return super::template::post(conn, engine, &eff, role, &ctx, &name);
         }
+        // The menu is the clients': staff typing it get the same menu
+        // (to show a client where it is); its contact button refuses them.
+        Command::Menu => return Ok(super::menu::menu(&eff, &ctx)),
         Command::Start | Command::Help => {
             let manager = if ctx.chat_is_private {
                 eff.config

@@ -12,11 +12,16 @@ mod alert_sink;
 pub(crate) mod auth;
 pub mod buttons;
 pub mod callback;
+mod clients;
+pub mod contact;
 pub mod faq;
 pub mod handle;
+pub mod menu;
+pub mod out_of_hours;
 pub mod parse;
 mod press;
 pub mod ratelimit;
+pub mod receipts;
 mod report;
 pub mod survey;
 pub mod survey_steps;
@@ -28,7 +33,7 @@ use governor::clock::Clock;
 use rusqlite::Connection;
 
 use crate::core::engine::Engine;
-use crate::telegram::outbound::{Kind, NewOutbound};
+use crate::telegram::outbound::{Button, Kind, NewOutbound};
 
 pub use alert_sink::{EngineSource, TelegramSink};
 pub use auth::Role;
@@ -70,6 +75,8 @@ pub struct Reply {
     /// The chat the command came from.
     pub to_chat: i64,
     pub route: Route,
+    /// An inline keyboard (the client menu's buttons).
+    pub buttons: Vec<Vec<Button>>,
 }
 
 /// How a [`Reply`] is posted.
@@ -92,6 +99,7 @@ impl Reply {
             text_html: text_html.into(),
             to_chat: chat,
             route: Route::Reply,
+            buttons: Vec::new(),
         }
     }
 }
@@ -118,6 +126,7 @@ impl Reply {
             self.text_html.clone(),
         );
         msg.reply_to = reply_to;
+        msg.buttons = self.buttons.clone();
         msg
     }
 }

@@ -27,6 +27,8 @@ pub enum Command {
     Hours(Hours),
     /// `/template NAME` or `/t NAME`: post a reply template.
     Template(String),
+    /// `/menu`: the client menu's buttons.
+    Menu,
 }
 
 /// `/sla on|off|N`.
@@ -159,6 +161,7 @@ pub fn parse(text: &str, bot_username: Option<&str>) -> Result<Option<Command>, 
         "mystats" => simple(Command::MyStats),
         "mychats" => simple(Command::MyChats),
         "open" => simple(Command::Open),
+        "menu" => simple(Command::Menu),
         "sla" => parse_sla(args).map(|s| Some(Command::Sla(s))),
         "accountant" => parse_accountant(args).map(Some),
         "hours" => parse_hours(args).map(|h| Some(Command::Hours(h))),

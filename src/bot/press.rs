@@ -1,19 +1,21 @@
-//! One press of an inline button and what to do about it: the types every
-//! button handler (alerts in [`super::callback`], survey votes in
-//! [`super::survey`]) shares, apart from the dispatcher so that handlers
-//! do not import the module that calls them.
+//! One press of an inline button and what to do about it: shared by the
+//! alert buttons ([`super::callback`]), survey votes ([`super::survey`])
+//! and the client menu ([`super::menu`]), apart from the dispatcher so that
+//! handlers do not import the module that calls them.
 
 use rusqlite::Connection;
 
+use crate::store::{self, users};
 use crate::telegram::outbound::queue::{self, EnqueueError, Enqueued, NewOutbound};
 
 /// One press of an inline button, as the transport received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackPress {
     pub query_id: i64,
-    /// The chat of the pressed message: the presser's private chat.
+    /// The chat of the pressed message: the presser's private chat for an
+    /// alert, the group for the client menu.
     pub chat_id: i64,
-    /// Telegram's id of the pressed (alert) message.
+    /// Telegram's id of the pressed message.
     pub message_id: i64,
     pub user_id: i64,
     pub data: Vec<u8>,
@@ -58,3 +60,12 @@ impl CallbackOutcome {
 /// The answer to a press the bot no longer knows (an old message, a
 /// button of an earlier version).
 pub const STALE: &str = "Эта кнопка устарела. Пожалуйста, откройте свежее уведомление.";
+
+/// A staff member's name for texts (plain; escape for HTML).
+pub fn display_name(conn: &Connection, user: i64) -> store::Result<String> {
+    Ok(match users::get(conn, user)? {
+        Some(u) if !u.name.trim().is_empty() => u.name.trim().to_string(),
+        Some(u) => u.username.map_or(format!("id {user}"), |n| format!("@{n}")),
+        None => format!("id {user}"),
+    })
+}

@@ -50,6 +50,7 @@ pub(super) fn post(
         text_html: text,
         to_chat: chat,
         route: Route::Private(ctx.from),
+        buttons: Vec::new(),
     };
     let Some(chat_config) = eff.config.chats.get(&chat) else {
         return Ok(private(NOT_REGISTERED.to_string()));
@@ -103,6 +104,7 @@ pub(super) fn post(
                 route: Route::Post {
                     reply_to: ctx.reply_to,
                 },
+                buttons: Vec::new(),
             })
         }
         Err(TemplateError::Unknown(names)) => Ok(private(format!(

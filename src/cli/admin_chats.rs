@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use super::shell::{actor, now};
 use crate::config::Config;
 use crate::core::effective::{StoreSettings, overlay};
+use crate::store::chat_options::{self, OptionsChange};
 use crate::store::chats::{self, ChatChange, ChatRole, Override};
 use crate::store::settings::SettingsError;
 use crate::store::{Store, write_tx};
@@ -80,6 +81,15 @@ pub struct SetArgs {
     /// (supergroups need none: their alerts link to the message)
     #[arg(long, value_name = "URL|none")]
     pub invite_link: Option<String>,
+    /// on: clients' documents and photos are confirmed in the chat (one
+    /// confirmation per burst); default: back to the configuration's
+    #[arg(long, value_parser = switch, value_name = "on|off|default")]
+    pub receipts: Option<Switch>,
+    /// on: a request opened outside working time gets one reply with the
+    /// next opening (once per client per closure); default: back to the
+    /// configuration's
+    #[arg(long, value_parser = switch, value_name = "on|off|default")]
+    pub out_of_hours_reply: Option<Switch>,
 }
 
 fn on_off(s: &str) -> Result<bool, String> {
@@ -87,6 +97,20 @@ fn on_off(s: &str) -> Result<bool, String> {
         "on" => Ok(true),
         "off" => Ok(false),
         other => Err(format!("expected on or off, got {other:?}")),
+    }
+}
+
+/// A per-chat switch to set: on, off, or `None` (`default`): back to the
+/// configuration's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Switch(pub Option<bool>);
+
+fn switch(s: &str) -> Result<Switch, String> {
+    match s {
+        "default" => Ok(Switch(None)),
+        other => on_off(other)
+            .map(|b| Switch(Some(b)))
+            .map_err(|_| format!("expected on, off or default, got {other:?}")),
     }
 }
 
@@ -257,6 +281,17 @@ fn show(
             chat.calendar.timezone
         ),
     }
+    let options = store.options.get(&id).copied().unwrap_or_default();
+    println!(
+        "  receipts                     {} ({})",
+        on(eff.config.receipts_on(id)),
+        src(options.receipts.is_some())
+    );
+    println!(
+        "  out_of_hours_reply           {} ({})",
+        on(eff.config.out_of_hours_on(id)),
+        src(options.out_of_hours_reply.is_some())
+    );
     if eff.paused.contains(&id) {
         println!("  (paused: messages are logged, no requests are tracked)");
     }
@@ -334,5 +369,15 @@ fn apply(
         let link = (link != "none").then_some(link.as_str());
         chats::set_invite_link(tx, id, link, by, now())?;
     }
+    chat_options::set(
+        tx,
+        id,
+        OptionsChange {
+            receipts: set.receipts.map(|s| s.0),
+            out_of_hours_reply: set.out_of_hours_reply.map(|s| s.0),
+        },
+        by,
+        now(),
+    )?;
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod heartbeat;
 pub mod pg_backup;
 pub mod postgres;
 mod reader;
+pub mod receipts;
 pub mod secret;
 pub mod surveys;
 
@@ -37,6 +38,7 @@ pub use pg_backup::PostgresBackupConfig;
 pub use postgres::{PostgresSettings, SslMode};
 pub use reader::Problem;
 use reader::{Problems, Table, join};
+pub use receipts::{MenuSettings, ReceiptsSettings};
 pub use secret::{Secret, SecretError, credential, credential_in, read_secret_file};
 pub use surveys::SurveySettings;
 
@@ -66,6 +68,8 @@ const TOP_KEYS: &[&str] = &[
     "faq",
     "digest",
     "surveys",
+    "receipts",
+    "menu",
 ];
 const CLASSIFIER_KEYS: &[&str] = &["rules"];
 /// A `[[chats]]` entry's own keys; it also takes every [`POLICY_KEYS`] key.
@@ -76,6 +80,8 @@ const CHAT_KEYS: &[&str] = &[
     "managers",
     "calendar",
     "faq_stops_sla",
+    "receipts",
+    "out_of_hours_reply",
 ];
 const POLICY_KEYS: &[&str] = &[
     "threshold_minutes",
@@ -135,6 +141,8 @@ pub fn all_keys() -> Vec<String> {
             "faq" => faq::FAQ_KEYS,
             "digest" => digest::DIGEST_KEYS,
             "surveys" => surveys::SURVEYS_KEYS,
+            "receipts" => receipts::RECEIPTS_KEYS,
+            "menu" => receipts::MENU_KEYS,
             other => unreachable!("section {other} has no key list in all_keys"),
         };
         out.extend(keys.iter().map(|k| format!("{section}.{k}")));
@@ -189,6 +197,10 @@ pub struct ChatConfig {
     pub policy: Policy,
     /// `faq_stops_sla`: `None` follows `[faq] stops_sla`.
     pub faq_stops_sla: Option<bool>,
+    /// `receipts`: `None` follows `[receipts] enabled`.
+    pub receipts: Option<bool>,
+    /// `out_of_hours_reply`: `None` follows `[menu] out_of_hours_reply`.
+    pub out_of_hours_reply: Option<bool>,
 }
 
 /// The validated configuration.
@@ -218,6 +230,8 @@ pub struct Config {
     pub faq: FaqSettings,
     pub digest: DigestSettings,
     pub surveys: SurveySettings,
+    pub receipts: ReceiptsSettings,
+    pub menu: MenuSettings,
 }
 
 impl Config {
@@ -259,6 +273,23 @@ impl Config {
             .get(&chat)
             .and_then(|c| c.faq_stops_sla)
             .unwrap_or(self.faq.stops_sla)
+    }
+
+    /// Whether client files in `chat` are confirmed.
+    pub fn receipts_on(&self, chat: i64) -> bool {
+        self.chats
+            .get(&chat)
+            .and_then(|c| c.receipts)
+            .unwrap_or(self.receipts.enabled)
+    }
+
+    /// Whether requests opened outside working time in `chat` get the
+    /// out-of-hours reply.
+    pub fn out_of_hours_on(&self, chat: i64) -> bool {
+        self.chats
+            .get(&chat)
+            .and_then(|c| c.out_of_hours_reply)
+            .unwrap_or(self.menu.out_of_hours_reply)
     }
 
     pub fn chat_policy(&self, chat: i64) -> Policy {
@@ -420,6 +451,15 @@ impl Config {
             surveys::SURVEYS_KEYS,
         );
         let surveys = surveys::read_surveys(&mut problems, &surveys_table);
+        let rc = Table::new(
+            &mut problems,
+            "receipts",
+            top.raw("receipts"),
+            receipts::RECEIPTS_KEYS,
+        );
+        let receipts = receipts::read_receipts(&mut problems, &rc);
+        let mn = Table::new(&mut problems, "menu", top.raw("menu"), receipts::MENU_KEYS);
+        let menu = receipts::read_menu(&mut problems, &mn);
 
         if !problems.list.is_empty() {
             return Err(ConfigError::Invalid(problems.list));
@@ -443,6 +483,8 @@ impl Config {
             faq,
             digest,
             surveys,
+            receipts,
+            menu,
         })
     }
 }
@@ -502,6 +544,8 @@ fn read_chat(
     let calendar = calendar::read(problems, &[global_cal, own_cal], base_dir, xml);
     let policy = read_policy(problems, &[global_sla, t]);
     let faq_stops_sla = t.get::<bool>(problems, "faq_stops_sla");
+    let receipts = t.get::<bool>(problems, "receipts");
+    let out_of_hours_reply = t.get::<bool>(problems, "out_of_hours_reply");
     Some(ChatConfig {
         id: id?,
         title,
@@ -510,5 +554,7 @@ fn read_chat(
         calendar,
         policy,
         faq_stops_sla,
+        receipts,
+        out_of_hours_reply,
     })
 }

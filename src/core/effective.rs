@@ -19,6 +19,8 @@
 //! - `holidays` (pulled from Postgres' `global_holidays` as chat 0 and
 //!   `chat_holidays`) add days off and extra working days to the calendar
 //!   a chat ends up with, whatever its source.
+//! - `chat_options` switches (file receipts, out-of-hours reply) override
+//!   the chat's `[[chats]]` keys when set.
 //! - Every user in `users` is staff of the firm, never a client.
 //! - A row with `migrated_to` is a basic group that became that supergroup
 //!   (see [`super::chat_events`]): the configuration's `[[chats]]` entry
@@ -36,7 +38,7 @@ use crate::domain::calendar::CalendarSpec;
 use crate::domain::sla::{Policy, UserId};
 use crate::store::chats::{self, ChatRole, ChatRow};
 use crate::store::users::Role;
-use crate::store::{Result, holidays, overrides, settings, users};
+use crate::store::{Result, chat_options, holidays, overrides, settings, users};
 
 /// Everything the store says about chat settings, read in one go.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +56,8 @@ pub struct StoreSettings {
     pub holidays: BTreeMap<i64, Vec<holidays::Day>>,
     /// Firm-wide settings from Postgres (`store::overrides`).
     pub overrides: BTreeMap<String, serde_json::Value>,
+    /// Per-chat switches of the client helpers (`store::chat_options`).
+    pub options: BTreeMap<i64, chat_options::ChatOptions>,
 }
 
 impl StoreSettings {
@@ -71,6 +75,7 @@ impl StoreSettings {
                 .collect(),
             holidays: holidays::all(conn)?,
             overrides: overrides::all(conn)?,
+            options: chat_options::all(conn)?,
             ..StoreSettings::default()
         };
         for (chat, user, role) in chats::all_staff(conn)? {
@@ -144,6 +149,7 @@ pub fn overlay(config: &Config, store: &StoreSettings) -> Effective {
         .keys()
         .chain(store.staff.keys())
         .chain(store.calendars.keys())
+        .chain(store.options.keys())
         .chain(store.holidays.keys().filter(|&&c| c != holidays::GLOBAL))
         .copied()
         .collect();
@@ -157,7 +163,13 @@ pub fn overlay(config: &Config, store: &StoreSettings) -> Effective {
             calendar: config.calendar.clone(),
             policy: eff.sla,
             faq_stops_sla: None,
+            receipts: None,
+            out_of_hours_reply: None,
         });
+        if let Some(o) = store.options.get(&id) {
+            chat.receipts = o.receipts.or(chat.receipts);
+            chat.out_of_hours_reply = o.out_of_hours_reply.or(chat.out_of_hours_reply);
+        }
         if let Some(row) = store.chats.get(&id) {
             if !row.title.is_empty() {
                 chat.title = Some(row.title.clone());

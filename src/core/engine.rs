@@ -230,6 +230,7 @@ impl Engine {
                 text: &ev.text,
                 reply_to,
                 has_media: ev.has_media,
+                attachment: ev.attachment.as_ref(),
                 service: ev.service,
                 logged_at: ts(now),
             },

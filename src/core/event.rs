@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::receipts::Attachment;
 use crate::domain::sla::SenderKind;
 
 /// A new message or a new version (edit) of one.
@@ -19,6 +20,9 @@ pub struct MessageEvent {
     pub text: String,
     pub reply_to: Option<i64>,
     pub has_media: bool,
+    /// A document or photo, with its name and size (file receipts); other
+    /// media (stickers, voice, links) only set `has_media`.
+    pub attachment: Option<Attachment>,
     pub service: bool,
 }
 

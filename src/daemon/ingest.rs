@@ -158,6 +158,12 @@ pub struct BatchOutcome {
     pub faq_answers: usize,
     /// Client messages taken as survey comments (replies queued).
     pub survey_comments: usize,
+    /// Client files confirmed (one per burst).
+    pub receipts: usize,
+    /// Requests answered with the out-of-hours reply.
+    pub out_of_hours: usize,
+    /// Client menu contacts closed by a staff member's message.
+    pub contacts_answered: usize,
     /// Chat events that changed the chat settings.
     pub chat_changes: usize,
     /// The earliest new timer, to wake the scheduler if it is sooner.
@@ -239,19 +245,25 @@ pub fn apply_batch(
                 out.answered += r.answered;
                 out.duplicates += usize::from(r.duplicate);
                 out.earliest_at(r.earliest_timer);
-                // The live Telegram source (the FAQ cache is only given
-                // there): a voter's next message may be a survey comment,
-                // which is then not looked up in the FAQ.
-                if faq.is_some()
+                // The bot's answers to clients: live sources only (the FAQ
+                // cache is only given there; a replay never answers).
+                if let Some(cache) = faq
                     && !r.duplicate
-                    && bot::survey::capture_comment(&tx, &engine, m, now)?.is_some()
                 {
-                    out.survey_comments += 1;
-                } else if let Some(cache) = faq
-                    && !r.duplicate
-                    && bot::faq::answer(&tx, &engine, cache, m, now)?.is_some()
-                {
-                    out.faq_answers += 1;
+                    // A voter's next message may be a survey comment, which
+                    // is then not looked up in the FAQ.
+                    if bot::survey::capture_comment(&tx, &engine, m, now)?.is_some() {
+                        out.survey_comments += 1;
+                    } else if bot::faq::answer(&tx, &engine, cache, m, now)?.is_some() {
+                        out.faq_answers += 1;
+                    }
+                    if bot::receipts::confirm(&tx, &engine, m, now)?.is_some() {
+                        out.receipts += 1;
+                    }
+                    if r.opened > 0 && bot::out_of_hours::reply(&tx, &engine, m, now)? {
+                        out.out_of_hours += 1;
+                    }
+                    out.contacts_answered += bot::contact::staff_answered(&tx, &engine, m, now)?;
                 }
             }
             chat => {
@@ -339,7 +351,7 @@ async fn commit(
     if outcome.earliest.is_some() {
         shared.timers_changed.notify_one();
     }
-    if outcome.faq_answers + outcome.survey_comments > 0
+    if outcome.faq_answers + outcome.survey_comments + outcome.receipts + outcome.out_of_hours > 0
         && let Some(f) = faq
     {
         f.wake.notify_one();

@@ -13,7 +13,7 @@ use crate::core::shared::{Shared, sleep_until};
 use crate::core::worker::{BoxError, Worker, WorkerContext};
 use crate::domain::sla::AlertKind;
 use crate::metrics::catalogue as m;
-use crate::store::{self, timers};
+use crate::store::{self, contacts, timers};
 
 pub async fn run(
     shared: Arc<Shared>,
@@ -24,7 +24,16 @@ pub async fn run(
         heartbeat.beat();
         let step = async {
             fire_due(&shared, shared.fire_upto()).await?;
-            shared.store.run(|c| timers::next_due(c)).await
+            shared
+                .store
+                .run(|c| {
+                    let contact = contacts::next_due(c)?;
+                    Ok(match (timers::next_due(c)?, contact) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    })
+                })
+                .await
         };
         let next = match step.await {
             Ok(next) => next,
@@ -53,7 +62,10 @@ pub async fn run(
     }
 }
 
-/// Fires timers due at or before `upto` in one transaction.
+/// Fires timers due at or before `upto`, and runs the client menu's
+/// contact steps due by then, in one transaction (the catch-up's
+/// watermark holds both: an answer given while the daemon was down closes
+/// a contact before its next level is told).
 async fn fire_due(shared: &Arc<Shared>, upto: i64) -> Result<(), store::StoreError> {
     let engine = shared.engine();
     let now = shared.clock.now();
@@ -62,6 +74,7 @@ async fn fire_due(shared: &Arc<Shared>, upto: i64) -> Result<(), store::StoreErr
         .run(move |conn| {
             let tx = crate::store::write_tx(conn)?;
             let fired = engine.fire_due(&tx, upto, now)?;
+            crate::bot::contact::escalate_due(&tx, &engine, upto, now)?;
             tx.commit()?;
             Ok(fired)
         })

@@ -101,6 +101,7 @@ fn message_event(chat_id: i64, chat_title: Option<&str>, m: ExportMessage) -> Me
         text: if m.forwarded { String::new() } else { m.text },
         reply_to: m.reply_to,
         has_media: m.has_media,
+        attachment: None,
         service: m.service,
     }
 }
@@ -212,6 +213,7 @@ fn read_jsonl(
             text: l.text,
             reply_to: l.reply_to,
             has_media: l.has_media,
+            attachment: None,
             service: l.service,
         };
         if !send(ev) {

@@ -214,6 +214,10 @@ impl Bridge {
         if !outcome.queue.is_empty() {
             self.wake.notify_one();
         }
+        // A client menu contact may have opened: its next step is a timer.
+        if outcome.changed {
+            self.shared.timers_changed.notify_one();
+        }
         // Best effort: an unanswered press only keeps spinning for a while.
         if let Err(e) = self
             .api

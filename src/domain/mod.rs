@@ -5,6 +5,8 @@ pub mod calendar;
 pub mod classify;
 pub mod digest;
 pub mod faq;
+pub mod hours;
+pub mod receipts;
 pub mod render;
 pub mod schedule;
 pub mod sla;

@@ -453,6 +453,8 @@ pub struct Moved {
     pub messages: usize,
     pub client_requests: usize,
     pub feedback_responses: usize,
+    /// The per-chat switches of the bot's client helpers.
+    pub chat_options: usize,
 }
 
 impl Moved {
@@ -463,6 +465,7 @@ impl Moved {
             + self.messages
             + self.client_requests
             + self.feedback_responses
+            + self.chat_options
     }
 }
 
@@ -492,6 +495,7 @@ pub fn move_rows(conn: &Connection, old: i64, new: i64) -> super::Result<Moved> 
         messages: super::messages::move_chat(conn, old, new)?,
         client_requests: super::requests::move_chat(conn, old, new)?,
         feedback_responses: mv("feedback_responses")?,
+        chat_options: super::chat_options::move_chat(conn, old, new)?,
     };
     conn.execute("DELETE FROM chat_staff WHERE chat_id = ?1", [old])?;
     conn.execute("DELETE FROM working_schedules WHERE chat_id = ?1", [old])?;

@@ -4,6 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Result;
 use crate::domain::classify::Category;
+use crate::domain::receipts::Attachment;
 use crate::domain::sla::SenderKind;
 
 /// Who sent a logged message, as `messages.sender_kind` holds it (the id
@@ -44,6 +45,8 @@ pub struct LoggedMessage<'a> {
     pub text: &'a str,
     pub reply_to: Option<i64>,
     pub has_media: bool,
+    /// A document or photo: (kind, file name, size).
+    pub attachment: Option<&'a Attachment>,
     pub service: bool,
     pub logged_at: i64,
 }
@@ -55,8 +58,9 @@ pub fn insert(conn: &Connection, m: &LoggedMessage<'_>) -> Result<bool> {
     let n = conn
         .prepare_cached(
             "INSERT INTO messages (chat_id, message_id, edit_version, date, sender_id, sender_kind,
-                 sender_name, text, reply_to, has_media, service, logged_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 sender_name, text, reply_to, has_media, service, logged_at,
+                 media_kind, file_name, file_size)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT DO NOTHING",
         )?
         .execute(params![
@@ -71,7 +75,12 @@ pub fn insert(conn: &Connection, m: &LoggedMessage<'_>) -> Result<bool> {
             m.reply_to,
             m.has_media,
             m.service,
-            m.logged_at
+            m.logged_at,
+            m.attachment.map(|a| a.kind.as_str()),
+            m.attachment.and_then(|a| a.file_name.as_deref()),
+            m.attachment
+                .and_then(|a| a.size)
+                .and_then(|s| i64::try_from(s).ok()),
         ])?;
     Ok(n == 1)
 }
@@ -173,4 +182,24 @@ pub fn move_chat(conn: &Connection, old: i64, new: i64) -> Result<usize> {
          WHERE chat_id = ?1",
         params![old, new],
     )?)
+}
+
+/// A user's latest text in a chat (not a command), with the name they
+/// wrote under: what a notice about them quotes.
+pub fn last_text_of(
+    conn: &Connection,
+    chat_id: i64,
+    user: i64,
+) -> Result<Option<(String, Option<String>)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT text, sender_name FROM messages
+             WHERE chat_id = ?1 AND sender_id = ?2 AND sender_kind = ?3 AND edit_version = 0
+                   AND service = 0 AND text <> '' AND substr(text, 1, 1) <> '/'
+             ORDER BY date DESC, message_id DESC LIMIT 1",
+        )?
+        .query_row(params![chat_id, user, SenderType::User], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
 }

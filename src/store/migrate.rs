@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "surveys",
         include_str!("../../sql/sqlite/0009_surveys.sql"),
     ),
+    (
+        10,
+        "receipts_menu",
+        include_str!("../../sql/sqlite/0010_receipts_menu.sql"),
+    ),
 ];
 
 /// What [`migrate`] did.

@@ -9,7 +9,9 @@
 pub mod codec;
 
 pub mod alerts;
+pub mod chat_options;
 pub mod chats;
+pub mod contacts;
 pub mod deliveries;
 pub mod faq;
 pub mod holidays;

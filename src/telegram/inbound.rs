@@ -18,6 +18,7 @@ use grammers_client::tl;
 use grammers_client::update::Update;
 
 use crate::core::event::{EventKind, MessageEvent};
+use crate::domain::receipts::{Attachment, AttachmentKind};
 use crate::domain::sla::SenderKind;
 
 /// What a Telegram update means to buhbot.
@@ -242,6 +243,59 @@ fn has_media(raw: &tl::enums::Message) -> bool {
     }
 }
 
+/// The document or photo a message carries, with its name and size.
+/// Stickers, GIFs, voice and round video messages are documents to
+/// Telegram but not files a client sends the accountant: none.
+fn attachment(raw: &tl::enums::Message) -> Option<Attachment> {
+    use tl::enums::{DocumentAttribute as A, MessageMedia as M, PhotoSize as S};
+    let tl::enums::Message::Message(msg) = raw else {
+        return None;
+    };
+    match msg.media.as_ref()? {
+        M::Document(d) if !d.voice && !d.round => {
+            let tl::enums::Document::Document(doc) = d.document.as_ref()? else {
+                return None;
+            };
+            let mut file_name = None;
+            for a in &doc.attributes {
+                match a {
+                    A::Sticker(_) | A::Animated | A::CustomEmoji(_) => return None,
+                    A::Filename(f) => file_name = Some(f.file_name.clone()),
+                    _ => {}
+                }
+            }
+            Some(Attachment {
+                kind: AttachmentKind::Document,
+                file_name,
+                size: u64::try_from(doc.size).ok(),
+            })
+        }
+        M::Photo(p) => {
+            let tl::enums::Photo::Photo(photo) = p.photo.as_ref()? else {
+                return None;
+            };
+            // The largest size is the file the client sent (the others are
+            // Telegram's thumbnails of it).
+            let size = photo
+                .sizes
+                .iter()
+                .filter_map(|s| match s {
+                    S::Size(s) => Some(s.size),
+                    S::Progressive(s) => s.sizes.iter().copied().max(),
+                    _ => None,
+                })
+                .max()
+                .and_then(|s| u64::try_from(s).ok());
+            Some(Attachment {
+                kind: AttachmentKind::Photo,
+                file_name: None,
+                size,
+            })
+        }
+        _ => None,
+    }
+}
+
 /// A reply to a message of the same chat (replies to other chats' messages
 /// name a message id that means nothing here).
 fn reply_to(m: &Message) -> Option<i64> {
@@ -303,6 +357,7 @@ fn event(m: &Message, bot_id: i64, edit_version: i64) -> MessageEvent {
         text: m.text().to_string(),
         reply_to: reply_to(m),
         has_media: has_media(&m.raw),
+        attachment: attachment(&m.raw),
         service,
     }
 }

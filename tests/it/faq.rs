@@ -6,11 +6,10 @@
 //! counted, and the SLA clock stopped only where a chat says so.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use buhbot::bot::faq::FaqCache;
-use buhbot::core::event::{Event, EventKind, MessageEvent};
-use buhbot::daemon::ingest::{BatchOutcome, apply_batch};
+use buhbot::core::event::MessageEvent;
+use buhbot::daemon::ingest::BatchOutcome;
 use buhbot::domain::faq::{FaqEntry, FaqIndex, split_keywords, stem};
 use buhbot::store::{faq, requests};
 use chrono::{DateTime, Utc};
@@ -231,14 +230,7 @@ impl Env {
     }
 
     fn feed(&self, ev: MessageEvent, cache: Option<&FaqCache>) -> BatchOutcome {
-        let now = ev.date;
-        let batch = [Event {
-            kind: EventKind::Message(ev),
-            position: "1".into(),
-        }];
-        let mut conn = self.env.store.conn().unwrap();
-        let engine = Arc::new(self.env.engine());
-        apply_batch(&mut conn, engine, &batch, "telegram", now, false, cache).unwrap()
+        crate::apply_one(&self.env, ev, cache)
     }
 
     /// The queued FAQ answers: (chat, reply_to, text), in order.

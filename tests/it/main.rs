@@ -25,10 +25,12 @@ mod heartbeat;
 mod jobs;
 mod layers;
 mod man;
+mod menu;
 mod metrics;
 mod outbound;
 mod pg;
 mod prometheus;
+mod receipts;
 mod replay;
 mod replay_cli;
 mod replay_shapes;
@@ -79,8 +81,28 @@ pub fn user_message(
         text: text.into(),
         reply_to: None,
         has_media: false,
+        attachment: None,
         service: false,
     }
+}
+
+/// One message through the ingest batch as of its own date, as from a live
+/// source when `cache` is given (the bot answers clients), as from a replay
+/// otherwise.
+pub fn apply_one(
+    env: &StaffEnv,
+    ev: buhbot::core::event::MessageEvent,
+    cache: Option<&buhbot::bot::faq::FaqCache>,
+) -> buhbot::daemon::ingest::BatchOutcome {
+    let now = ev.date;
+    let batch = [buhbot::core::event::Event {
+        kind: buhbot::core::event::EventKind::Message(ev),
+        position: "1".into(),
+    }];
+    let mut conn = env.store.conn().unwrap();
+    let engine = std::sync::Arc::new(env.engine());
+    buhbot::daemon::ingest::apply_batch(&mut conn, engine, &batch, "telegram", now, false, cache)
+        .unwrap()
 }
 
 /// Ingests one event in its own write transaction, as of its own date.
@@ -135,6 +157,14 @@ impl StaffEnv {
             store,
             config,
         }
+    }
+
+    /// The store opened afresh on the same file, as after a daemon
+    /// restart (the old handle is dropped).
+    pub fn reopen(&mut self) {
+        let (store, _) =
+            buhbot::store::Store::open_migrated(&self._dir.path().join("b.db")).unwrap();
+        self.store = store;
     }
 
     /// The engine over the configuration and the store, as the daemon

@@ -438,6 +438,7 @@ async fn basic_group_text_message() {
             text: "Добрый день! Нужна справка".into(),
             reply_to: None,
             has_media: false,
+            attachment: None,
             service: false,
         }))
     );
@@ -460,6 +461,7 @@ async fn supergroup_message_with_peers() {
             text: "Когда будет отчёт?".into(),
             reply_to: None,
             has_media: false,
+            attachment: None,
             service: false,
         }
     );
@@ -513,6 +515,131 @@ async fn document_with_caption_and_photo_without() {
         (m.message_id, m.text.as_str(), m.has_media),
         (503, "", true)
     );
+}
+
+/// A real document (file name and size from its attributes) and a real
+/// photo (the largest of its sizes, progressive ones included) carry what
+/// file receipts need; a sticker is a document to Telegram but no file.
+#[tokio::test]
+async fn document_and_photo_carry_name_and_size() {
+    use buhbot::domain::receipts::{Attachment, AttachmentKind};
+    let mut t = memory().await;
+    let document =
+        |attributes: Vec<tl::enums::DocumentAttribute>| tl::types::MessageMediaDocument {
+            nopremium: false,
+            spoiler: false,
+            video: false,
+            round: false,
+            voice: false,
+            document: Some(
+                tl::types::Document {
+                    id: 10,
+                    access_hash: 11,
+                    file_reference: vec![1, 2],
+                    date: DATE,
+                    mime_type: "application/pdf".into(),
+                    size: 1_258_291,
+                    thumbs: None,
+                    video_thumbs: None,
+                    dc_id: 2,
+                    attributes,
+                }
+                .into(),
+            ),
+            alt_documents: None,
+            video_cover: None,
+            video_timestamp: None,
+            ttl_seconds: None,
+        };
+    let mut doc = message(510, peer_channel(SUPER), Some(CLIENT), "");
+    doc.media = Some(
+        document(vec![
+            tl::types::DocumentAttributeFilename {
+                file_name: "Акт сверки.pdf".into(),
+            }
+            .into(),
+        ])
+        .into(),
+    );
+    let m = expect_message(t.map(in_supergroup(doc, 51)).await);
+    assert_eq!(
+        m.attachment,
+        Some(Attachment {
+            kind: AttachmentKind::Document,
+            file_name: Some("Акт сверки.pdf".into()),
+            size: Some(1_258_291),
+        })
+    );
+
+    let mut photo = message(511, peer_channel(SUPER), Some(CLIENT), "Чек");
+    photo.media = Some(
+        tl::types::MessageMediaPhoto {
+            spoiler: false,
+            live_photo: false,
+            photo: Some(
+                tl::types::Photo {
+                    has_stickers: false,
+                    id: 20,
+                    access_hash: 21,
+                    file_reference: vec![3],
+                    date: DATE,
+                    sizes: vec![
+                        tl::types::PhotoStrippedSize {
+                            r#type: "i".into(),
+                            bytes: vec![0; 40],
+                        }
+                        .into(),
+                        tl::types::PhotoSize {
+                            r#type: "m".into(),
+                            w: 320,
+                            h: 240,
+                            size: 21_000,
+                        }
+                        .into(),
+                        tl::types::PhotoSizeProgressive {
+                            r#type: "y".into(),
+                            w: 1280,
+                            h: 960,
+                            sizes: vec![40_000, 150_000, 348_160],
+                        }
+                        .into(),
+                    ],
+                    video_sizes: None,
+                    dc_id: 2,
+                }
+                .into(),
+            ),
+            ttl_seconds: None,
+            video: None,
+        }
+        .into(),
+    );
+    let m = expect_message(t.map(in_supergroup(photo, 52)).await);
+    assert_eq!(
+        m.attachment,
+        Some(Attachment {
+            kind: AttachmentKind::Photo,
+            file_name: None,
+            size: Some(348_160),
+        })
+    );
+
+    let mut sticker = message(512, peer_channel(SUPER), Some(CLIENT), "");
+    sticker.media = Some(
+        document(vec![
+            tl::types::DocumentAttributeSticker {
+                mask: false,
+                alt: "🙂".into(),
+                stickerset: tl::types::InputStickerSetEmpty {}.into(),
+                mask_coords: None,
+            }
+            .into(),
+        ])
+        .into(),
+    );
+    let m = expect_message(t.map(in_supergroup(sticker, 53)).await);
+    assert!(m.has_media);
+    assert_eq!(m.attachment, None);
 }
 
 #[tokio::test]

@@ -340,12 +340,25 @@ impl Pipeline {
     }
 
     async fn start_as(dir: tempfile::TempDir, per_minute: u32, me: Me) -> Pipeline {
+        Pipeline::start_full(dir, per_minute, me, Clock::System, false).await
+    }
+
+    /// With `clock` for the pipeline and, when `scheduler`, the daemon's
+    /// timer loop too.
+    async fn start_full(
+        dir: tempfile::TempDir,
+        per_minute: u32,
+        me: Me,
+        clock: Clock,
+        scheduler: bool,
+    ) -> Pipeline {
         let path = dir.path().join("buhbot.toml");
         std::fs::write(
             &path,
             format!(
                 "[[chats]]\nid = {CHAT}\ntitle = \"ИП Сидоров\"\naccountants = [{ACCOUNTANT}]\n\
-                 managers = [{MANAGER}]\n[alerts]\ntelegram = false\n"
+                 managers = [{MANAGER}]\n[alerts]\ntelegram = false\n\
+                 [menu]\ncontact_escalate_minutes = 1\n"
             ),
         )
         .unwrap();
@@ -355,13 +368,7 @@ impl Pipeline {
             .run(move |c| Engine::from_config_and_store(config, c))
             .await
             .unwrap();
-        let shared = Arc::new(Shared::new(
-            store.clone(),
-            Clock::System,
-            engine,
-            vec![],
-            true,
-        ));
+        let shared = Arc::new(Shared::new(store.clone(), clock, engine, vec![], true));
         let link = Arc::new(Link::new());
         link.connected(None, me, Utc::now());
         let beats = HeartbeatRegistry::new();
@@ -377,7 +384,7 @@ impl Pipeline {
             wake: Arc::new(Notify::new()),
         };
         let catch_up = CatchUp::hold(&shared, 0);
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn({
                 let (s, hb, c) = (shared.clone(), beats.register("ingest"), cancel.clone());
                 // FAQ answers on, as on a live Telegram source.
@@ -396,6 +403,12 @@ impl Pipeline {
                 }
             }),
         ];
+        if scheduler {
+            let (s, hb, c) = (shared.clone(), beats.register("scheduler"), cancel.clone());
+            tasks.push(tokio::spawn(async move {
+                buhbot::daemon::scheduler::run(s, hb, c).await.unwrap();
+            }));
+        }
         Pipeline {
             _dir: dir,
             store,
@@ -586,11 +599,16 @@ async fn a_live_event_from_the_future_is_not_held_back() {
 }
 
 fn press(query_id: i64, user: i64, data: &str) -> tl::enums::Updates {
+    press_in(super::telegram::peer_user(user), query_id, user, data)
+}
+
+/// A press on a message in the chat `peer`.
+fn press_in(peer: tl::enums::Peer, query_id: i64, user: i64, data: &str) -> tl::enums::Updates {
     tl::types::UpdateShort {
         update: tl::types::UpdateBotCallbackQuery {
             query_id,
             user_id: user,
-            peer: super::telegram::peer_user(user),
+            peer,
             msg_id: 77,
             chat_instance: 4,
             data: Some(data.as_bytes().to_vec()),
@@ -747,5 +765,45 @@ async fn faq_answers_flow_once_across_a_redelivery() {
     p.settle(MESSAGES, 2).await;
     p.settle(FAQ_REPLIES, 1).await;
     assert_eq!(p.count("SELECT usage_count FROM faq_items"), 1);
+    p.stop().await;
+}
+
+/// The client menu end to end: `/menu` in the group is answered with the
+/// buttons; the client's press of «Связаться с бухгалтером» in the group is
+/// answered, the accountant told; the daemon's timer loop (on a clock 600
+/// times faster, `[menu] contact_escalate_minutes = 1`) tells the chat's
+/// manager after the wait, skips the empty third level and closes the
+/// contact after the last wait.
+#[tokio::test]
+async fn the_menu_contact_escalates_through_the_timer_loop() {
+    let clock = Clock::virtual_from(Utc::now(), 600.0);
+    let p = Pipeline::start_full(tempfile::tempdir().unwrap(), 10, me(), clock, true).await;
+    p.feed(vec![short_chat(10, CLIENT, "/menu@buh_bot", 1).into()])
+        .await;
+    p.settle(
+        "SELECT count(*) FROM outbound_messages WHERE kind = 'reply' AND buttons LIKE '%\"mc\"%'",
+        1,
+    )
+    .await;
+    let peer = super::telegram::peer_chat(GROUP);
+    p.feed(vec![press_in(peer.clone(), 1, CLIENT, "mc")]).await;
+    wait_for("the press's answer", || p.api.answers().len() == 1).await;
+    assert_eq!(p.api.answers()[0].text, buhbot::bot::contact::CONTACTED);
+    let notice = |u: i64| {
+        format!("SELECT count(*) FROM outbound_messages WHERE dedupe_key LIKE 'contact:%:{u}'")
+    };
+    assert_eq!(p.count(&notice(ACCOUNTANT)), 1);
+    // Pressed again: on its way, nobody told twice.
+    p.feed(vec![press_in(peer, 2, CLIENT, "mc")]).await;
+    wait_for("the second answer", || p.api.answers().len() == 2).await;
+    assert_eq!(p.api.answers()[1].text, buhbot::bot::contact::ALREADY);
+    p.settle(&notice(MANAGER), 1).await;
+    p.settle(
+        "SELECT count(*) FROM menu_contacts WHERE outcome = 'expired'",
+        1,
+    )
+    .await;
+    assert_eq!(p.count(&notice(ACCOUNTANT)), 1);
+    assert_eq!(p.count("SELECT count(*) FROM menu_contacts"), 1);
     p.stop().await;
 }
