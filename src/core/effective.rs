@@ -223,7 +223,8 @@ fn add_days(spec: &mut CalendarSpec, days: &[holidays::Day]) {
 }
 
 /// Firm-wide settings from Postgres over the configuration: the default
-/// policy (and every chat's field that was the default's), more managers.
+/// policy (and every chat's field that was the default's), the surveys'
+/// validity, reminder, cooldown and low-rating threshold, more managers.
 fn firm_wide(eff: &mut Config, o: &BTreeMap<String, serde_json::Value>) {
     let pick = |key: &str, cur: u32| {
         o.get(key)
@@ -257,6 +258,17 @@ fn firm_wide(eff: &mut Config, o: &BTreeMap<String, serde_json::Value>) {
             p.max_escalations = sla.max_escalations;
         }
     }
+    // The surveys' settings (sync::pull::globals checked the ranges and
+    // the order of the steps).
+    let s = &mut eff.surveys;
+    s.validity_days = pick("surveys.validity_days", s.validity_days);
+    s.remind_after_days = pick("surveys.remind_after_days", s.remind_after_days);
+    s.cooldown_hours = pick("surveys.cooldown_hours", s.cooldown_hours);
+    s.low_rating_threshold = u8::try_from(pick(
+        "surveys.low_rating_threshold",
+        u32::from(s.low_rating_threshold),
+    ))
+    .unwrap_or(s.low_rating_threshold);
     let managers = o.get("alerts.managers").and_then(|v| v.as_array());
     for id in managers
         .into_iter()
