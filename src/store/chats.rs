@@ -452,7 +452,12 @@ pub struct Moved {
     pub holidays: usize,
     pub messages: usize,
     pub client_requests: usize,
+    /// The legacy table of 0001 (no longer written: votes are in
+    /// `survey_votes`), moved for a store that still has rows in it.
     pub feedback_responses: usize,
+    /// The chat's surveys (their votes follow by the survey's id), so that
+    /// the buttons pressed in the supergroup still count.
+    pub survey_chats: usize,
 }
 
 impl Moved {
@@ -463,6 +468,7 @@ impl Moved {
             + self.messages
             + self.client_requests
             + self.feedback_responses
+            + self.survey_chats
     }
 }
 
@@ -492,6 +498,7 @@ pub fn move_rows(conn: &Connection, old: i64, new: i64) -> super::Result<Moved> 
         messages: super::messages::move_chat(conn, old, new)?,
         client_requests: super::requests::move_chat(conn, old, new)?,
         feedback_responses: mv("feedback_responses")?,
+        survey_chats: mv("survey_chats")?,
     };
     conn.execute("DELETE FROM chat_staff WHERE chat_id = ?1", [old])?;
     conn.execute("DELETE FROM working_schedules WHERE chat_id = ?1", [old])?;

@@ -242,3 +242,37 @@ async fn survey_settings_edited_in_global_settings_change_the_running_bot() {
     env.pull().await;
     assert_eq!(env.depth(), 0);
 }
+
+/// A group that became a supergroup takes its surveys along: the answers
+/// upstream move to the new id, and a vote pressed in the supergroup
+/// counts and lands there too.
+#[tokio::test]
+async fn a_chats_move_to_its_supergroup_takes_its_answers_along() {
+    const NEW: i64 = -1001777000099;
+    let env = Env::new().await;
+    let e = &env.s;
+    let campaign = e.start(&[CHAT], origin()).campaign.unwrap();
+    let survey = e.survey_of(campaign, CHAT);
+    let t = origin() + mins(1);
+    e.press(CHAT, survey, ANNA, 4, t);
+    env.push_all().await;
+    {
+        let mut c = e.store.conn().unwrap();
+        let tx = buhbot::store::write_tx(&mut c).unwrap();
+        buhbot::store::chats::ensure(&tx, NEW, "ООО Ромашка", "test", 0).unwrap();
+        outbox::record_move(&tx, CHAT, NEW).unwrap();
+        let moved = buhbot::store::chats::move_rows(&tx, CHAT, NEW).unwrap();
+        assert_eq!(moved.survey_chats, 1);
+        tx.commit().unwrap();
+    }
+    let voted = e.press(NEW, survey, BORIS, 5, t + mins(1));
+    assert!(voted.changed, "{}", voted.answer);
+    env.push_all().await;
+    let chats: Vec<(i64, i64)> = env
+        .responses()
+        .await
+        .into_iter()
+        .map(|r| (r.1, r.2))
+        .collect();
+    assert_eq!(chats, [(NEW, ANNA), (NEW, BORIS)]);
+}
