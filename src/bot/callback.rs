@@ -24,58 +24,11 @@ use crate::domain::sla::{Closing, RequestStatus};
 use crate::metrics::catalogue as m;
 use crate::store::requests::RequestRow;
 use crate::store::{self, requests, users};
-use crate::telegram::outbound::queue::{self, EnqueueError, Enqueued, NewOutbound};
+use crate::telegram::outbound::queue::{self, NewOutbound};
 use crate::telegram::outbound::{Button, Kind};
 
-/// One press of an inline button, as the transport received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallbackPress {
-    pub query_id: i64,
-    /// The chat of the pressed message: the presser's private chat.
-    pub chat_id: i64,
-    /// Telegram's id of the pressed (alert) message.
-    pub message_id: i64,
-    pub user_id: i64,
-    pub data: Vec<u8>,
-}
+pub use super::press::{CallbackOutcome, CallbackPress, STALE};
 
-/// What to do about a press.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallbackOutcome {
-    /// The toast (plain text, not HTML).
-    pub answer: String,
-    /// Show the answer as a dialog rather than a toast.
-    pub alert: bool,
-    /// Edits and reminders to queue in the same transaction.
-    pub queue: Vec<NewOutbound>,
-    /// Whether the store changed (a request resolved, reminders queued).
-    pub changed: bool,
-}
-
-impl CallbackOutcome {
-    fn toast(answer: impl Into<String>) -> CallbackOutcome {
-        CallbackOutcome {
-            answer: answer.into(),
-            alert: false,
-            queue: Vec::new(),
-            changed: false,
-        }
-    }
-
-    /// Queues [`Self::queue`]; returns how many rows were new (a repeated
-    /// press finds them queued already).
-    pub fn enqueue(&self, conn: &Connection, now: i64) -> Result<usize, EnqueueError> {
-        let mut new = 0;
-        for msg in &self.queue {
-            if let Enqueued::New(_) = queue::enqueue(conn, msg, now)? {
-                new += 1;
-            }
-        }
-        Ok(new)
-    }
-}
-
-pub const STALE: &str = "Эта кнопка устарела. Пожалуйста, откройте свежее уведомление.";
 pub const NOT_FOUND: &str = "Запрос не найден.";
 pub const REFUSED_RESOLVE: &str =
     "Отметить запрос решённым могут только бухгалтеры и менеджеры этого чата.";

@@ -15,6 +15,7 @@ pub mod callback;
 pub mod faq;
 pub mod handle;
 pub mod parse;
+mod press;
 pub mod ratelimit;
 mod report;
 pub mod survey;

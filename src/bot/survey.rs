@@ -20,7 +20,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 
-use super::callback::{CallbackOutcome, CallbackPress};
+use super::press::{CallbackOutcome, CallbackPress};
 use crate::core::delivery::Channel;
 use crate::core::engine::Engine;
 use crate::core::event::MessageEvent;
@@ -92,16 +92,11 @@ pub fn on_vote(
     button: VoteButton,
     now: DateTime<Utc>,
 ) -> store::Result<CallbackOutcome> {
-    let toast = |s: &str| CallbackOutcome {
-        answer: s.to_string(),
-        alert: false,
-        queue: Vec::new(),
-        changed: false,
-    };
+    let toast = CallbackOutcome::toast;
     // A button copied into another chat is not that chat's survey.
     let Some(survey) = surveys::survey(conn, button.survey)?.filter(|s| s.chat_id == press.chat_id)
     else {
-        return Ok(toast(super::callback::STALE));
+        return Ok(toast(super::press::STALE));
     };
     if !survey.open {
         return Ok(toast(text::CLOSED_TOAST));

@@ -218,16 +218,16 @@ fn migration_4_retypes_old_deliveries() {
         .unwrap();
     }
     let (store, report) = Store::open_migrated(&db).unwrap();
+    // Every migration after the third, whatever later ones there are.
     assert_eq!(
         report.applied,
-        vec![
-            (4, "deliveries"),
-            (5, "sync"),
-            (6, "pull"),
-            (7, "starts"),
-            (8, "library")
-        ]
+        buhbot::store::MIGRATIONS[3..]
+            .iter()
+            .map(|(v, name, _)| (*v, *name))
+            .collect::<Vec<_>>()
     );
+    assert_eq!(report.applied[0], (4, "deliveries"));
+
     let get = |id| delivery_by(&store, id);
     assert_eq!(get(1).status, DeliveryStatus::Retrying);
     let queued = get(2);

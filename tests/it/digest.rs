@@ -68,78 +68,41 @@ fn say(shared: &Shared, chat: i64, id: i64, at: &str, from: i64, text: &str, rep
 /// request the week before and one on Monday morning, outside the week.
 fn fill(shared: &Shared) {
     let ask = "Пришлите, пожалуйста, акт сверки";
-    say(
-        shared,
-        CHAT,
-        1,
-        "2026-11-24T10:00:00+03:00",
-        CLIENT,
-        ask,
-        None,
-    );
-    say(
-        shared,
-        CHAT,
-        2,
-        "2026-11-24T10:05:00+03:00",
-        ACCOUNTANT,
-        "Отправила",
-        Some(1),
-    );
-    say(
-        shared,
-        CHAT,
-        3,
-        "2026-12-01T10:00:00+03:00",
-        CLIENT,
-        ask,
-        None,
-    );
-    say(
-        shared,
-        CHAT,
-        4,
-        "2026-12-01T10:20:00+03:00",
-        ACCOUNTANT,
-        "Готово",
-        Some(3),
-    );
-    say(
-        shared,
-        OTHER,
-        5,
-        "2026-12-02T10:00:00+03:00",
-        CLIENT,
-        ask,
-        None,
-    );
-    say(
-        shared,
-        OTHER,
-        6,
-        "2026-12-02T12:30:00+03:00",
-        ACCOUNTANT,
-        "Готово",
-        Some(5),
-    );
-    say(
-        shared,
-        OTHER,
-        7,
-        "2026-12-03T11:00:00+03:00",
-        CLIENT,
-        ask,
-        None,
-    );
-    say(
-        shared,
-        CHAT,
-        8,
-        "2026-12-07T08:00:00+03:00",
-        CLIENT,
-        ask,
-        None,
-    );
+    // (chat, id, at, from, text, reply to)
+    let messages = [
+        (CHAT, 1, "2026-11-24T10:00:00+03:00", CLIENT, ask, None),
+        (
+            CHAT,
+            2,
+            "2026-11-24T10:05:00+03:00",
+            ACCOUNTANT,
+            "Отправила",
+            Some(1),
+        ),
+        (CHAT, 3, "2026-12-01T10:00:00+03:00", CLIENT, ask, None),
+        (
+            CHAT,
+            4,
+            "2026-12-01T10:20:00+03:00",
+            ACCOUNTANT,
+            "Готово",
+            Some(3),
+        ),
+        (OTHER, 5, "2026-12-02T10:00:00+03:00", CLIENT, ask, None),
+        (
+            OTHER,
+            6,
+            "2026-12-02T12:30:00+03:00",
+            ACCOUNTANT,
+            "Готово",
+            Some(5),
+        ),
+        (OTHER, 7, "2026-12-03T11:00:00+03:00", CLIENT, ask, None),
+        (CHAT, 8, "2026-12-07T08:00:00+03:00", CLIENT, ask, None),
+    ];
+    for (chat, id, at, from, text, reply) in messages {
+        say(shared, chat, id, at, from, text, reply);
+    }
 }
 
 /// (chat, dedupe key, text) of the queued digests.
