@@ -260,6 +260,7 @@ fn firm_wide(eff: &mut Config, o: &BTreeMap<String, serde_json::Value>) {
     }
     // The surveys' settings (sync::pull::globals checked the ranges and
     // the order of the steps).
+    let file = eff.surveys.clone();
     let s = &mut eff.surveys;
     s.validity_days = pick("surveys.validity_days", s.validity_days);
     s.remind_after_days = pick("surveys.remind_after_days", s.remind_after_days);
@@ -269,6 +270,12 @@ fn firm_wide(eff: &mut Config, o: &BTreeMap<String, serde_json::Value>) {
         u32::from(s.low_rating_threshold),
     ))
     .unwrap_or(s.low_rating_threshold);
+    // An override checked against an older configuration (the file's
+    // validity lowered since) must not put a step after the close.
+    if s.remind_after_days >= s.validity_days || s.notify_managers_after_days >= s.validity_days {
+        s.validity_days = file.validity_days;
+        s.remind_after_days = file.remind_after_days;
+    }
     let managers = o.get("alerts.managers").and_then(|v| v.as_array());
     for id in managers
         .into_iter()

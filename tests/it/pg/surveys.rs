@@ -236,6 +236,28 @@ async fn survey_settings_edited_in_global_settings_change_the_running_bot() {
         engine.config.surveys == e.config.surveys,
         "the file's, untouched"
     );
+    // The reminder on day 10 of 10 days, then a validity of 8 refused: the
+    // validity falls back to the file's 7, and the reminder (day 10) with
+    // it rather than come after the close.
+    let in_force = || {
+        let eff = engine.effective(&e.store.conn().unwrap()).unwrap();
+        let s = &eff.config.surveys;
+        (s.validity_days, s.remind_after_days)
+    };
+    for (sql, expected) in [
+        (
+            "survey_validity_days = 10, survey_reminder_day = 10",
+            (10, 9),
+        ),
+        ("survey_validity_days = 8", (7, 1)),
+    ] {
+        admin
+            .batch_execute(&format!("UPDATE global_settings SET {sql}"))
+            .await
+            .unwrap();
+        env.pull().await;
+        assert_eq!(in_force(), expected, "{sql}");
+    }
     // The overrides are the daemon's own: nothing of them goes back.
     env.push_all().await;
     assert_eq!(env.responses().await.len(), 2, "Anna's and Boris' 4");
