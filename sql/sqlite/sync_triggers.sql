@@ -57,3 +57,16 @@ BEGIN
     INSERT INTO outbox (entity, entity_key, op) VALUES ('alert_deliveries', NEW.id, 'upsert');
     INSERT INTO outbox (entity, entity_key, op) VALUES ('sla_alerts', NEW.alert_id, 'upsert');
 END;
+
+-- A survey vote is a row of feedback_responses upstream, keyed
+-- 'survey_id:user_id': a withdrawal deletes it there (the push finds its
+-- campaign and chat through survey_chats, which outlives the vote).
+CREATE TRIGGER IF NOT EXISTS survey_votes_outbox_ins AFTER INSERT ON survey_votes WHEN (SELECT applying FROM sync_state) = 0
+BEGIN INSERT INTO outbox (entity, entity_key, op)
+      VALUES ('feedback_responses', NEW.survey_id || ':' || NEW.user_id, 'upsert'); END;
+CREATE TRIGGER IF NOT EXISTS survey_votes_outbox_upd AFTER UPDATE ON survey_votes WHEN (SELECT applying FROM sync_state) = 0
+BEGIN INSERT INTO outbox (entity, entity_key, op)
+      VALUES ('feedback_responses', NEW.survey_id || ':' || NEW.user_id, 'upsert'); END;
+CREATE TRIGGER IF NOT EXISTS survey_votes_outbox_del AFTER DELETE ON survey_votes WHEN (SELECT applying FROM sync_state) = 0
+BEGIN INSERT INTO outbox (entity, entity_key, op)
+      VALUES ('feedback_responses', OLD.survey_id || ':' || OLD.user_id, 'delete'); END;

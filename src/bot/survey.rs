@@ -101,7 +101,10 @@ pub fn on_vote(
     if !survey.open {
         return Ok(toast(text::CLOSED_TOAST));
     }
-    let settings = &engine.config.surveys;
+    // As in force now: a threshold raised in Postgres counts from the
+    // next press, without waiting for the daemon's reload.
+    let eff = engine.effective(conn)?;
+    let settings = &eff.config.surveys;
     let (change, history) = surveys::press(
         conn,
         survey.id,
@@ -226,7 +229,10 @@ pub fn capture_comment(
     {
         return Ok(None);
     }
-    let settings = &engine.config.surveys;
+    // As in force now: a threshold raised in Postgres counts from the
+    // next press, without waiting for the daemon's reload.
+    let eff = engine.effective(conn)?;
+    let settings = &eff.config.surveys;
     let window = Duration::minutes(i64::from(settings.comment_minutes));
     let at = m.date;
     let Some((survey, rating, voted_at)) =

@@ -53,8 +53,10 @@ pub fn start_campaign(
     only: &[i64],
     now: DateTime<Utc>,
 ) -> Result<Started> {
-    let s = &engine.config.surveys;
+    // The settings in force now (overridden from Postgres, see
+    // core::effective), as the chats are.
     let eff = engine.effective(conn)?;
+    let s = &eff.config.surveys;
     let candidates: Vec<i64> = if only.is_empty() {
         let since = (now - Duration::days(i64::from(s.activity_days))).timestamp();
         surveys::chats_with_requests_since(conn, since)?
@@ -127,7 +129,8 @@ impl StepReport {
 
 /// The scheduled campaign, reminders, notices and closes due at `now`.
 pub fn step(conn: &Connection, engine: &Engine, now: DateTime<Utc>) -> Result<StepReport> {
-    let s = &engine.config.surveys;
+    let eff = engine.effective(conn)?;
+    let s = &eff.config.surveys;
     let mut report = StepReport::default();
     let ts = now.timestamp();
     if s.enabled {

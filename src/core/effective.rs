@@ -235,7 +235,8 @@ fn add_days(spec: &mut CalendarSpec, days: &[holidays::Day]) {
 }
 
 /// Firm-wide settings from Postgres over the configuration: the default
-/// policy (and every chat's field that was the default's), more managers.
+/// policy (and every chat's field that was the default's), the surveys'
+/// validity, reminder, cooldown and low-rating threshold, more managers.
 fn firm_wide(eff: &mut Config, o: &BTreeMap<String, serde_json::Value>) {
     let pick = |key: &str, cur: u32| {
         o.get(key)
@@ -268,6 +269,24 @@ fn firm_wide(eff: &mut Config, o: &BTreeMap<String, serde_json::Value>) {
         if p.max_escalations == base.max_escalations {
             p.max_escalations = sla.max_escalations;
         }
+    }
+    // The surveys' settings (sync::pull::globals checked the ranges and
+    // the order of the steps).
+    let file = eff.surveys.clone();
+    let s = &mut eff.surveys;
+    s.validity_days = pick("surveys.validity_days", s.validity_days);
+    s.remind_after_days = pick("surveys.remind_after_days", s.remind_after_days);
+    s.cooldown_hours = pick("surveys.cooldown_hours", s.cooldown_hours);
+    s.low_rating_threshold = u8::try_from(pick(
+        "surveys.low_rating_threshold",
+        u32::from(s.low_rating_threshold),
+    ))
+    .unwrap_or(s.low_rating_threshold);
+    // An override checked against an older configuration (the file's
+    // validity lowered since) must not put a step after the close.
+    if s.remind_after_days >= s.validity_days || s.notify_managers_after_days >= s.validity_days {
+        s.validity_days = file.validity_days;
+        s.remind_after_days = file.remind_after_days;
     }
     let managers = o.get("alerts.managers").and_then(|v| v.as_array());
     for id in managers

@@ -452,9 +452,17 @@ pub struct Moved {
     pub holidays: usize,
     pub messages: usize,
     pub client_requests: usize,
+    /// The legacy table of 0001 (no longer written: votes are in
+    /// `survey_votes`), moved for a store that still has rows in it.
     pub feedback_responses: usize,
     /// The per-chat switches of the bot's client helpers.
     pub chat_options: usize,
+    /// The chat's surveys (their votes follow by the survey's id), so that
+    /// the buttons pressed in the supergroup still count.
+    pub survey_chats: usize,
+    /// The client menu's contacts, so that an open one is still closed by
+    /// a staff answer in the supergroup and escalates there meanwhile.
+    pub menu_contacts: usize,
 }
 
 impl Moved {
@@ -466,6 +474,8 @@ impl Moved {
             + self.client_requests
             + self.feedback_responses
             + self.chat_options
+            + self.survey_chats
+            + self.menu_contacts
     }
 }
 
@@ -496,6 +506,8 @@ pub fn move_rows(conn: &Connection, old: i64, new: i64) -> super::Result<Moved> 
         client_requests: super::requests::move_chat(conn, old, new)?,
         feedback_responses: mv("feedback_responses")?,
         chat_options: super::chat_options::move_chat(conn, old, new)?,
+        survey_chats: mv("survey_chats")?,
+        menu_contacts: mv("menu_contacts")?,
     };
     conn.execute("DELETE FROM chat_staff WHERE chat_id = ?1", [old])?;
     conn.execute("DELETE FROM working_schedules WHERE chat_id = ?1", [old])?;

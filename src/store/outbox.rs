@@ -65,6 +65,11 @@ const BACKFILL: &[(&str, &str)] = &[
         "alert_deliveries",
         "SELECT 'alert_deliveries', id, 'upsert' FROM alert_deliveries ORDER BY id",
     ),
+    (
+        "feedback_responses",
+        "SELECT 'feedback_responses', survey_id || ':' || user_id, 'upsert' FROM survey_votes
+         ORDER BY voted_at, survey_id, user_id",
+    ),
 ];
 
 /// The triggers that queue changes (created with IF NOT EXISTS).

@@ -117,6 +117,46 @@ pub struct DeliveryRow {
     pub created_at: i64,
 }
 
+/// A survey vote as `feedback_responses` keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoteRow {
+    pub survey_id: i64,
+    pub user_id: i64,
+    /// [`CAMPAIGN`]: the campaign's name upstream.
+    pub campaign: String,
+    pub chat_id: i64,
+    pub rating: i64,
+    pub comment: Option<String>,
+    pub voted_at: i64,
+    /// The last change (vote, change or comment).
+    pub changed_at: i64,
+}
+
+/// Where a withdrawn vote is upstream: (survey, user) → (campaign, chat).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VotePlace {
+    pub survey_id: i64,
+    pub user_id: i64,
+    pub campaign: String,
+    pub chat_id: i64,
+}
+
+/// A campaign's name upstream (`feedback_responses.campaign`, part of the
+/// natural key), made of what the campaign row itself records rather than
+/// of its local id alone: a store restored from an older backup, or a
+/// standby's, numbers the campaigns it starts afterwards from where the
+/// backup stopped, so "survey-5" could name two campaigns and the second
+/// would overwrite the first one's answers. A scheduled campaign is its
+/// occurrence (`slot`, unique); one started by hand is its start time
+/// (UTC, to the second) — with its local id, as two started within the
+/// same second are possible with no cooldown; a campaign started after a
+/// restore starts later than the lost one, so the pair never repeats.
+/// The quarter alone would not do: the schedule is a cron of any period.
+const CAMPAIGN: &str = "CASE WHEN c.slot IS NOT NULL
+        THEN 'scheduled:' || strftime('%Y-%m-%dT%H:%M:%SZ', c.slot, 'unixepoch')
+        ELSE 'cli:' || strftime('%Y-%m-%dT%H:%M:%SZ', c.started_at, 'unixepoch') || '#' || c.id
+    END";
+
 /// The keys as a JSON array, for `json_each`: one statement per table
 /// whatever the batch size.
 fn ids_json(ids: &[i64]) -> String {
@@ -323,6 +363,54 @@ pub fn deliveries(conn: &Connection, ids: &[i64]) -> Result<Vec<DeliveryRow>> {
             next_attempt_at: r.get(11)?,
             sent_at: r.get(12)?,
             created_at: r.get(13)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Votes by (survey, user); a withdrawn one is not among them.
+pub fn votes(conn: &Connection, keys: &[(i64, i64)]) -> Result<Vec<VoteRow>> {
+    let json = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT v.survey_id, v.user_id, {CAMPAIGN}, s.chat_id, v.rating, v.comment, v.voted_at,
+                coalesce((SELECT max(h.at) FROM survey_vote_history h
+                          WHERE h.survey_id = v.survey_id AND h.user_id = v.user_id), v.voted_at)
+         FROM json_each(?1) k
+         JOIN survey_votes v ON v.survey_id = k.value ->> 0 AND v.user_id = k.value ->> 1
+         JOIN survey_chats s ON s.id = v.survey_id
+         JOIN survey_campaigns c ON c.id = s.campaign_id"
+    ))?;
+    let rows = stmt.query_map([json], |r| {
+        Ok(VoteRow {
+            survey_id: r.get(0)?,
+            user_id: r.get(1)?,
+            campaign: r.get(2)?,
+            chat_id: r.get(3)?,
+            rating: r.get(4)?,
+            comment: r.get(5)?,
+            voted_at: r.get(6)?,
+            changed_at: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Where withdrawn votes are upstream. A survey gone locally (retention)
+/// has no place: Postgres keeps the history, as for the other tables.
+pub fn vote_places(conn: &Connection, keys: &[(i64, i64)]) -> Result<Vec<VotePlace>> {
+    let json = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT s.id, k.value ->> 1, {CAMPAIGN}, s.chat_id
+         FROM json_each(?1) k
+         JOIN survey_chats s ON s.id = k.value ->> 0
+         JOIN survey_campaigns c ON c.id = s.campaign_id"
+    ))?;
+    let rows = stmt.query_map([json], |r| {
+        Ok(VotePlace {
+            survey_id: r.get(0)?,
+            user_id: r.get(1)?,
+            campaign: r.get(2)?,
+            chat_id: r.get(3)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -23,7 +23,7 @@ use super::pg::{PgError, PgPool};
 use super::upsert;
 use crate::store::outbox::{self, Entry, Op};
 use crate::store::sync_rows::{
-    self, AlertRow, ChatRow, DeliveryRow, MessageRow, RequestRow, UserRow,
+    self, AlertRow, ChatRow, DeliveryRow, MessageRow, RequestRow, UserRow, VotePlace, VoteRow,
 };
 use crate::store::{Store, StoreError};
 
@@ -69,6 +69,8 @@ enum Entity {
     Requests,
     Alerts,
     Deliveries,
+    /// Survey votes (`feedback_responses`).
+    Votes,
 }
 
 impl Entity {
@@ -80,6 +82,7 @@ impl Entity {
             "client_requests" => Entity::Requests,
             "sla_alerts" => Entity::Alerts,
             "alert_deliveries" => Entity::Deliveries,
+            "feedback_responses" => Entity::Votes,
             _ => return None,
         })
     }
@@ -92,6 +95,7 @@ impl Entity {
             Entity::Requests => "client_requests",
             Entity::Alerts => "sla_alerts",
             Entity::Deliveries => "alert_deliveries",
+            Entity::Votes => "feedback_responses",
         }
     }
 }
@@ -120,6 +124,8 @@ struct Plan {
     requests: Vec<(RequestRow, usize)>,
     alerts: Vec<(AlertRow, usize)>,
     deliveries: Vec<(DeliveryRow, usize)>,
+    votes: Vec<(VoteRow, usize)>,
+    vote_deletes: Vec<(VotePlace, usize)>,
     /// Entries no item can carry (an unknown entity, a bad key).
     unreadable: Vec<(Entry, String)>,
     upto: i64,
@@ -203,6 +209,9 @@ fn read_plan(conn: &mut rusqlite::Connection, limit: i64) -> Result<Plan, StoreE
     // Keys per table, with the item each belongs to.
     let mut ids: HashMap<Entity, Vec<(i64, usize)>> = HashMap::new();
     let mut message_keys: Vec<((i64, i64, i64), usize)> = Vec::new();
+    // Votes by (survey, user): upserts and withdrawals.
+    let mut vote_keys: Vec<((i64, i64), usize)> = Vec::new();
+    let mut withdrawn: Vec<((i64, i64), usize)> = Vec::new();
     let mut keep = Vec::with_capacity(items.len());
     for item in items {
         let i = keep.len();
@@ -215,6 +224,12 @@ fn read_plan(conn: &mut rusqlite::Connection, limit: i64) -> Result<Plan, StoreE
                 .is_some(),
             (Entity::Chats, Op::Delete) => parse_int(&item.key)
                 .map(|id| plan.chat_deletes.push((id, i)))
+                .is_some(),
+            (Entity::Votes, Op::Upsert) => parse_pair(&item.key)
+                .map(|k| vote_keys.push((k, i)))
+                .is_some(),
+            (Entity::Votes, Op::Delete) => parse_pair(&item.key)
+                .map(|k| withdrawn.push((k, i)))
                 .is_some(),
             (Entity::Messages, Op::Upsert) => parse_triple(&item.key)
                 .map(|k| message_keys.push((k, i)))
@@ -293,6 +308,20 @@ fn read_plan(conn: &mut rusqlite::Connection, limit: i64) -> Result<Plan, StoreE
             plan.messages.push((m, i));
         }
     }
+    let at: HashMap<(i64, i64), usize> = vote_keys.iter().copied().collect();
+    let keys: Vec<_> = vote_keys.iter().map(|(k, _)| *k).collect();
+    for v in sync_rows::votes(&tx, &keys)? {
+        if let Some(&i) = at.get(&(v.survey_id, v.user_id)) {
+            plan.votes.push((v, i));
+        }
+    }
+    let at: HashMap<(i64, i64), usize> = withdrawn.iter().copied().collect();
+    let keys: Vec<_> = withdrawn.iter().map(|(k, _)| *k).collect();
+    for p in sync_rows::vote_places(&tx, &keys)? {
+        if let Some(&i) = at.get(&(p.survey_id, p.user_id)) {
+            plan.vote_deletes.push((p, i));
+        }
+    }
     // Rows in item order, so that a row follows the rows it references.
     plan.messages.sort_by_key(|(_, i)| *i);
     plan.requests.sort_by_key(|(_, i)| *i);
@@ -326,6 +355,8 @@ impl Plan {
             requests: pick(&self.requests, i),
             alerts: pick(&self.alerts, i),
             deliveries: pick(&self.deliveries, i),
+            votes: pick(&self.votes, i),
+            vote_deletes: pick(&self.vote_deletes, i),
             unreadable: Vec::new(),
             upto: self.upto,
         }
@@ -367,6 +398,7 @@ impl Plan {
         // Chats the rows below reference, known to Postgres or not.
         let referenced: BTreeSet<i64> = (self.messages.iter().map(|(m, _)| m.chat_id))
             .chain(self.requests.iter().map(|(r, _)| r.chat_id))
+            .chain(self.votes.iter().map(|(v, _)| v.chat_id))
             .chain(self.moves.iter().map(|m| m.1))
             .collect();
         if !referenced.is_empty() {
@@ -415,6 +447,20 @@ impl Plan {
             )
             .await?;
             out.push(("alert_deliveries", n));
+        }
+        if !self.votes.is_empty() {
+            let n =
+                upsert::votes(tx, &rows(&self.votes), &Plan::versions(items, &self.votes)).await?;
+            out.push(("feedback_responses", n));
+        }
+        if !self.vote_deletes.is_empty() {
+            let n = upsert::delete_votes(
+                tx,
+                &rows(&self.vote_deletes),
+                &Plan::versions(items, &self.vote_deletes),
+            )
+            .await?;
+            out.push(("feedback_responses", n));
         }
         Ok(out)
     }

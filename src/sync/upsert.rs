@@ -10,7 +10,9 @@
 use tokio_postgres::Transaction;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::store::sync_rows::{AlertRow, ChatRow, DeliveryRow, MessageRow, RequestRow, UserRow};
+use crate::store::sync_rows::{
+    AlertRow, ChatRow, DeliveryRow, MessageRow, RequestRow, UserRow, VotePlace, VoteRow,
+};
 
 type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
@@ -246,6 +248,10 @@ pub async fn move_chat(
              response_message_id = -response_message_id WHERE chat_id = $1 RETURNING 1",
         "UPDATE public.sla_alerts SET chat_id = $2 WHERE chat_id = $1 RETURNING 1",
         "UPDATE public.alert_deliveries SET chat_id = $2 WHERE chat_id = $1 RETURNING 1",
+        "DELETE FROM public.feedback_responses o WHERE o.chat_id = $1 AND EXISTS (
+             SELECT 1 FROM public.feedback_responses x WHERE x.chat_id = $2
+             AND x.campaign = o.campaign AND x.telegram_user_id = o.telegram_user_id) RETURNING 1",
+        "UPDATE public.feedback_responses SET chat_id = $2 WHERE chat_id = $1 RETURNING 1",
     ] {
         n += exec(tx, sql, &[(&old, Type::INT8), (&new, Type::INT8)]).await?;
     }
@@ -566,6 +572,78 @@ pub async fn deliveries(
             (&next, Type::INT8_ARRAY),
             (&sent, Type::INT8_ARRAY),
             (&created, Type::INT8_ARRAY),
+            (&version, Type::INT8_ARRAY),
+        ],
+    )
+    .await
+}
+
+/// A survey vote: one row per campaign, chat and voter, changed in place
+/// by a change of rating or a comment.
+pub async fn votes(
+    tx: &Transaction<'_>,
+    rows: &[VoteRow],
+    version: &[i64],
+) -> Result<u64, tokio_postgres::Error> {
+    let campaign: Vec<&str> = rows.iter().map(|r| r.campaign.as_str()).collect();
+    let chat: Vec<i64> = rows.iter().map(|r| r.chat_id).collect();
+    let user: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
+    let rating: Vec<i64> = rows.iter().map(|r| r.rating).collect();
+    let comment: Vec<Option<&str>> = rows.iter().map(|r| r.comment.as_deref()).collect();
+    let voted: Vec<i64> = rows.iter().map(|r| r.voted_at).collect();
+    let changed: Vec<i64> = rows.iter().map(|r| r.changed_at).collect();
+    let version = version.to_vec();
+    exec(
+        tx,
+        "INSERT INTO public.feedback_responses AS t (campaign, chat_id, telegram_user_id, rating,
+                 comment, submitted_at, updated_at, daemon_version)
+         SELECT u.campaign, u.chat, u.usr, u.rating, u.comment, to_timestamp(u.voted),
+                to_timestamp(u.changed), u.v
+         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+                     $6::bigint[], $7::bigint[], $8::bigint[])
+              AS u(campaign, chat, usr, rating, comment, voted, changed, v)
+         ON CONFLICT (campaign, chat_id, telegram_user_id) DO UPDATE
+             SET rating = excluded.rating, comment = excluded.comment,
+                 submitted_at = excluded.submitted_at, updated_at = excluded.updated_at,
+                 daemon_version = excluded.daemon_version
+             WHERE t.daemon_version < excluded.daemon_version
+         RETURNING 1",
+        &[
+            (&campaign, Type::TEXT_ARRAY),
+            (&chat, Type::INT8_ARRAY),
+            (&user, Type::INT8_ARRAY),
+            (&rating, Type::INT8_ARRAY),
+            (&comment, Type::TEXT_ARRAY),
+            (&voted, Type::INT8_ARRAY),
+            (&changed, Type::INT8_ARRAY),
+            (&version, Type::INT8_ARRAY),
+        ],
+    )
+    .await
+}
+
+/// Withdrawn votes leave Postgres too (the history stays in the daemon's
+/// `survey_vote_history`); only a row older than the withdrawal goes.
+pub async fn delete_votes(
+    tx: &Transaction<'_>,
+    places: &[VotePlace],
+    version: &[i64],
+) -> Result<u64, tokio_postgres::Error> {
+    let campaign: Vec<&str> = places.iter().map(|p| p.campaign.as_str()).collect();
+    let chat: Vec<i64> = places.iter().map(|p| p.chat_id).collect();
+    let user: Vec<i64> = places.iter().map(|p| p.user_id).collect();
+    let version = version.to_vec();
+    exec(
+        tx,
+        "DELETE FROM public.feedback_responses t
+         USING unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(campaign, chat, usr, v)
+         WHERE t.campaign = u.campaign AND t.chat_id = u.chat AND t.telegram_user_id = u.usr
+           AND t.daemon_version < u.v
+         RETURNING 1",
+        &[
+            (&campaign, Type::TEXT_ARRAY),
+            (&chat, Type::INT8_ARRAY),
+            (&user, Type::INT8_ARRAY),
             (&version, Type::INT8_ARRAY),
         ],
     )

@@ -21,23 +21,24 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-const CHAT: i64 = -1001777000001;
-const QUIET: i64 = -1001777000002;
-const ACCOUNTANT: i64 = 7200001;
-const MANAGER: i64 = 7200009;
-const ANNA: i64 = 5200001;
-const BORIS: i64 = 5200002;
+pub(crate) const CHAT: i64 = -1001777000001;
+pub(crate) const QUIET: i64 = -1001777000002;
+pub(crate) const ACCOUNTANT: i64 = 7200001;
+pub(crate) const MANAGER: i64 = 7200009;
+pub(crate) const ANNA: i64 = 5200001;
+pub(crate) const BORIS: i64 = 5200002;
 const VERA: i64 = 5200003;
 
-struct Env {
+/// Also the Postgres tests' (`pg::surveys`).
+pub(crate) struct Env {
     dir: tempfile::TempDir,
     config_path: std::path::PathBuf,
-    store: Store,
-    config: Arc<buhbot::config::Config>,
+    pub(crate) store: Store,
+    pub(crate) config: Arc<buhbot::config::Config>,
 }
 
 impl Env {
-    fn new() -> Env {
+    pub(crate) fn new() -> Env {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("b.db");
         let config_path = dir.path().join("buhbot.toml");
@@ -63,7 +64,7 @@ impl Env {
         }
     }
 
-    fn engine(&self) -> buhbot::core::engine::Engine {
+    pub(crate) fn engine(&self) -> buhbot::core::engine::Engine {
         buhbot::core::engine::Engine::from_config_and_store(
             self.config.clone(),
             &self.store.conn().unwrap(),
@@ -71,7 +72,7 @@ impl Env {
         .unwrap()
     }
 
-    fn start(&self, chats: &[i64], now: DateTime<Utc>) -> survey_steps::Started {
+    pub(crate) fn start(&self, chats: &[i64], now: DateTime<Utc>) -> survey_steps::Started {
         let mut c = self.store.conn().unwrap();
         let tx = write_tx(&mut c).unwrap();
         let s = survey_steps::start_campaign(&tx, &self.engine(), None, StartedBy::Cli, chats, now)
@@ -80,7 +81,7 @@ impl Env {
         s
     }
 
-    fn survey_of(&self, campaign: i64, chat: i64) -> i64 {
+    pub(crate) fn survey_of(&self, campaign: i64, chat: i64) -> i64 {
         surveys::surveys_of(&self.store.conn().unwrap(), campaign)
             .unwrap()
             .into_iter()
@@ -90,8 +91,21 @@ impl Env {
     }
 
     /// A press in `chat`, decided and queued in one transaction.
-    fn press(
+    pub(crate) fn press(
         &self,
+        chat: i64,
+        survey: i64,
+        user: i64,
+        rating: u8,
+        now: DateTime<Utc>,
+    ) -> buhbot::bot::CallbackOutcome {
+        self.press_with(&self.engine(), chat, survey, user, rating, now)
+    }
+
+    /// [`Env::press`] with an engine built earlier (a running daemon's).
+    pub(crate) fn press_with(
+        &self,
+        engine: &buhbot::core::engine::Engine,
         chat: i64,
         survey: i64,
         user: i64,
@@ -107,14 +121,14 @@ impl Env {
         };
         let mut c = self.store.conn().unwrap();
         let tx = write_tx(&mut c).unwrap();
-        let out = on_callback(&tx, &self.engine(), &press, now).unwrap();
+        let out = on_callback(&tx, engine, &press, now).unwrap();
         out.enqueue(&tx, now.timestamp()).unwrap();
         tx.commit().unwrap();
         out
     }
 
     /// A chat message through the ingest transaction as on Telegram.
-    fn message(&self, id: i64, from: i64, at: DateTime<Utc>, text: &str) -> usize {
+    pub(crate) fn message(&self, id: i64, from: i64, at: DateTime<Utc>, text: &str) -> usize {
         let ev = crate::user_message(CHAT, id, from, at, text);
         let batch = [Event {
             kind: EventKind::Message(ev),
@@ -151,11 +165,11 @@ impl Env {
     }
 }
 
-fn origin() -> DateTime<Utc> {
+pub(crate) fn origin() -> DateTime<Utc> {
     crate::t("2026-01-12T10:00:00+03:00")
 }
 
-fn mins(n: i64) -> chrono::Duration {
+pub(crate) fn mins(n: i64) -> chrono::Duration {
     chrono::Duration::minutes(n)
 }
 

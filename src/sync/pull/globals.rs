@@ -5,7 +5,13 @@
 //! effect when it *changes* upstream: compared with the row as last pulled
 //! (the columns' defaults before the first pull), a changed field becomes
 //! an override of the configuration, or drops it when it equals the
-//! configuration's value. Fields the daemon does not use are left alone.
+//! configuration's value. Fields the daemon does not use are left alone
+//! (`survey_quarter_day`: the schedule is `[surveys] schedule`, a cron).
+//!
+//! The survey fields map to `[surveys]`: `survey_validity_days` →
+//! `validity_days`, `survey_reminder_day` (the day the reminder goes: day
+//! 2 is one day after the start) → `remind_after_days` + 1,
+//! `low_rating_threshold`, `survey_cooldown_hours` → `cooldown_hours`.
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -19,7 +25,11 @@ use crate::store::{overrides, state};
 /// The row as last pulled, in `transport_state`.
 const LAST: &str = "sync.pull.global_settings";
 
+/// A row stored by an older daemon lacks the survey fields: they read as
+/// the columns' defaults (`#[serde(default)]`), as that daemon never
+/// applied them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PgGlobals {
     pub threshold: i64,
     pub warning: i64,
@@ -27,6 +37,10 @@ pub struct PgGlobals {
     pub max_escalations: i64,
     /// Telegram ids as text, as the original keeps them.
     pub managers: Vec<String>,
+    pub survey_validity_days: i64,
+    pub survey_reminder_day: i64,
+    pub low_rating_threshold: i64,
+    pub survey_cooldown_hours: i64,
 }
 
 impl Default for PgGlobals {
@@ -38,6 +52,10 @@ impl Default for PgGlobals {
             interval: 30,
             max_escalations: 5,
             managers: Vec::new(),
+            survey_validity_days: 7,
+            survey_reminder_day: 2,
+            low_rating_threshold: 3,
+            survey_cooldown_hours: 24,
         }
     }
 }
@@ -52,7 +70,9 @@ pub(super) async fn read(
             &format!(
                 "SELECT default_sla_threshold::bigint, sla_warning_percent::bigint,
                         escalation_interval_min::bigint, max_escalations::bigint,
-                        global_manager_ids, row_version
+                        global_manager_ids, row_version, survey_validity_days::bigint,
+                        survey_reminder_day::bigint, low_rating_threshold::bigint,
+                        survey_cooldown_hours::bigint
                  FROM public.global_settings
                  WHERE id = 'default' AND {NEWER} AND updated_by IS DISTINCT FROM $4"
             ),
@@ -67,6 +87,10 @@ pub(super) async fn read(
             interval: r.get(2),
             max_escalations: r.get(3),
             managers: r.get(4),
+            survey_validity_days: r.get(6),
+            survey_reminder_day: r.get(7),
+            low_rating_threshold: r.get(8),
+            survey_cooldown_hours: r.get(9),
         }
     }))
 }
@@ -90,6 +114,74 @@ fn number(
     (v != i64::from(configured)).then(|| json!(v))
 }
 
+/// (key, upstream now, as last pulled, accepted range, configured)
+type Field = (&'static str, i64, i64, std::ops::RangeInclusive<i64>, u32);
+
+/// The survey fields, in `[surveys]`' terms (the reminder's day as days
+/// after the start). The ranges are the configuration's, and keep the
+/// steps in order as the configuration reader does: the reminder and the
+/// managers' notice before the close. Each bound is taken with the other
+/// field as it will stand after this pull (upstream's when it changed
+/// and is itself in range, else the override in force or the file's).
+fn survey_numbers(
+    conn: &Connection,
+    g: &PgGlobals,
+    last: &PgGlobals,
+    config: &Config,
+) -> Result<[Field; 4], PullError> {
+    let s = &config.surveys;
+    let in_force = |key: &str, configured: u32| -> Result<i64, PullError> {
+        Ok(overrides::get(conn, key)?
+            .and_then(|v| v.as_i64())
+            .unwrap_or(i64::from(configured)))
+    };
+    let remind = g.survey_reminder_day - 1;
+    let remind_after =
+        if g.survey_reminder_day != last.survey_reminder_day && (1..=89).contains(&remind) {
+            remind
+        } else {
+            in_force("surveys.remind_after_days", s.remind_after_days)?
+        };
+    let validity_min = remind_after.max(i64::from(s.notify_managers_after_days)) + 1;
+    let validity = if g.survey_validity_days != last.survey_validity_days
+        && (validity_min..=90).contains(&g.survey_validity_days)
+    {
+        g.survey_validity_days
+    } else {
+        in_force("surveys.validity_days", s.validity_days)?
+    };
+    Ok([
+        (
+            "surveys.validity_days",
+            g.survey_validity_days,
+            last.survey_validity_days,
+            validity_min..=90,
+            s.validity_days,
+        ),
+        (
+            "surveys.remind_after_days",
+            remind,
+            last.survey_reminder_day - 1,
+            1..=(validity - 1).min(89),
+            s.remind_after_days,
+        ),
+        (
+            "surveys.low_rating_threshold",
+            g.low_rating_threshold,
+            last.low_rating_threshold,
+            0..=5,
+            u32::from(s.low_rating_threshold),
+        ),
+        (
+            "surveys.cooldown_hours",
+            g.survey_cooldown_hours,
+            last.survey_cooldown_hours,
+            0..=8_760,
+            s.cooldown_hours,
+        ),
+    ])
+}
+
 /// Applies a changed row; returns how many overrides changed.
 pub(super) fn apply(
     conn: &Connection,
@@ -102,7 +194,7 @@ pub(super) fn apply(
         .unwrap_or_default();
     let sla = &config.sla;
     // (key, upstream now, upstream as last pulled, accepted range, configured)
-    let numbers = [
+    let numbers: [Field; 4] = [
         (
             "sla.threshold_minutes",
             g.threshold,
@@ -134,6 +226,7 @@ pub(super) fn apply(
     ];
     let mut changes: Vec<(&str, Option<Value>)> = numbers
         .into_iter()
+        .chain(survey_numbers(conn, g, &last, config)?)
         .filter(|(_, now, was, _, _)| now != was)
         .map(|(key, now, _, range, configured)| (key, number(key, now, range, configured)))
         .collect();

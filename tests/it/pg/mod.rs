@@ -12,6 +12,7 @@ mod pull_ops;
 mod push;
 mod replay_sync;
 mod standby;
+mod surveys;
 mod tls;
 
 use std::path::{Path, PathBuf};
