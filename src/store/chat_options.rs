@@ -135,3 +135,29 @@ pub fn note_out_of_hours(
         .execute([chat, user, opening, now])?;
     Ok(n == 1)
 }
+
+/// Retention: bursts whose last file came before `cutoff` (long over: a
+/// burst ends after `[receipts] burst_seconds`, and a missing row only
+/// means the next file starts a new one). At most `limit` rows.
+pub fn delete_bursts_before(conn: &Connection, cutoff: i64, limit: i64) -> super::Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM file_bursts WHERE (chat_id, user_id) IN (
+                 SELECT chat_id, user_id FROM file_bursts WHERE last_file_at < ?1
+                 ORDER BY last_file_at LIMIT ?2)",
+        )?
+        .execute([cutoff, limit])?)
+}
+
+/// Retention: out-of-hours replies for closures that ended before
+/// `cutoff`. The row is the "once per closure" dedupe, so it must outlive
+/// its closure: one still going (or ended after the cutoff) keeps it.
+pub fn delete_replies_before(conn: &Connection, cutoff: i64, limit: i64) -> super::Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM out_of_hours_replies WHERE (chat_id, user_id, opening_at) IN (
+                 SELECT chat_id, user_id, opening_at FROM out_of_hours_replies
+                 WHERE opening_at < ?1 ORDER BY opening_at LIMIT ?2)",
+        )?
+        .execute([cutoff, limit])?)
+}

@@ -181,3 +181,20 @@ pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
         .prepare_cached("SELECT min(next_step_at) FROM menu_contacts")?
         .query_row([], |r| r.get(0))?)
 }
+
+/// Retention: contacts closed before `cutoff`, at most `limit`. Open ones
+/// stay whatever their age (their steps are still due). Never the newest
+/// row: an INTEGER PRIMARY KEY hands the highest deleted id out again, and
+/// both the «Беру» buttons of old notices and the notices' dedupe keys
+/// (`contact:<id>:…`) name contacts by id.
+pub fn delete_closed_before(conn: &Connection, cutoff: i64, limit: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM menu_contacts WHERE id IN (
+                 SELECT id FROM menu_contacts
+                 WHERE closed_at IS NOT NULL AND closed_at < ?1
+                   AND id < (SELECT max(id) FROM menu_contacts)
+                 ORDER BY closed_at LIMIT ?2)",
+        )?
+        .execute([cutoff, limit])?)
+}

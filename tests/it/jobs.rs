@@ -235,6 +235,83 @@ async fn retention_deletes_old_closed_rows_in_batches_and_keeps_the_rest() {
     assert_eq!((again.batches, again.deleted.total()), (1, 0));
 }
 
+#[tokio::test]
+async fn retention_deletes_old_closed_client_helper_rows_and_keeps_open_and_recent_ones() {
+    use buhbot::store::chat_options;
+    use buhbot::store::contacts::{self, NewContact, Outcome};
+    let dir = tempfile::tempdir().unwrap();
+    let shared = world(dir.path(), "");
+    let now = Utc::now().timestamp();
+    let day = 86_400;
+    let (old, recent) = (now - 40 * day, now - day);
+    let conn = shared.store.conn().unwrap();
+    let contact = |client: i64, at: i64, close: Option<i64>| {
+        let new = NewContact {
+            chat_id: CHAT,
+            client_id: client,
+            client_name: None,
+            message_id: 7,
+            level: 1,
+            next_step_at: at + 600,
+        };
+        let id = contacts::open(&conn, &new, at).unwrap();
+        if let Some(closed) = close {
+            assert!(contacts::close(&conn, id, Outcome::Taken, Some(ACCOUNTANT), closed).unwrap());
+        }
+        id
+    };
+    let gone: Vec<i64> = (0..3)
+        .map(|c| contact(100 + c, old, Some(old + 60)))
+        .collect();
+    let still_open = contact(200, old, None);
+    let closed_recently = contact(201, old, Some(recent));
+    // The newest row is kept even when old and closed: its id would be
+    // handed out again, and old «Беру» buttons name contacts by id.
+    let newest = contact(202, old, Some(old + 60));
+    for u in 0..3 {
+        chat_options::note_file(&conn, CHAT, 300 + u, old).unwrap();
+        assert!(chat_options::note_out_of_hours(&conn, CHAT, 300 + u, old + 3600, old).unwrap());
+    }
+    chat_options::note_file(&conn, CHAT, 400, recent).unwrap();
+    // A closure still going (ends in the future) keeps its "replied once".
+    assert!(chat_options::note_out_of_hours(&conn, CHAT, 400, now + 3600, old).unwrap());
+    drop(conn);
+
+    let report = run_retention_batched(&shared, 30, 2).await.unwrap();
+    let d = report.deleted;
+    assert_eq!(
+        (d.contacts, d.file_bursts, d.out_of_hours_replies),
+        (3, 3, 3),
+        "{report:?}"
+    );
+    assert!(report.batches >= 2, "batches of 2: {report:?}");
+    let conn = shared.store.conn().unwrap();
+    for id in gone {
+        assert_eq!(contacts::get(&conn, id).unwrap(), None);
+    }
+    for id in [still_open, closed_recently, newest] {
+        assert!(contacts::get(&conn, id).unwrap().is_some(), "contact {id}");
+    }
+    assert_eq!(
+        count(
+            &shared,
+            "SELECT count(*) FROM file_bursts WHERE user_id = 400"
+        ),
+        1
+    );
+    assert_eq!(count(&shared, "SELECT count(*) FROM file_bursts"), 1);
+    assert_eq!(
+        count(&shared, "SELECT count(*) FROM out_of_hours_replies"),
+        1
+    );
+    assert!(
+        !chat_options::note_out_of_hours(&conn, CHAT, 400, now + 3600, now).unwrap(),
+        "the open closure's reply is still remembered"
+    );
+    let again = run_retention_batched(&shared, 30, 2).await.unwrap();
+    assert_eq!((again.batches, again.deleted.total()), (1, 0));
+}
+
 #[test]
 fn missed_runs_are_made_up_once_and_a_first_backup_runs_at_start() {
     let moscow = chrono_tz::Europe::Moscow;

@@ -74,6 +74,9 @@ pub async fn run_retention_batched(
         sla_alerts = d.alerts,
         alert_deliveries = d.deliveries,
         timers = d.timers,
+        menu_contacts = d.contacts,
+        file_bursts = d.file_bursts,
+        out_of_hours_replies = d.out_of_hours_replies,
         "retention deleted old rows"
     );
     Ok(report)
