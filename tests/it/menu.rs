@@ -533,3 +533,24 @@ fn a_disabled_menu_posts_nothing() {
     assert_eq!(out.answer, menu::DISABLED);
     assert!(out.queue.is_empty() && e.notified().is_empty());
 }
+
+/// A group that becomes a supergroup takes its open contact along: it is
+/// open under the new id (a staff answer there closes it), none is left
+/// under the old one.
+#[test]
+fn an_open_contact_follows_the_group_to_its_supergroup() {
+    let e = Env::new();
+    let t0 = t("2025-01-13T10:00:00+03:00");
+    e.press(CHAT, CLIENT, "mc", t0);
+    const NEW: i64 = -1001777000099;
+    let mut conn = e.0.store.conn().unwrap();
+    let tx = write_tx(&mut conn).unwrap();
+    let moved = buhbot::store::chats::move_rows(&tx, CHAT, NEW).unwrap();
+    assert_eq!(moved.menu_contacts, 1);
+    assert!(contacts::open_of(&tx, CHAT, CLIENT).unwrap().is_none());
+    assert!(contacts::open_of(&tx, NEW, CLIENT).unwrap().is_some());
+    let at = t0.timestamp() + 60;
+    assert_eq!(contacts::answer_chat(&tx, NEW, ACC, at, at).unwrap(), 1);
+    assert!(!contacts::any_open(&tx, NEW).unwrap());
+    tx.commit().unwrap();
+}
