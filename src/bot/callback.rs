@@ -218,9 +218,7 @@ fn notify(
         return Ok(CallbackOutcome::toast(ALREADY_REMINDED));
     }
     let presser = display_name(conn, press.user_id)?;
-    let title = engine
-        .chat_title(row.chat_id)
-        .map_or_else(|| format!("чат {}", row.chat_id), str::to_string);
+    let title = engine.chat_label(row.chat_id);
     let waiting = engine.used_seconds(row, now) / 60;
     let text = format!(
         "🔔 <b>Напоминание</b>\n{} просит ответить клиенту в чате «{}».\n\

@@ -1,7 +1,6 @@
 //! What the bot's client helpers (FAQ answers, file receipts, the
-//! out-of-hours reply, the menu's contacts) share: which messages are a
-//! client's in a monitored group, and queueing a plain message in the
-//! ingest transaction.
+//! out-of-hours reply, the menu's contacts, survey comments) share: which
+//! messages are a user's, or a client's, in a monitored group.
 
 use std::sync::Arc;
 
@@ -13,7 +12,6 @@ use crate::core::engine::Engine;
 use crate::core::event::MessageEvent;
 use crate::domain::sla::SenderKind;
 use crate::store::Result;
-use crate::store::outbound::{self as queue, NewOutbound};
 
 /// A user's new message in a monitored group, before any store read:
 /// (chat, user). `None` for edits, service messages, private chats,
@@ -56,17 +54,4 @@ pub fn client_message(
         return Ok(None);
     }
     Ok(Some((chat, user, eff)))
-}
-
-/// Queues `msg` (its dedupe key makes a redelivery queue nothing).
-pub fn enqueue(conn: &Connection, msg: &NewOutbound, now: i64) -> Result<()> {
-    match queue::enqueue(conn, msg, now) {
-        Ok(_) => Ok(()),
-        Err(queue::EnqueueError::Store { source, .. }) => Err(source),
-        // A plain message has nothing the queue could refuse.
-        Err(e) => {
-            tracing::error!("cannot queue a client helper message: {e}");
-            Ok(())
-        }
-    }
 }

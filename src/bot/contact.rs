@@ -26,7 +26,7 @@ use crate::core::event::MessageEvent;
 use crate::domain::hours::{Hours, status, when};
 use crate::domain::render::{escape_html, plural, preview};
 use crate::store::contacts::{self, Contact, NewContact, Outcome};
-use crate::store::outbound::{Kind, NewOutbound};
+use crate::store::outbound::{Kind, NewOutbound, enqueue_built};
 use crate::store::{self, chats, messages};
 
 pub const CONTACT: &str = "Связаться с бухгалтером";
@@ -75,12 +75,6 @@ fn next_level(eff: &Effective, chat: i64, from: u8) -> Option<(u8, Vec<i64>)> {
         .find(|(_, r)| !r.is_empty())
 }
 
-fn chat_title(engine: &Engine, chat: i64) -> String {
-    engine
-        .chat_title(chat)
-        .map_or_else(|| format!("чат {chat}"), str::to_string)
-}
-
 /// The private notices of one level about `c`.
 fn notices(
     conn: &Connection,
@@ -92,7 +86,7 @@ fn notices(
 ) -> store::Result<Vec<NewOutbound>> {
     let tz = engine.calendar(c.chat_id).timezone();
     let client = escape_html(c.client_name.as_deref().unwrap_or("Клиент"));
-    let title = escape_html(&chat_title(engine, c.chat_id));
+    let title = escape_html(&engine.chat_label(c.chat_id));
     let since = at(c.opened_at).with_timezone(&tz).format("%d.%m %H:%M");
     let mut text = if level == 1 {
         format!(
@@ -156,10 +150,7 @@ pub fn press(
         out.alert = true;
         return Ok(out);
     };
-    let name = messages::recent_senders(conn, chat, 200)?
-        .into_iter()
-        .find(|(id, _)| *id == user)
-        .map(|(_, n)| n);
+    let name = messages::sender_name(conn, chat, user)?;
     let wait = i64::from(eff.config.menu.contact_escalate_minutes) * 60;
     let t = now.timestamp();
     let new = NewContact {
@@ -170,8 +161,8 @@ pub fn press(
         level,
         next_step_at: t + wait,
     };
-    let id = contacts::open(conn, &new, t)?;
-    let c = contacts::get(conn, id)?.expect("inserted in this transaction");
+    let c = contacts::open(conn, &new, t)?;
+    let id = c.id;
     let mut queue = notices(conn, engine, &c, level, &recipients, now)?;
     let calendar = engine.calendar(chat);
     let mut ack = match &name {
@@ -286,7 +277,7 @@ pub fn escalate_due(
             continue;
         };
         for msg in notices(conn, engine, &c, level, &recipients, now)? {
-            clients::enqueue(conn, &msg, now.timestamp())?;
+            enqueue_built(conn, &msg, now.timestamp(), "a contact notice")?;
             out.notices += 1;
         }
         contacts::advance(conn, c.id, level, now.timestamp() + wait)?;

@@ -122,12 +122,7 @@ pub fn answer(
         answer_html(&entry.question, &entry.answer, !stops),
     );
     msg.reply_to = Some(m.message_id);
-    match queue::enqueue(conn, &msg, now.timestamp()) {
-        Ok(_) => {}
-        Err(queue::EnqueueError::Store { source, .. }) => return Err(source),
-        // A plain message has nothing the queue could refuse.
-        Err(e) => tracing::error!("cannot queue an FAQ answer: {e}"),
-    }
+    queue::enqueue_built(conn, &msg, now.timestamp(), "an FAQ answer")?;
     let mut closed_request = false;
     if stops
         && let Some(row) = requests::by_message(conn, chat, m.message_id)?

@@ -14,7 +14,7 @@ use super::clients;
 use crate::core::engine::Engine;
 use crate::core::event::MessageEvent;
 use crate::domain::hours::{closure, out_of_hours_html};
-use crate::store::outbound::{Kind, NewOutbound};
+use crate::store::outbound::{Kind, NewOutbound, enqueue_built};
 use crate::store::{Result, chat_options};
 
 /// The dedupe key of the reply to a message.
@@ -53,7 +53,7 @@ pub fn reply(
         out_of_hours_html(opening, m.date, calendar),
     );
     msg.reply_to = Some(m.message_id);
-    clients::enqueue(conn, &msg, now.timestamp())?;
+    enqueue_built(conn, &msg, now.timestamp(), "an out-of-hours reply")?;
     tracing::info!(chat, message = m.message_id, "replied out of hours");
     Ok(true)
 }

@@ -15,7 +15,7 @@ use super::clients;
 use crate::core::engine::Engine;
 use crate::core::event::MessageEvent;
 use crate::domain::receipts::{accountant_notice_html, receipt_html, starts_burst};
-use crate::store::outbound::{Kind, NewOutbound};
+use crate::store::outbound::{Kind, NewOutbound, enqueue_built};
 use crate::store::{Result, chat_options};
 
 /// What [`confirm`] queued.
@@ -61,7 +61,7 @@ pub fn confirm(
         receipt_html(attachment, m.date, tz),
     );
     reply.reply_to = Some(m.message_id);
-    clients::enqueue(conn, &reply, now.timestamp())?;
+    enqueue_built(conn, &reply, now.timestamp(), "a file receipt")?;
     let mut notices = 0;
     if settings.notify_accountant
         && let Some(cfg) = eff.config.chats.get(&chat)
@@ -80,7 +80,12 @@ pub fn confirm(
                 Kind::Alert,
                 text.clone(),
             );
-            clients::enqueue(conn, &msg, now.timestamp())?;
+            enqueue_built(
+                conn,
+                &msg,
+                now.timestamp(),
+                "an accountant's notice of a file",
+            )?;
             notices += 1;
         }
     }

@@ -9,7 +9,7 @@ use super::parse::DAYS_RU;
 use crate::core::effective::Effective;
 use crate::core::engine::{Engine, at};
 use crate::domain::calendar::Interval;
-use crate::domain::render::{escape_html, minutes, plural, preview};
+use crate::domain::render::{chat_label, escape_html, minutes, plural, preview};
 use crate::domain::sla::RequestStatus;
 use crate::store::{Result, chats, messages, requests};
 
@@ -19,13 +19,8 @@ pub const STATS_DAYS: i64 = 30;
 pub const OPEN_LIMIT: usize = 20;
 
 fn title(eff: &Effective, chat: i64) -> String {
-    let t = eff
-        .config
-        .chats
-        .get(&chat)
-        .and_then(|c| c.title.clone())
-        .unwrap_or_else(|| format!("чат {chat}"));
-    escape_html(&t)
+    let title = eff.config.chats.get(&chat).and_then(|c| c.title.as_deref());
+    escape_html(&chat_label(title, chat))
 }
 
 pub fn help(role: Role, chat_manager: bool) -> String {

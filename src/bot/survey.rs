@@ -24,7 +24,7 @@ use super::press::{CallbackOutcome, CallbackPress};
 use crate::core::delivery::Channel;
 use crate::core::engine::Engine;
 use crate::core::event::MessageEvent;
-use crate::domain::sla::{AlertKind, SenderKind};
+use crate::domain::sla::AlertKind;
 use crate::domain::survey::{RATINGS, in_comment_window, is_low};
 use crate::domain::survey_text as text;
 use crate::store::outbound::{self as queue, Kind, NewOutbound};
@@ -69,19 +69,6 @@ pub fn keyboard(survey: i64) -> Vec<Vec<Button>> {
             })
             .collect(),
     ]
-}
-
-/// Queues `msg`; a store failure rolls the caller's transaction back, a
-/// message the queue refuses (a bug) is logged.
-pub(crate) fn enqueue(conn: &Connection, msg: &NewOutbound, now: i64) -> Result<()> {
-    match queue::enqueue(conn, msg, now) {
-        Ok(_) => Ok(()),
-        Err(queue::EnqueueError::Store { source, .. }) => Err(source),
-        Err(e) => {
-            tracing::error!("cannot queue a survey message: {e}");
-            Ok(())
-        }
-    }
 }
 
 /// A press on a survey button; see the module documentation.
@@ -144,10 +131,7 @@ pub fn on_vote(
 
 /// The name a voter wrote under in the chat, else their staff name.
 fn voter_name(conn: &Connection, chat: i64, user: i64) -> Result<String> {
-    if let Some((_, name)) = messages::recent_senders(conn, chat, 200)?
-        .into_iter()
-        .find(|(id, _)| *id == user)
-    {
+    if let Some(name) = messages::sender_name(conn, chat, user)? {
         return Ok(format!("{name} (id {user})"));
     }
     Ok(match users::get(conn, user)? {
@@ -167,9 +151,7 @@ fn low_rating_alerts(
     comment: Option<&str>,
     history: i64,
 ) -> Result<Vec<NewOutbound>> {
-    let title = engine
-        .chat_title(chat)
-        .map_or_else(|| format!("чат {chat}"), str::to_string);
+    let title = engine.chat_label(chat);
     let html = text::low_rating_html(&title, &voter_name(conn, chat, voter)?, rating, comment);
     let mut link = Vec::new();
     if let Some(url) = super::buttons::chat_link(
@@ -217,16 +199,11 @@ pub fn capture_comment(
     m: &MessageEvent,
     now: DateTime<Utc>,
 ) -> Result<Option<CommentCaptured>> {
-    let SenderKind::User(user) = m.sender else {
+    let Some((_, user)) = super::clients::group_message(engine, m) else {
         return Ok(None);
     };
     let comment = m.text.trim();
-    if m.chat_id > 0
-        || m.edit_version != 0
-        || m.service
-        || comment.is_empty()
-        || comment.starts_with('/')
-    {
+    if comment.is_empty() {
         return Ok(None);
     }
     // As in force now: a threshold raised in Postgres counts from the
@@ -253,7 +230,7 @@ pub fn capture_comment(
     );
     reply.reply_to = Some(m.message_id);
     let ts = now.timestamp();
-    enqueue(conn, &reply, ts)?;
+    queue::enqueue_built(conn, &reply, ts, "a survey comment's confirmation")?;
     let mut alerts = 0;
     if is_low(rating, settings.low_rating_threshold) {
         for msg in low_rating_alerts(
@@ -265,7 +242,7 @@ pub fn capture_comment(
             Some(comment),
             history,
         )? {
-            enqueue(conn, &msg, ts)?;
+            queue::enqueue_built(conn, &msg, ts, "a low-rating alert")?;
             alerts += 1;
         }
     }

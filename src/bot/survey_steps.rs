@@ -14,13 +14,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 
-use super::survey::{enqueue, keyboard};
+use super::survey::keyboard;
 use crate::core::engine::Engine;
 use crate::domain::schedule;
 use crate::domain::survey::{Timeline, due_campaign};
 use crate::domain::survey_text as text;
 use crate::store::Result;
-use crate::store::outbound::{Kind, NewOutbound};
+use crate::store::outbound::{Kind, NewOutbound, enqueue_built};
 use crate::store::surveys::{self, StartedBy};
 
 /// Why a chat asked for was not surveyed.
@@ -100,7 +100,7 @@ pub fn start_campaign(
             text::survey_html(s.validity_days),
         );
         msg.buttons = keyboard(survey);
-        enqueue(conn, &msg, ts)?;
+        enqueue_built(conn, &msg, ts, "a survey message")?;
     }
     tracing::info!(campaign, chats = audience.len(), by = ?by, "survey campaign started");
     out.campaign = Some(campaign);
@@ -171,7 +171,7 @@ pub fn step(conn: &Connection, engine: &Engine, now: DateTime<Utc>) -> Result<St
             text::reminder_html(),
         );
         msg.buttons = keyboard(survey.id);
-        enqueue(conn, &msg, ts)?;
+        enqueue_built(conn, &msg, ts, "a survey reminder")?;
         surveys::mark_reminded(conn, survey.id, ts)?;
         report.reminders += 1;
     }
@@ -205,9 +205,7 @@ fn notify_managers(conn: &Connection, engine: &Engine, campaign: i64, ts: i64) -
         } else {
             own.into_iter().collect()
         };
-        let title = engine
-            .chat_title(chat)
-            .map_or_else(|| format!("чат {chat}"), str::to_string);
+        let title = engine.chat_label(chat);
         for m in managers.into_iter().filter(|m| *m > 0) {
             by_manager.entry(m).or_default().push(title.clone());
         }
@@ -219,7 +217,7 @@ fn notify_managers(conn: &Connection, engine: &Engine, campaign: i64, ts: i64) -
             Kind::Alert,
             text::unanswered_html(campaign, titles),
         );
-        enqueue(conn, &msg, ts)?;
+        enqueue_built(conn, &msg, ts, "a managers' notice of unanswered surveys")?;
     }
     Ok(by_manager.len())
 }

@@ -16,7 +16,7 @@ use super::texts::{GROUP_ONLY, NOT_REGISTERED, REFUSED_STAFF};
 use super::{CommandContext, Reply, Route};
 use crate::core::effective::Effective;
 use crate::core::engine::Engine;
-use crate::domain::render::escape_html;
+use crate::domain::render::{chat_label, escape_html};
 use crate::domain::template::{self, TemplateError, VARIABLES};
 use crate::store::{Result, messages, templates, users};
 
@@ -71,10 +71,7 @@ pub(super) fn post(
             escape_html(USAGE_TEMPLATE)
         )));
     };
-    let title = chat_config
-        .title
-        .clone()
-        .unwrap_or_else(|| format!("чат {chat}"));
+    let title = chat_label(chat_config.title.as_deref(), chat);
     let client = client_name(conn, eff, ctx)?;
     let accountant = accountant_name(conn, eff, ctx)?;
     let calendar = engine.calendar(chat);

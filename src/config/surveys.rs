@@ -1,5 +1,7 @@
 //! `[surveys]`: client satisfaction surveys (issue 13).
 
+use std::ops::RangeInclusive;
+
 use super::reader::{Problems, Table, cron, join};
 
 pub const SURVEYS_KEYS: &[&str] = &[
@@ -14,6 +16,13 @@ pub const SURVEYS_KEYS: &[&str] = &[
     "comment_minutes",
     "activity_days",
 ];
+
+/// The accepted ranges of the numeric settings the sync also takes from
+/// Postgres' `global_settings` (sync::pull::globals checks them the same).
+pub const VALIDITY_DAYS: RangeInclusive<u32> = 1..=90;
+pub const REMIND_AFTER_DAYS: RangeInclusive<u32> = 1..=89;
+pub const COOLDOWN_HOURS: RangeInclusive<u32> = 0..=8_760;
+pub const LOW_RATING_THRESHOLD: RangeInclusive<u32> = 0..=5;
 
 /// When and how surveys run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,19 +75,19 @@ pub fn read_surveys(problems: &mut Problems<'_>, t: &Table<'_>) -> SurveySetting
             .get(problems, "first_working_day")
             .unwrap_or(d.first_working_day),
         validity_days: t
-            .int_in(problems, "validity_days", 1..=90)
+            .int_in(problems, "validity_days", VALIDITY_DAYS)
             .unwrap_or(d.validity_days),
         remind_after_days: t
-            .int_in(problems, "remind_after_days", 1..=89)
+            .int_in(problems, "remind_after_days", REMIND_AFTER_DAYS)
             .unwrap_or(d.remind_after_days),
         notify_managers_after_days: t
-            .int_in(problems, "notify_managers_after_days", 1..=89)
+            .int_in(problems, "notify_managers_after_days", REMIND_AFTER_DAYS)
             .unwrap_or(d.notify_managers_after_days),
         cooldown_hours: t
-            .int_in(problems, "cooldown_hours", 0..=8_760)
+            .int_in(problems, "cooldown_hours", COOLDOWN_HOURS)
             .unwrap_or(d.cooldown_hours),
         low_rating_threshold: t
-            .int_in(problems, "low_rating_threshold", 0..=5)
+            .int_in(problems, "low_rating_threshold", LOW_RATING_THRESHOLD)
             .map_or(d.low_rating_threshold, |v| v as u8),
         comment_minutes: t
             .int_in(problems, "comment_minutes", 1..=1_440)

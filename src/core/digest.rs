@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use super::sla_report::{self, Names, Scope, day_start, figures};
 use crate::config::Config;
 use crate::domain::digest::{Digest, OpenLine, SurveyLine, WaitLine, week_before};
+use crate::domain::render::chat_label;
 use crate::domain::survey::Results;
 use crate::store::{StoreError, requests, surveys};
 
@@ -81,12 +82,12 @@ pub fn compose(
         at: now,
     };
     let report = sla_report::build(conn, &names, &scope, top)?;
-    let chat_name = |id: i64| names.chat(id).unwrap_or_else(|| id.to_string());
+    let chat_name = |id: i64| chat_label(names.chat(id).as_deref(), id);
     let worst: Vec<WaitLine> = report
         .worst
         .iter()
         .map(|w| WaitLine {
-            chat: w.chat.clone().unwrap_or_else(|| w.chat_id.to_string()),
+            chat: chat_label(w.chat.as_deref(), w.chat_id),
             received_at: instant(w.received_at),
             working_minutes: w.working_minutes,
             answered_by: w.answered_by.clone(),

@@ -207,6 +207,11 @@ impl Engine {
             .and_then(|c| c.title.as_deref())
     }
 
+    /// [`crate::domain::render::chat_label`] of a chat of this engine.
+    pub fn chat_label(&self, chat: i64) -> String {
+        crate::domain::render::chat_label(self.chat_title(chat), chat)
+    }
+
     /// Dedupe → log → classify → engine, inside the caller's transaction.
     pub fn ingest(
         &self,

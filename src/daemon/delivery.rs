@@ -112,9 +112,7 @@ async fn attempt(
     let clock = ctx.clock();
     let waiting = clock.used_by(cal, at(ctx.due_at)) / 60;
     let kind = ctx.kind;
-    let chat_title = engine
-        .chat_title(ctx.chat_id)
-        .map_or_else(|| format!("чат {}", ctx.chat_id), str::to_string);
+    let chat_title = engine.chat_label(ctx.chat_id);
     let client = client_name.map_or_else(
         || format!("id {}", ctx.client_id),
         |n| format!("{n} (id {})", ctx.client_id),

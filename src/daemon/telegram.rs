@@ -334,18 +334,9 @@ impl Bridge {
     }
 }
 
-/// What the queue refused: a store failure rolls the transaction back; a
-/// message we built ourselves that the queue rejects is a bug, logged, and
-/// the rest of the transaction (a command's change) still stands.
+/// See [`queue::refusal_logged`].
 fn queued<T>(r: Result<T, queue::EnqueueError>, what: &str) -> store::Result<()> {
-    match r {
-        Ok(_) => Ok(()),
-        Err(queue::EnqueueError::Store { source, .. }) => Err(source),
-        Err(e) => {
-            tracing::error!("cannot queue {what}: {e}");
-            Ok(())
-        }
-    }
+    queue::refusal_logged(r, what).map(drop)
 }
 
 /// A command, or anything a user writes to the bot in private. Edits are

@@ -36,6 +36,12 @@ pub fn plural<'s>(n: i64, one: &'s str, few: &'s str, many: &'s str) -> &'s str 
     }
 }
 
+/// How bot texts name a chat: its configured title, else «чат ID» (plain
+/// text; escape for HTML).
+pub fn chat_label(title: Option<&str>, chat: i64) -> String {
+    title.map_or_else(|| format!("чат {chat}"), str::to_string)
+}
+
 /// Escapes the three characters Telegram's HTML parse mode reserves.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

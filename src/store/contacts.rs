@@ -94,9 +94,9 @@ pub struct NewContact<'a> {
     pub next_step_at: i64,
 }
 
-/// A new open contact; returns its id. The caller checked [`open_of`] in
-/// the same transaction.
-pub fn open(conn: &Connection, c: &NewContact<'_>, now: i64) -> Result<i64> {
+/// A new open contact, as stored. The caller checked [`open_of`] in the
+/// same transaction.
+pub fn open(conn: &Connection, c: &NewContact<'_>, now: i64) -> Result<Contact> {
     conn.prepare_cached(
         "INSERT INTO menu_contacts
              (chat_id, client_id, client_name, message_id, opened_at, level, next_step_at)
@@ -111,7 +111,18 @@ pub fn open(conn: &Connection, c: &NewContact<'_>, now: i64) -> Result<i64> {
         c.level,
         c.next_step_at
     ])?;
-    Ok(conn.last_insert_rowid())
+    Ok(Contact {
+        id: conn.last_insert_rowid(),
+        chat_id: c.chat_id,
+        client_id: c.client_id,
+        client_name: c.client_name.map(str::to_string),
+        message_id: c.message_id,
+        opened_at: now,
+        level: c.level,
+        next_step_at: Some(c.next_step_at),
+        closed_at: None,
+        closed_by: None,
+    })
 }
 
 /// Moves an open contact to `level`, its next step due at `next_step_at`.

@@ -113,6 +113,20 @@ pub fn sender_of(conn: &Connection, chat_id: i64, message_id: i64) -> Result<Opt
         .flatten())
 }
 
+/// The name `user` last wrote under in a chat (Telegram's display name at
+/// the time), if any of their messages there is logged.
+pub fn sender_name(conn: &Connection, chat_id: i64, user: i64) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT sender_name FROM messages
+             WHERE chat_id = ?1 AND sender_id = ?2 AND sender_kind = ?3 AND edit_version = 0
+                   AND service = 0 AND coalesce(sender_name, '') <> ''
+             ORDER BY date DESC, message_id DESC LIMIT 1",
+        )?
+        .query_row(params![chat_id, user, SenderType::User], |r| r.get(0))
+        .optional()?)
+}
+
 /// The users who wrote the latest messages of a chat, newest first, each
 /// once, with the name they wrote under: (user id, name). Templates
 /// address the client from these.

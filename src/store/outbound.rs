@@ -182,6 +182,33 @@ fn validate(msg: &NewOutbound) -> Result<(), EnqueueError> {
     Ok(())
 }
 
+/// What an enqueue of messages buhbot built itself comes to inside the
+/// caller's transaction: a store failure is returned (the caller rolls
+/// back); a refusal — the queue refuses only malformed buttons or edits,
+/// so a bug — is logged and that one message skipped, so that the rest of
+/// the change (a vote, a step, a command) still stands.
+pub fn refusal_logged<T>(r: Result<T, EnqueueError>, what: &str) -> Result<Option<T>, StoreError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(EnqueueError::Store { source, .. }) => Err(source),
+        Err(e) => {
+            tracing::error!("cannot queue {what}: {e}");
+            Ok(None)
+        }
+    }
+}
+
+/// [`enqueue`] of a message buhbot built itself, `what` naming it for the
+/// log ([`refusal_logged`]).
+pub fn enqueue_built(
+    conn: &Connection,
+    msg: &NewOutbound,
+    now: i64,
+    what: &str,
+) -> Result<Option<Enqueued>, StoreError> {
+    refusal_logged(enqueue(conn, msg, now), what)
+}
+
 /// Queues `msg` unless its dedupe key is already queued (in any state).
 /// The first enqueue wins: a duplicate with another text changes nothing.
 pub fn enqueue(conn: &Connection, msg: &NewOutbound, now: i64) -> Result<Enqueued, EnqueueError> {

@@ -357,3 +357,30 @@ async fn the_digest_shows_the_surveys_that_ran_in_the_week() {
     );
     assert!(!text.contains("опрос №1"), "{text}");
 }
+
+/// The recipients are the managers in force when the job runs: a user
+/// given the role `manager` in the store (by `buhbot users`, or a pull
+/// from Postgres) after the daemon started gets the digest too.
+#[tokio::test]
+async fn a_manager_added_in_the_store_since_the_start_gets_it_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = world(dir.path(), t(MONDAY_9));
+    fill(&shared);
+    let added = buhbot::store::users::UserRow {
+        id: 902,
+        name: "Новикова".into(),
+        username: None,
+        role: "manager".parse().unwrap(),
+        email: None,
+    };
+    buhbot::store::users::add(&shared.store.conn().unwrap(), &added, "test", 0).unwrap();
+    let outcome = JobRunner::new(shared.clone())
+        .run(JobName::Digest, "test")
+        .await;
+    assert_eq!(
+        outcome,
+        RunOutcome::Ok("week of 2026-11-30: 3 of 3 manager(s) queued".into())
+    );
+    let to: Vec<i64> = digests(&shared).iter().map(|(c, _, _)| *c).collect();
+    assert_eq!(to, [900, 901, 902]);
+}

@@ -254,7 +254,13 @@ async fn retention_deletes_old_closed_client_helper_rows_and_keeps_open_and_rece
             level: 1,
             next_step_at: at + 600,
         };
-        let id = contacts::open(&conn, &new, at).unwrap();
+        let opened = contacts::open(&conn, &new, at).unwrap();
+        // What `open` returns is the row as stored.
+        assert_eq!(
+            contacts::get(&conn, opened.id).unwrap().as_ref(),
+            Some(&opened)
+        );
+        let id = opened.id;
         if let Some(closed) = close {
             assert!(contacts::close(&conn, id, Outcome::Taken, Some(ACCOUNTANT), closed).unwrap());
         }

@@ -24,14 +24,18 @@ pub struct DigestRun {
 
 /// Composes last week's digest and queues it for the managers.
 pub async fn run_digest(shared: &Shared) -> Result<DigestRun, JobError> {
-    let config = shared.engine().config.clone();
+    let engine = shared.engine();
     let now = shared.now();
     let run = shared
         .store
         .run(move |c| {
             Ok((|| -> Result<DigestRun, JobError> {
-                let composed = digest::compose(c, &config, now)?;
-                let to: BTreeSet<i64> = config
+                // The settings in force now: managers added in Postgres or
+                // given the role since the daemon's last reload get it too.
+                let eff = engine.effective(c)?;
+                let composed = digest::compose(c, &eff.config, now)?;
+                let to: BTreeSet<i64> = eff
+                    .config
                     .alerts
                     .managers
                     .iter()

@@ -13,6 +13,8 @@
 //! 2 is one day after the start) → `remind_after_days` + 1,
 //! `low_rating_threshold`, `survey_cooldown_hours` → `cooldown_hours`.
 
+use std::ops::RangeInclusive;
+
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -20,6 +22,9 @@ use tokio_postgres::Transaction;
 
 use super::{NEWER, PullError};
 use crate::config::Config;
+use crate::config::surveys::{
+    COOLDOWN_HOURS, LOW_RATING_THRESHOLD, REMIND_AFTER_DAYS, VALIDITY_DAYS,
+};
 use crate::store::{overrides, state};
 
 /// The row as last pulled, in `transport_state`.
@@ -115,7 +120,7 @@ fn number(
 }
 
 /// (key, upstream now, as last pulled, accepted range, configured)
-type Field = (&'static str, i64, i64, std::ops::RangeInclusive<i64>, u32);
+type Field = (&'static str, i64, i64, RangeInclusive<i64>, u32);
 
 /// The survey fields, in `[surveys]`' terms (the reminder's day as days
 /// after the start). The ranges are the configuration's, and keep the
@@ -130,6 +135,8 @@ fn survey_numbers(
     config: &Config,
 ) -> Result<[Field; 4], PullError> {
     let s = &config.surveys;
+    let wide = |r: &RangeInclusive<u32>| i64::from(*r.start())..=i64::from(*r.end());
+    let (remind_range, validity_max) = (wide(&REMIND_AFTER_DAYS), i64::from(*VALIDITY_DAYS.end()));
     let in_force = |key: &str, configured: u32| -> Result<i64, PullError> {
         Ok(overrides::get(conn, key)?
             .and_then(|v| v.as_i64())
@@ -137,14 +144,14 @@ fn survey_numbers(
     };
     let remind = g.survey_reminder_day - 1;
     let remind_after =
-        if g.survey_reminder_day != last.survey_reminder_day && (1..=89).contains(&remind) {
+        if g.survey_reminder_day != last.survey_reminder_day && remind_range.contains(&remind) {
             remind
         } else {
             in_force("surveys.remind_after_days", s.remind_after_days)?
         };
     let validity_min = remind_after.max(i64::from(s.notify_managers_after_days)) + 1;
     let validity = if g.survey_validity_days != last.survey_validity_days
-        && (validity_min..=90).contains(&g.survey_validity_days)
+        && (validity_min..=validity_max).contains(&g.survey_validity_days)
     {
         g.survey_validity_days
     } else {
@@ -155,28 +162,28 @@ fn survey_numbers(
             "surveys.validity_days",
             g.survey_validity_days,
             last.survey_validity_days,
-            validity_min..=90,
+            validity_min..=validity_max,
             s.validity_days,
         ),
         (
             "surveys.remind_after_days",
             remind,
             last.survey_reminder_day - 1,
-            1..=(validity - 1).min(89),
+            *remind_range.start()..=(validity - 1).min(*remind_range.end()),
             s.remind_after_days,
         ),
         (
             "surveys.low_rating_threshold",
             g.low_rating_threshold,
             last.low_rating_threshold,
-            0..=5,
+            wide(&LOW_RATING_THRESHOLD),
             u32::from(s.low_rating_threshold),
         ),
         (
             "surveys.cooldown_hours",
             g.survey_cooldown_hours,
             last.survey_cooldown_hours,
-            0..=8_760,
+            wide(&COOLDOWN_HOURS),
             s.cooldown_hours,
         ),
     ])
