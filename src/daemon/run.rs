@@ -147,7 +147,19 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
         }
     };
     let sync_on = config.postgres.is_some();
+    let standby = standby_lock.is_some();
     let started_at = chrono::Utc::now();
+    // The new active daemon rebuilds its store from the replica the last
+    // one pushed, read while the store opens.
+    let replica = match (&config.postgres, standby) {
+        (Some(pg), true) => {
+            let connector = crate::sync::pg::Connector::new(pg).map_err(startup("standby"))?;
+            let (to, from) = tokio::sync::mpsc::channel(1024);
+            tokio::spawn(async move { crate::sync::replica::read(&connector, to).await });
+            Some(from)
+        }
+        _ => None,
+    };
     let store = tokio::task::spawn_blocking({
         let db = db.clone();
         let (crash_loop, backup_dir) = (config.daemon.crash_loop, config.backup.dir.clone());
@@ -159,12 +171,25 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
             let report = store
                 .migrate()
                 .map_err(startup("cannot migrate the store"))?;
+            if let Some(from) = replica {
+                super::standby::rebuild(&store, from)?;
+            }
             // Changes are queued for Postgres only while a [postgres]
             // section exists: without one, no backlog builds up.
             let queued = store
                 .conn()
                 .and_then(|c| crate::store::outbox::set_enabled(&c, sync_on))
                 .map_err(startup("cannot set up the sync queue"))?;
+            let seeded = store
+                .conn()
+                .and_then(|c| crate::store::replica::set_enabled(&c, sync_on && standby))
+                .map_err(startup("cannot set up the standby's replica"))?;
+            if seeded > 0 {
+                tracing::info!(
+                    rows = seeded,
+                    "standby: every row of the store queued for the replica in Postgres (its first start with standby on)"
+                );
+            }
             if queued > 0 {
                 tracing::info!(
                     rows = queued,

@@ -136,3 +136,67 @@ impl Worker for StandbyLockWorker {
         }
     }
 }
+
+/// The new active daemon's first step, before anything else reads its
+/// store: the replicated tables rebuilt from what the last active daemon
+/// pushed (`from`: [`crate::sync::replica::read`]). An empty replica (the
+/// pair's first start, or standby just turned on) leaves the store as it
+/// is; a replica pushed by a newer schema than this binary knows stops the
+/// start: the new state cannot be read by old code, and starting from the
+/// stale store instead would resend and forget.
+pub fn rebuild(
+    store: &crate::store::Store,
+    mut from: tokio::sync::mpsc::Receiver<crate::sync::replica::Item>,
+) -> Result<(), super::run::RunError> {
+    use super::run::RunError;
+    use crate::sync::replica::Item;
+    let started = std::time::Instant::now();
+    let failed = |e: String| {
+        RunError::Startup(format!(
+            "standby: cannot read the replica from Postgres: {e}; this host stops (the lock is \
+             released) and systemd restarts it"
+        ))
+    };
+    let (rows, schema) = match from.blocking_recv() {
+        Some(Item::Header { rows, schema }) => (rows, schema),
+        Some(Item::Failed(e)) => return Err(failed(e)),
+        _ => return Err(failed("the read ended early".into())),
+    };
+    if rows == 0 {
+        tracing::info!(
+            "standby: Postgres holds no replica yet (the first active daemon of this bot): starting from this host's store"
+        );
+        return Ok(());
+    }
+    let known = crate::store::MIGRATIONS.last().map_or(0, |m| m.0);
+    if schema > known {
+        return Err(RunError::Startup(format!(
+            "standby: the replica in Postgres was pushed by a buhbot with store schema {schema}, \
+             newer than this one knows ({known}): upgrade buhbot on this host"
+        )));
+    }
+    let mut conn = store
+        .conn()
+        .map_err(|e| RunError::Startup(format!("standby: {e}")))?;
+    let feed = std::iter::from_fn(|| match from.blocking_recv() {
+        Some(Item::Row(r)) => Some(Ok(r)),
+        Some(Item::End) => None,
+        Some(Item::Failed(e)) => Some(Err(e)),
+        Some(Item::Header { .. }) | None => Some(Err("the read ended early".into())),
+    });
+    let done = crate::store::replica::rebuild(&mut conn, feed)
+        .map_err(|e| RunError::Startup(format!("standby: cannot rebuild the store: {e}")))?;
+    for (table, columns) in &done.unknown_columns {
+        tracing::warn!(table = %table, columns = ?columns, "standby: the replica has columns this buhbot does not know (pushed by a newer one); left out");
+    }
+    if !done.unknown_tables.is_empty() {
+        tracing::warn!(tables = ?done.unknown_tables, "standby: the replica has tables this buhbot does not know (pushed by a newer one); left out");
+    }
+    tracing::info!(
+        rows = done.rows(),
+        tables = done.tables.len(),
+        millis = started.elapsed().as_millis() as u64,
+        "standby: store rebuilt from the replica in Postgres"
+    );
+    Ok(())
+}

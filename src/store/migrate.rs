@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "receipts_menu",
         include_str!("../../sql/sqlite/0010_receipts_menu.sql"),
     ),
+    (
+        11,
+        "replica",
+        include_str!("../../sql/sqlite/0011_replica.sql"),
+    ),
 ];
 
 /// What [`migrate`] did.

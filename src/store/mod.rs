@@ -20,6 +20,7 @@ mod migrate;
 pub mod outbound;
 pub mod outbox;
 pub mod overrides;
+pub mod replica;
 pub mod requests;
 pub mod retention;
 pub mod settings;
@@ -90,6 +91,10 @@ pub enum StoreError {
     /// A row that would clash with one already there (a template name).
     #[error("{0}")]
     Conflict(String),
+    /// The hot standby's replica: a row or key that cannot be read or
+    /// written (store::replica).
+    #[error("replica: {0}")]
+    Replica(String),
 }
 
 impl StoreError {

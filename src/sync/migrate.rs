@@ -57,6 +57,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_rls.sql"),
     migration!(4, "0004_daemon_role.sql"),
     migration!(5, "0005_backup_read.sql"),
+    migration!(6, "0006_replica.sql"),
 ];
 
 /// Supabase's roles (anon, authenticated, service_role) and an `auth`

@@ -7,6 +7,7 @@ pub mod migrate;
 pub mod pg;
 pub mod pull;
 pub mod push;
+pub mod replica;
 pub mod standby;
 pub mod upsert;
 pub mod worker;

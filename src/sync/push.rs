@@ -20,8 +20,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tokio_postgres::types::Type;
 
 use super::pg::{PgError, PgPool};
+use super::replica as sync_replica;
 use super::upsert;
 use crate::store::outbox::{self, Entry, Op};
+use crate::store::replica;
 use crate::store::sync_rows::{
     self, AlertRow, ChatRow, DeliveryRow, MessageRow, RequestRow, UserRow, VotePlace, VoteRow,
 };
@@ -71,6 +73,8 @@ enum Entity {
     Deliveries,
     /// Survey votes (`feedback_responses`).
     Votes,
+    /// The hot standby's copy of any store row (`buhbot.replica`).
+    Replica,
 }
 
 impl Entity {
@@ -83,6 +87,7 @@ impl Entity {
             "sla_alerts" => Entity::Alerts,
             "alert_deliveries" => Entity::Deliveries,
             "feedback_responses" => Entity::Votes,
+            replica::ENTITY => Entity::Replica,
             _ => return None,
         })
     }
@@ -96,6 +101,7 @@ impl Entity {
             Entity::Alerts => "sla_alerts",
             Entity::Deliveries => "alert_deliveries",
             Entity::Votes => "feedback_responses",
+            Entity::Replica => "buhbot.replica",
         }
     }
 }
@@ -126,6 +132,10 @@ struct Plan {
     deliveries: Vec<(DeliveryRow, usize)>,
     votes: Vec<(VoteRow, usize)>,
     vote_deletes: Vec<(VotePlace, usize)>,
+    replica: Vec<(sync_replica::Up, usize)>,
+    replica_deletes: Vec<(sync_replica::Gone, usize)>,
+    /// The store's schema version, recorded with replica rows.
+    schema: i32,
     /// Entries no item can carry (an unknown entity, a bad key).
     unreadable: Vec<(Entry, String)>,
     upto: i64,
@@ -188,6 +198,16 @@ fn parse_triple(key: &str) -> Option<(i64, i64, i64)> {
     }
 }
 
+/// A replica entry's key, `table:[pk…]`, as Postgres keys the row.
+fn split_replica_key(key: &str) -> Option<sync_replica::Gone> {
+    replica::parse_key(key)?;
+    let (table, pk) = key.split_once(':')?;
+    Some(sync_replica::Gone {
+        table: table.to_string(),
+        pk: pk.to_string(),
+    })
+}
+
 fn parse_pair(key: &str) -> Option<(i64, i64)> {
     let (a, b) = key.split_once(':')?;
     Some((a.parse().ok()?, b.parse().ok()?))
@@ -212,6 +232,7 @@ fn read_plan(conn: &mut rusqlite::Connection, limit: i64) -> Result<Plan, StoreE
     // Votes by (survey, user): upserts and withdrawals.
     let mut vote_keys: Vec<((i64, i64), usize)> = Vec::new();
     let mut withdrawn: Vec<((i64, i64), usize)> = Vec::new();
+    let mut replica_keys: Vec<(String, usize)> = Vec::new();
     let mut keep = Vec::with_capacity(items.len());
     for item in items {
         let i = keep.len();
@@ -230,6 +251,13 @@ fn read_plan(conn: &mut rusqlite::Connection, limit: i64) -> Result<Plan, StoreE
                 .is_some(),
             (Entity::Votes, Op::Delete) => parse_pair(&item.key)
                 .map(|k| withdrawn.push((k, i)))
+                .is_some(),
+            (Entity::Replica, Op::Upsert) => {
+                replica_keys.push((item.key.clone(), i));
+                true
+            }
+            (Entity::Replica, Op::Delete) => split_replica_key(&item.key)
+                .map(|g| plan.replica_deletes.push((g, i)))
                 .is_some(),
             (Entity::Messages, Op::Upsert) => parse_triple(&item.key)
                 .map(|k| message_keys.push((k, i)))
@@ -322,6 +350,33 @@ fn read_plan(conn: &mut rusqlite::Connection, limit: i64) -> Result<Plan, StoreE
             plan.vote_deletes.push((p, i));
         }
     }
+    if !replica_keys.is_empty() || !plan.replica_deletes.is_empty() {
+        plan.schema = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    }
+    let keys: Vec<&str> = replica_keys.iter().map(|(k, _)| k.as_str()).collect();
+    for (found, (key, i)) in replica::rows(&tx, &keys)?.into_iter().zip(&replica_keys) {
+        match (found, split_replica_key(key)) {
+            (replica::Lookup::Row(row), Some(g)) => plan.replica.push((
+                sync_replica::Up {
+                    table: g.table,
+                    pk: g.pk,
+                    row,
+                },
+                *i,
+            )),
+            (replica::Lookup::Gone, _) => {}
+            (replica::Lookup::Bad(why), _) => {
+                for e in &keep[*i].entries {
+                    unreadable.push((e.clone(), why.clone()));
+                }
+            }
+            (replica::Lookup::Row(_), None) => {
+                for e in &keep[*i].entries {
+                    unreadable.push((e.clone(), format!("unreadable replica key {key:?}")));
+                }
+            }
+        }
+    }
     // Rows in item order, so that a row follows the rows it references.
     plan.messages.sort_by_key(|(_, i)| *i);
     plan.requests.sort_by_key(|(_, i)| *i);
@@ -357,6 +412,9 @@ impl Plan {
             deliveries: pick(&self.deliveries, i),
             votes: pick(&self.votes, i),
             vote_deletes: pick(&self.vote_deletes, i),
+            replica: pick(&self.replica, i),
+            replica_deletes: pick(&self.replica_deletes, i),
+            schema: self.schema,
             unreadable: Vec::new(),
             upto: self.upto,
         }
@@ -461,6 +519,20 @@ impl Plan {
             )
             .await?;
             out.push(("feedback_responses", n));
+        }
+        if !self.replica.is_empty() {
+            let n = sync_replica::upsert(
+                tx,
+                &rows(&self.replica),
+                &Plan::versions(items, &self.replica),
+                self.schema,
+            )
+            .await?;
+            out.push(("buhbot.replica", n));
+        }
+        if !self.replica_deletes.is_empty() {
+            let n = sync_replica::delete(tx, &rows(&self.replica_deletes)).await?;
+            out.push(("buhbot.replica", n));
         }
         Ok(out)
     }

@@ -11,6 +11,7 @@ mod pull;
 mod pull_ops;
 mod push;
 mod replay_sync;
+mod replica;
 mod standby;
 mod surveys;
 mod tls;

@@ -212,7 +212,7 @@ async fn postgres_ends_with_what_replay_reports_through_a_transaction_pooler() {
 /// Replays the example export through the real daemon with `section` and
 /// checks that Postgres (read directly at `cluster`) holds what the replay
 /// report says; returns the setup for more checks.
-async fn replay_lands_in_postgres(cluster: &Cluster, section: &str) -> crate::daemon::Setup {
+pub async fn replay_lands_in_postgres(cluster: &Cluster, section: &str) -> crate::daemon::Setup {
     let s = setup(section);
     let export = manifest("data/examples/chat-export.json");
     let (n, end) = export_extent(&export);

@@ -1,0 +1,17 @@
+-- The hot standby's replica (issue 14 part 5).
+--
+-- With `[postgres] standby = true` every change of the tables that make up
+-- the bot's state (all but the host's own: its Telegram session keys, its
+-- sync queue, its start history) is also queued as entity 'replica', key
+-- 'table:[primary key as a JSON array]', and pushed as the full row (JSON)
+-- to buhbot.replica. A standby that takes over rebuilds those tables from
+-- it (store::replica). The triggers are made from the schema at start, so
+-- a table a later migration adds is replicated without a migration of its
+-- own; the list of the host's own tables is store::replica::HOST_LOCAL.
+--
+-- replica: 1 once every row has been queued for the replica (the first
+-- start with standby on seeds it; turning standby off drops the triggers
+-- and sets it back to 0, so turning it on again seeds again).
+-- sync_state.applying = 2 while a rebuild writes: no trigger queues what
+-- came from the replica.
+ALTER TABLE sync_state ADD COLUMN replica INTEGER NOT NULL DEFAULT 0;
