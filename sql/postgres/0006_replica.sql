@@ -16,6 +16,8 @@
 -- and nothing in the admin panel needs it. No RLS policy, so even a role
 -- given table privileges by mistake sees no row.
 
+SET LOCAL client_min_messages = warning;  -- "does not exist, skipping" is expected on a first run
+
 CREATE TABLE IF NOT EXISTS buhbot.replica (
     tbl             text NOT NULL,
     pk              text NOT NULL,

@@ -172,7 +172,7 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
                 .migrate()
                 .map_err(startup("cannot migrate the store"))?;
             if let Some(from) = replica {
-                super::standby::rebuild(&store, from)?;
+                super::standby::rebuild(&store, from).map_err(|e| RunError::Startup(e.to_string()))?;
             }
             // Changes are queued for Postgres only while a [postgres]
             // section exists: without one, no backlog builds up.

@@ -137,6 +137,23 @@ impl Worker for StandbyLockWorker {
     }
 }
 
+/// Why a daemon that got the lock cannot start from the replica.
+#[derive(Debug, thiserror::Error)]
+pub enum TakeoverError {
+    #[error(
+        "standby: cannot read the replica from Postgres: {0}; this host stops (the lock is \
+         released) and systemd restarts it"
+    )]
+    Read(String),
+    #[error(
+        "standby: the replica in Postgres was pushed by a buhbot with store schema {found}, \
+         newer than this one knows ({known}): upgrade buhbot on this host"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("standby: cannot rebuild the store: {0}")]
+    Rebuild(#[from] crate::store::StoreError),
+}
+
 /// The new active daemon's first step, before anything else reads its
 /// store: the replicated tables rebuilt from what the last active daemon
 /// pushed (`from`: [`crate::sync::replica::read`]). An empty replica (the
@@ -147,20 +164,13 @@ impl Worker for StandbyLockWorker {
 pub fn rebuild(
     store: &crate::store::Store,
     mut from: tokio::sync::mpsc::Receiver<crate::sync::replica::Item>,
-) -> Result<(), super::run::RunError> {
-    use super::run::RunError;
+) -> Result<(), TakeoverError> {
     use crate::sync::replica::Item;
     let started = std::time::Instant::now();
-    let failed = |e: String| {
-        RunError::Startup(format!(
-            "standby: cannot read the replica from Postgres: {e}; this host stops (the lock is \
-             released) and systemd restarts it"
-        ))
-    };
     let (rows, schema) = match from.blocking_recv() {
         Some(Item::Header { rows, schema }) => (rows, schema),
-        Some(Item::Failed(e)) => return Err(failed(e)),
-        _ => return Err(failed("the read ended early".into())),
+        Some(Item::Failed(e)) => return Err(TakeoverError::Read(e)),
+        _ => return Err(TakeoverError::Read("the read ended early".into())),
     };
     if rows == 0 {
         tracing::info!(
@@ -170,27 +180,24 @@ pub fn rebuild(
     }
     let known = crate::store::MIGRATIONS.last().map_or(0, |m| m.0);
     if schema > known {
-        return Err(RunError::Startup(format!(
-            "standby: the replica in Postgres was pushed by a buhbot with store schema {schema}, \
-             newer than this one knows ({known}): upgrade buhbot on this host"
-        )));
+        return Err(TakeoverError::TooNew {
+            found: schema,
+            known,
+        });
     }
-    let mut conn = store
-        .conn()
-        .map_err(|e| RunError::Startup(format!("standby: {e}")))?;
+    let mut conn = store.conn()?;
     let feed = std::iter::from_fn(|| match from.blocking_recv() {
         Some(Item::Row(r)) => Some(Ok(r)),
         Some(Item::End) => None,
         Some(Item::Failed(e)) => Some(Err(e)),
         Some(Item::Header { .. }) | None => Some(Err("the read ended early".into())),
     });
-    let done = crate::store::replica::rebuild(&mut conn, feed)
-        .map_err(|e| RunError::Startup(format!("standby: cannot rebuild the store: {e}")))?;
+    let done = crate::store::replica::rebuild(&mut conn, feed)?;
     for (table, columns) in &done.unknown_columns {
-        tracing::warn!(table = %table, columns = ?columns, "standby: the replica has columns this buhbot does not know (pushed by a newer one); left out");
+        tracing::warn!(table = %table, columns = ?columns, "standby: the replica has columns this store does not (a later migration dropped them); left out");
     }
     if !done.unknown_tables.is_empty() {
-        tracing::warn!(tables = ?done.unknown_tables, "standby: the replica has tables this buhbot does not know (pushed by a newer one); left out");
+        tracing::warn!(tables = ?done.unknown_tables, "standby: the replica has tables this store does not (a later migration dropped them); left out");
     }
     tracing::info!(
         rows = done.rows(),

@@ -224,6 +224,9 @@ pub enum Lookup {
 
 /// The current row of each key.
 pub fn rows(conn: &Connection, keys: &[&str]) -> Result<Vec<Lookup>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
     let tables: HashMap<String, Table> = tables(conn)?
         .into_iter()
         .map(|t| (t.name.clone(), t))

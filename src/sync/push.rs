@@ -628,7 +628,8 @@ impl Pusher {
         if raised {
             tracing::warn!(
                 position = pos,
-                "the local store is behind Postgres (restored from a backup?): new changes are \
+                "the local store is behind Postgres (restored from a backup, or rebuilt from the standby \
+                 replica): new changes are \
                  numbered after Postgres' position"
             );
         }

@@ -1,6 +1,6 @@
 -- The admin reads and writes everything.
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 SELECT test_fixtures.load();
 SELECT test_fixtures.act_as('admin');
 
@@ -16,6 +16,9 @@ SELECT is(test_fixtures.affected($$UPDATE public.client_requests SET status = 'c
 SELECT is(test_fixtures.affected($$DELETE FROM public.chats WHERE id = -1003$$), 1::bigint, 'admin deletes a chat');
 SELECT is(test_fixtures.affected($$DELETE FROM public.users WHERE email = 'retired@firm.test'$$), 1::bigint,
     'admin removes a user');
+
+SELECT throws_ok($$SELECT count(*) FROM buhbot.replica$$, '42501', NULL,
+    'not even admin reads the standby replica (the chats'' messages, for the daemon only)');
 
 SELECT * FROM finish();
 ROLLBACK;

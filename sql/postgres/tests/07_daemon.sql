@@ -1,6 +1,6 @@
 -- buhbot_daemon: every row of the synced tables, nothing else.
 BEGIN;
-SELECT plan(16);
+SELECT plan(18);
 SELECT test_fixtures.load();
 
 SELECT ok(NOT rolsuper AND NOT rolcreatedb AND NOT rolcreaterole AND NOT rolbypassrls AND rolcanlogin,
@@ -32,6 +32,10 @@ SELECT throws_ok($$SELECT * FROM auth.users$$, '42501', NULL, 'the daemon cannot
 SELECT throws_ok($$DROP TABLE public.templates$$, '42501', NULL, 'the daemon cannot drop tables');
 SELECT lives_ok($$SELECT last_value FROM buhbot.row_version_seq$$, 'the daemon reads the row version (for its dump)');
 SELECT throws_ok($$SELECT setval('buhbot.row_version_seq', 1)$$, '42501', NULL, 'but cannot set it');
+
+SELECT lives_ok($$INSERT INTO buhbot.replica (tbl, pk, row, store_schema, daemon_version)
+    VALUES ('chats', '[-1003]', '{"id": -1003}', 11, 43)$$, 'the daemon writes the standby replica');
+SELECT is((SELECT count(*) FROM buhbot.replica), 1::bigint, 'and reads it back');
 
 SELECT * FROM finish();
 ROLLBACK;

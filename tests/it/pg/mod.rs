@@ -10,7 +10,7 @@ mod pooler;
 mod pull;
 mod pull_ops;
 mod push;
-mod replay_sync;
+pub mod replay_sync;
 mod replica;
 mod standby;
 mod surveys;

@@ -9,6 +9,7 @@ mod check;
 mod commands;
 mod outbound;
 mod run;
+mod standby;
 mod updates;
 
 use std::os::unix::net::UnixDatagram;
@@ -227,6 +228,17 @@ impl Daemon {
             server.log_text(),
             env.log()
         );
+    }
+
+    /// SIGKILL (a crash, the OOM killer, a host gone) and its reaping.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// The exit status, if it has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
     }
 
     /// SIGTERM and a bounded wait for the exit.
