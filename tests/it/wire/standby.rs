@@ -109,12 +109,17 @@ fn pair(srv: &Server, a: &Env, b: &Env) -> (Daemon, Daemon) {
     (da, db)
 }
 
-#[test]
-fn the_standby_takes_over_from_a_killed_daemon_and_loses_nor_repeats_anything() {
+/// A migrated PostgreSQL and the Telegram server, for a pair of hosts.
+fn world() -> (tokio::runtime::Runtime, Cluster, Server) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let cluster = Cluster::start(Options::default());
     rt.block_on(migrated(&cluster));
-    let srv = server(TOKEN, false);
+    (rt, cluster, server(TOKEN, false))
+}
+
+#[test]
+fn the_standby_takes_over_from_a_killed_daemon_and_loses_nor_repeats_anything() {
+    let (_rt, cluster, srv) = world();
     srv.add_user(CLIENT3, "Клиент Третий", None);
     let (a, b) = (host(&srv, cluster.port), host(&srv, cluster.port));
     let (da, mut db) = pair(&srv, &a, &b);
@@ -231,10 +236,7 @@ fn the_standby_takes_over_from_a_killed_daemon_and_loses_nor_repeats_anything() 
 
 #[test]
 fn a_send_in_flight_when_the_active_daemon_dies_is_not_sent_twice() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let cluster = Cluster::start(Options::default());
-    rt.block_on(migrated(&cluster));
-    let srv = server(TOKEN, false);
+    let (rt, cluster, srv) = world();
     // Telegram posts the manager's alert but answers only after 20 s: A
     // dies in between, not knowing it was sent.
     srv.add_rule(Rule {
