@@ -182,7 +182,7 @@ async fn run_async(config: Arc<Config>, opts: RunOptions) -> Result<(), RunError
                 .map_err(startup("cannot set up the sync queue"))?;
             let seeded = store
                 .conn()
-                .and_then(|c| crate::store::replica::set_enabled(&c, sync_on && standby))
+                .and_then(|c| crate::store::replica::set_enabled(&c, standby))
                 .map_err(startup("cannot set up the standby's replica"))?;
             if seeded > 0 {
                 tracing::info!(

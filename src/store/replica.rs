@@ -73,26 +73,62 @@ pub fn tables(conn: &Connection) -> Result<Vec<Table>> {
         .collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::new();
     for name in names {
-        if HOST_LOCAL.contains(&name.as_str()) {
-            continue;
-        }
-        let mut cols: Vec<(String, i64)> = conn
-            .prepare("SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid")?
-            .query_map([&name], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        let columns = cols.iter().map(|(c, _)| c.clone()).collect();
-        cols.retain(|(_, pk)| *pk > 0);
-        cols.sort_by_key(|(_, pk)| *pk);
-        let key: Vec<String> = cols.into_iter().map(|(c, _)| c).collect();
-        if key.is_empty() {
-            return Err(StoreError::Replica(format!(
-                "table {name} has no primary key: it cannot be replicated (list it in \
-                 store::replica::HOST_LOCAL or give it one)"
-            )));
-        }
-        out.push(Table { name, columns, key });
+        out.extend(table(conn, &name)?);
     }
     Ok(out)
+}
+
+/// One replicated table; `None` for the host's own or a table the store
+/// does not have.
+pub fn table(conn: &Connection, name: &str) -> Result<Option<Table>> {
+    if HOST_LOCAL.contains(&name) {
+        return Ok(None);
+    }
+    let mut cols: Vec<(String, i64)> = conn
+        .prepare_cached("SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid")?
+        .query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if cols.is_empty() {
+        return Ok(None);
+    }
+    let columns = cols.iter().map(|(c, _)| c.clone()).collect();
+    cols.retain(|(_, pk)| *pk > 0);
+    cols.sort_by_key(|(_, pk)| *pk);
+    let key: Vec<String> = cols.into_iter().map(|(c, _)| c).collect();
+    if key.is_empty() {
+        return Err(StoreError::Replica(format!(
+            "table {name} has no primary key: it cannot be replicated (list it in \
+             store::replica::HOST_LOCAL or give it one)"
+        )));
+    }
+    Ok(Some(Table {
+        name: name.to_string(),
+        columns,
+        key,
+    }))
+}
+
+impl Table {
+    /// The row of a key as a JSON object (`json_object` of every column).
+    fn select_sql(&self) -> String {
+        let object: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("'{}', {}", c.replace('\'', "''"), quoted(c)))
+            .collect();
+        let cond: Vec<String> = self
+            .key
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} = ?{}", quoted(c), i + 1))
+            .collect();
+        format!(
+            "SELECT json_object({}) FROM {} WHERE {}",
+            object.join(", "),
+            quoted(&self.name),
+            cond.join(" AND ")
+        )
+    }
 }
 
 /// The outbox key of a row: `table:[key values]`, from `side` (NEW/OLD).
@@ -157,7 +193,10 @@ pub fn set_enabled(conn: &Connection, on: bool) -> Result<usize> {
             for t in &triggers {
                 conn.execute_batch(&format!("DROP TRIGGER IF EXISTS {}", quoted(t)))?;
             }
-            conn.execute("UPDATE sync_state SET replica = 0", [])?;
+            // Already off (every start without standby): no write at all.
+            if seeded(conn)? {
+                conn.execute("UPDATE sync_state SET replica = 0", [])?;
+            }
             return Ok(0);
         }
         let tables = tables(conn)?;
@@ -189,11 +228,12 @@ pub fn set_enabled(conn: &Connection, on: bool) -> Result<usize> {
     })
 }
 
-/// A replica entry's key, parsed: the table and the key's values.
-pub fn parse_key(key: &str) -> Option<(&str, Vec<Json>)> {
-    let (table, values) = key.split_once(':')?;
-    match serde_json::from_str(values).ok()? {
-        Json::Array(v) if !v.is_empty() => Some((table, v)),
+/// A replica entry's key (`table:[pk…]`), parsed: the table, the key as
+/// Postgres keys the row (the JSON array's text) and its values.
+pub fn parse_key(key: &str) -> Option<(&str, &str, Vec<Json>)> {
+    let (table, pk) = key.split_once(':')?;
+    match serde_json::from_str(pk).ok()? {
+        Json::Array(v) if !v.is_empty() => Some((table, pk, v)),
         _ => None,
     }
 }
@@ -214,56 +254,49 @@ fn to_sql(v: &Json) -> Sql {
 /// A replica entry's row, read at push time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
-    /// The row as a JSON object's text.
-    Row(String),
+    /// The row as a JSON object's text, with its table and key.
+    Row {
+        table: String,
+        pk: String,
+        row: String,
+    },
     /// Gone since it was queued (a later entry deletes it upstream).
     Gone,
     /// A key this schema cannot read (a table it does not replicate).
     Bad(String),
 }
 
-/// The current row of each key.
+/// The current row of each key. Only the tables the keys name are looked
+/// up (this runs on every push), each once.
 pub fn rows(conn: &Connection, keys: &[&str]) -> Result<Vec<Lookup>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let tables: HashMap<String, Table> = tables(conn)?
-        .into_iter()
-        .map(|t| (t.name.clone(), t))
-        .collect();
+    let mut known: HashMap<String, Option<(usize, String)>> = HashMap::new();
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
-        let found = parse_key(key).and_then(|(name, values)| {
-            tables
-                .get(name)
-                .filter(|t| t.key.len() == values.len())
-                .map(|t| (t, values))
-        });
-        let Some((t, values)) = found else {
-            out.push(Lookup::Bad(format!("unreadable replica key {key:?}")));
+        let bad = || Lookup::Bad(format!("unreadable replica key {key:?}"));
+        let Some((name, pk, values)) = parse_key(key) else {
+            out.push(bad());
             continue;
         };
-        let object: Vec<String> = t
-            .columns
-            .iter()
-            .map(|c| format!("'{}', {}", c.replace('\'', "''"), quoted(c)))
-            .collect();
-        let cond: Vec<String> = t
-            .key
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{} = ?{}", quoted(c), i + 1))
-            .collect();
-        let sql = format!(
-            "SELECT json_object({}) FROM {} WHERE {}",
-            object.join(", "),
-            quoted(&t.name),
-            cond.join(" AND ")
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
+        if !known.contains_key(name) {
+            let t = table(conn, name)?.map(|t| (t.key.len(), t.select_sql()));
+            known.insert(name.to_string(), t);
+        }
+        let Some((width, sql)) = &known[name] else {
+            out.push(bad());
+            continue;
+        };
+        if *width != values.len() {
+            out.push(bad());
+            continue;
+        }
+        let mut stmt = conn.prepare_cached(sql)?;
         let mut found = stmt.query(params_from_iter(values.iter().map(to_sql)))?;
         out.push(match found.next()? {
-            Some(r) => Lookup::Row(r.get(0)?),
+            Some(r) => Lookup::Row {
+                table: name.to_string(),
+                pk: pk.to_string(),
+                row: r.get(0)?,
+            },
             None => Lookup::Gone,
         });
     }
@@ -282,10 +315,10 @@ pub struct Row {
 pub struct Rebuilt {
     /// Rows written per table.
     pub tables: BTreeMap<String, usize>,
-    /// Columns the replica has that this schema does not (an older
-    /// binary than the one that pushed): left out.
+    /// Columns the replica has that this schema does not (a migration
+    /// since the pushing binary's dropped them): left out.
     pub unknown_columns: BTreeMap<String, Vec<String>>,
-    /// Tables the replica has that this schema does not.
+    /// Tables the replica has that this schema does not (dropped since).
     pub unknown_tables: Vec<String>,
 }
 

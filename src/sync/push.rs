@@ -200,8 +200,7 @@ fn parse_triple(key: &str) -> Option<(i64, i64, i64)> {
 
 /// A replica entry's key, `table:[pk…]`, as Postgres keys the row.
 fn split_replica_key(key: &str) -> Option<sync_replica::Gone> {
-    replica::parse_key(key)?;
-    let (table, pk) = key.split_once(':')?;
+    let (table, pk, _) = replica::parse_key(key)?;
     Some(sync_replica::Gone {
         table: table.to_string(),
         pk: pk.to_string(),
@@ -354,25 +353,15 @@ fn read_plan(conn: &mut rusqlite::Connection, limit: i64) -> Result<Plan, StoreE
         plan.schema = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     }
     let keys: Vec<&str> = replica_keys.iter().map(|(k, _)| k.as_str()).collect();
-    for (found, (key, i)) in replica::rows(&tx, &keys)?.into_iter().zip(&replica_keys) {
-        match (found, split_replica_key(key)) {
-            (replica::Lookup::Row(row), Some(g)) => plan.replica.push((
-                sync_replica::Up {
-                    table: g.table,
-                    pk: g.pk,
-                    row,
-                },
-                *i,
-            )),
-            (replica::Lookup::Gone, _) => {}
-            (replica::Lookup::Bad(why), _) => {
+    for (found, (_, i)) in replica::rows(&tx, &keys)?.into_iter().zip(&replica_keys) {
+        match found {
+            replica::Lookup::Row { table, pk, row } => {
+                plan.replica.push((sync_replica::Up { table, pk, row }, *i))
+            }
+            replica::Lookup::Gone => {}
+            replica::Lookup::Bad(why) => {
                 for e in &keep[*i].entries {
                     unreadable.push((e.clone(), why.clone()));
-                }
-            }
-            (replica::Lookup::Row(_), None) => {
-                for e in &keep[*i].entries {
-                    unreadable.push((e.clone(), format!("unreadable replica key {key:?}")));
                 }
             }
         }
